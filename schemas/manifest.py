@@ -1,0 +1,324 @@
+"""The Home manifest: ``apiVersion: homesim.io/v1alpha1``, ``kind: Home``.
+
+One YAML document declares a home: its location, simulation settings and devices. The same
+document is run locally with ``homesim run`` and (later) applied with ``kubectl apply``; its
+JSON Schema is exported to ``schemas/home.schema.json`` for the CRD.
+
+A device's ``properties`` use the models generated from ``schemas/asyncapi.yaml``, so the
+manifest, the device's ``describe`` and its ``set`` validation are one schema.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from homesim.schemas.generated.messages import (
+    BatteryProperties,
+    GridProperties,
+    InverterProperties,
+    LoadProperties,
+    PvProperties,
+    SunProperties,
+    WeatherProperties,
+)
+
+__all__ = [
+    "API_VERSION", "DEVICE_KINDS", "Home", "HomeSpec", "Device", "ManifestError",
+    "load_manifest", "parse_duration", "home_json_schema", "PROPERTY_MODELS",
+]
+
+API_VERSION = "homesim.io/v1alpha1"
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+#: Device kind → pydantic model of its properties (generated from the contract).
+PROPERTY_MODELS: dict[str, type[BaseModel]] = {
+    "weather": WeatherProperties,
+    "sun": SunProperties,
+    "pv": PvProperties,
+    "inverter": InverterProperties,
+    "battery": BatteryProperties,
+    "grid": GridProperties,
+    "load": LoadProperties,
+}
+DEVICE_KINDS = tuple(PROPERTY_MODELS)
+
+
+class ManifestError(ValueError):
+    """A manifest could not be read or is invalid.
+
+    ``errors`` is a list of ``(field_path, reason)``, e.g.
+    ``("spec.devices[3].properties.capacity", "Input should be greater than 0")``.
+    """
+
+    def __init__(self, errors: list[tuple[str, str]], source: str = "manifest") -> None:
+        self.errors = errors
+        self.source = source
+        lines = "\n".join(f"  {path}: {reason}" for path, reason in errors)
+        super().__init__(f"{source}: {len(errors)} error(s)\n{lines}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Metadata(BaseModel):
+    """Kubernetes object metadata; only ``name`` is used by homesim."""
+
+    model_config = ConfigDict(extra="allow")
+    name: Annotated[str, Field(pattern=DNS_LABEL, max_length=63)]
+    namespace: str | None = None
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+
+
+class Location(_Strict):
+    """Where the home is. Defaults to the weather file's location when absent."""
+
+    latitude: Annotated[float, Field(ge=-90, le=90, description="[deg], north positive")]
+    longitude: Annotated[float, Field(ge=-180, le=180, description="[deg], east positive")]
+    altitude: Annotated[float, Field(description="[m]")] = 0.0
+    timezone: Annotated[
+        str | None,
+        Field(description="IANA zone or 'Etc/GMT+5'; default: the weather file's UTC offset"),
+    ] = None
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+
+
+def parse_duration(value: str | float | int) -> float:
+    """Parse ``"365d"``, ``"12h"``, ``"30m"``, ``"90s"`` or a number of seconds.
+
+    Returns
+    -------
+    float
+        Duration [s].
+
+    Raises
+    ------
+    ValueError
+        If the text is not a non-negative duration.
+    """
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError("duration must be ≥ 0")
+        return float(value)
+    m = _DURATION.match(value)
+    if not m:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 365d, 12h, 30m, 90s)")
+    return float(m.group(1)) * _UNIT_S[m.group(2)]
+
+
+class Simulation(_Strict):
+    """Simulation defaults; ``homesim run`` options override them."""
+
+    start: Annotated[
+        datetime,
+        Field(description="Start of the run; a naive time is local time of the home"),
+    ] = datetime(2025, 1, 1)
+    duration: Annotated[str, Field(description="e.g. 365d, 12h, 30m")] = "1d"
+    dt: Annotated[float, Field(gt=0, le=3600, description="Tick length [s]")] = 60.0
+    speed: Annotated[str, Field(pattern=r"^(realtime|max|[0-9]+(\.[0-9]+)?x)$")] = "max"
+    seed: Annotated[int, Field(ge=0)] = 0
+    timeout: Annotated[
+        float, Field(gt=0, description="Seconds a device may take to settle a window")
+    ] = 60.0
+
+    @field_validator("duration")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+
+class _DeviceBase(_Strict):
+    name: Annotated[str, Field(pattern=DNS_LABEL, max_length=63, description="Device id")]
+    enabled: Annotated[bool, Field(description="false = not started (replicas 0)")] = True
+
+
+class WeatherDevice(_DeviceBase):
+    kind: Literal["weather"]
+    properties: WeatherProperties = WeatherProperties()
+
+
+class SunDevice(_DeviceBase):
+    kind: Literal["sun"]
+    properties: SunProperties = SunProperties()
+
+
+class PvDevice(_DeviceBase):
+    kind: Literal["pv"]
+    properties: PvProperties = PvProperties()
+
+    @model_validator(mode="after")
+    def _cec_needs_module(self) -> PvDevice:
+        if self.properties.model == "cec" and not self.properties.module:
+            raise ValueError("properties.module is required when properties.model is 'cec'")
+        return self
+
+
+class InverterDevice(_DeviceBase):
+    kind: Literal["inverter"]
+    properties: InverterProperties = InverterProperties()
+
+    @model_validator(mode="after")
+    def _cec_needs_name(self) -> InverterDevice:
+        p = self.properties
+        if p.efficiency_model == "cec" and not p.inverter:
+            raise ValueError(
+                "properties.inverter is required when properties.efficiency_model is 'cec'"
+            )
+        return self
+
+
+class BatteryDevice(_DeviceBase):
+    kind: Literal["battery"]
+    properties: BatteryProperties = BatteryProperties()
+
+    @model_validator(mode="after")
+    def _soc_order(self) -> BatteryDevice:
+        p = self.properties
+        if not p.soc_min <= p.soc_initial <= p.soc_max:
+            raise ValueError("need soc_min ≤ soc_initial ≤ soc_max")
+        return self
+
+
+class GridDevice(_DeviceBase):
+    kind: Literal["grid"]
+    properties: GridProperties = GridProperties()
+
+
+class LoadDevice(_DeviceBase):
+    kind: Literal["load"]
+    properties: LoadProperties = LoadProperties()
+
+
+Device = Annotated[
+    WeatherDevice | SunDevice | PvDevice | InverterDevice | BatteryDevice | GridDevice
+    | LoadDevice,
+    Field(discriminator="kind"),
+]
+
+
+class HomeSpec(_Strict):
+    location: Location | None = None
+    simulation: Simulation = Simulation()
+    devices: Annotated[list[Device], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _topology(self) -> HomeSpec:
+        names = [d.name for d in self.devices]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"device names must be unique: {', '.join(dupes)}")
+        reserved = {"clock", "ledger", "ambient"}
+        bad = sorted(reserved.intersection(names))
+        if bad:
+            raise ValueError(f"reserved device name(s): {', '.join(bad)}")
+        count = {k: sum(1 for d in self.devices if d.kind == k and d.enabled) for k in DEVICE_KINDS}
+        for kind in ("inverter", "weather", "sun", "grid"):
+            if count[kind] > 1:
+                raise ValueError(f"a home has at most one enabled {kind} device")
+        if count["inverter"] == 0:
+            raise ValueError("a home needs one enabled inverter (its balancing device)")
+        if count["pv"] and not (count["weather"] and count["sun"]):
+            raise ValueError("pv devices need an enabled weather and sun device")
+        return self
+
+    def enabled(self) -> list[Any]:
+        """Enabled devices, in manifest order."""
+        return [d for d in self.devices if d.enabled]
+
+    def device(self, name: str) -> Any:
+        """The device called ``name``; KeyError if there is none."""
+        for d in self.devices:
+            if d.name == name:
+                return d
+        raise KeyError(name)
+
+    def first(self, kind: str) -> Any | None:
+        """The first enabled device of ``kind``, or None."""
+        return next((d for d in self.devices if d.kind == kind and d.enabled), None)
+
+
+class Home(_Strict):
+    """A home manifest (``kind: Home``)."""
+
+    apiVersion: Literal["homesim.io/v1alpha1"]  # noqa: N815 (Kubernetes field name)
+    kind: Literal["Home"]
+    metadata: Metadata
+    spec: HomeSpec
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    """Turn a pydantic error location into ``spec.devices[2].properties.capacity``.
+
+    The tag pydantic inserts after a discriminated-union index (the kind) is dropped.
+    """
+    out = ""
+    prev_int = False
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            prev_int = True
+            continue
+        if prev_int and part in DEVICE_KINDS:
+            prev_int = False
+            continue
+        prev_int = False
+        out += ("." if out else "") + str(part)
+    return out or "(root)"
+
+
+def validation_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """``(field_path, reason)`` for every error of a pydantic ValidationError."""
+    return [(_path(e["loc"]), e["msg"]) for e in exc.errors()]
+
+
+def parse_home(data: Any, source: str = "manifest") -> Home:
+    """Validate a manifest already loaded from YAML/JSON.
+
+    Raises
+    ------
+    ManifestError
+        With every error and its field path.
+    """
+    if not isinstance(data, dict):
+        raise ManifestError([("(root)", "a manifest is a mapping with apiVersion, kind, "
+                              "metadata and spec")], source)
+    try:
+        return Home.model_validate(data)
+    except ValidationError as exc:
+        raise ManifestError(validation_errors(exc), source) from None
+
+
+def load_manifest(path: str | Path) -> Home:
+    """Read and validate a Home manifest from a YAML file.
+
+    Raises
+    ------
+    ManifestError
+        If the file is missing, is not YAML, or does not validate (every error with its path).
+    """
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ManifestError([("(file)", str(exc))], str(p)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ManifestError([("(yaml)", str(exc).replace("\n", " "))], str(p)) from None
+    return parse_home(data, str(p))
+
+
+def home_json_schema() -> dict[str, Any]:
+    """JSON Schema of the Home manifest (pydantic, draft 2020-12)."""
+    return Home.model_json_schema()
