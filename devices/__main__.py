@@ -1,0 +1,111 @@
+"""Run one homesim process: a device, the clock or the ledger.
+
+    python -m homesim.devices <kind> --manifest home.yaml --device <name>
+    python -m homesim.devices clock  --manifest home.yaml --run-id R
+    python -m homesim.devices ledger --manifest home.yaml --run-id R --db ledger.sqlite
+
+The router URL and realm come from --router/--realm or HOMESIM_ROUTER_URL/HOMESIM_REALM
+(default: the home's name). The device id from --device or HOMESIM_DEVICE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from pathlib import Path
+
+SHELLS = {
+    "weather": "homesim.devices.weather:WeatherShell",
+    "sun": "homesim.devices.sun:SunShell",
+    "pv": "homesim.devices.pv:PvShell",
+    "inverter": "homesim.devices.inverter:InverterShell",
+    "battery": "homesim.devices.battery:BatteryShell",
+    "grid": "homesim.devices.grid:GridShell",
+    "load": "homesim.devices.load:LoadShell",
+}
+
+
+def shell_class(kind: str) -> type:
+    """The shell class of a device kind (imported lazily)."""
+    mod, _, cls = SHELLS[kind].partition(":")
+    return getattr(importlib.import_module(mod), cls)
+
+
+def run_ticks(home) -> int:  # noqa: ANN001
+    from homesim.schemas.manifest import parse_duration
+
+    sim = home.spec.simulation
+    return int(round(parse_duration(sim.duration) / sim.dt))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m homesim.devices", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("kind", choices=[*SHELLS, "clock", "ledger"])
+    p.add_argument("--manifest", default=os.environ.get("HOMESIM_MANIFEST"),
+                   help="Home manifest (YAML or JSON) [HOMESIM_MANIFEST]")
+    p.add_argument("--device", default=os.environ.get("HOMESIM_DEVICE"),
+                   help="device id [HOMESIM_DEVICE]")
+    p.add_argument("--router", default=None, help="rs://host:port or ws://host:port/ws")
+    p.add_argument("--realm", default=None)
+    p.add_argument("--run-id", default=os.environ.get("HOMESIM_RUN_ID", "run"))
+    p.add_argument("--db", type=Path, default=Path("ledger.sqlite"), help="(ledger) database")
+    p.add_argument("--summary", type=Path, default=None, help="(ledger) summary JSON path")
+    p.add_argument("--window", type=int, default=None,
+                   help="(clock) ticks per window at speed max (default: one day)")
+    a = p.parse_args(argv)
+    if not a.manifest:
+        p.error("--manifest (or HOMESIM_MANIFEST) is required")
+
+    from homesim.devices.runtime import BusSettings, serve, setup_logging
+    from homesim.schemas.manifest import ManifestError, load_manifest
+
+    name = a.device or a.kind
+    setup_logging(name)
+    try:
+        home = load_manifest(a.manifest)
+    except ManifestError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    settings = BusSettings.from_env(a.router, a.realm or os.environ.get("HOMESIM_REALM")
+                                    or home.metadata.name)
+    sim = home.spec.simulation
+
+    if a.kind == "clock":
+        from homesim.devices.clock import Clock
+        from homesim.devices.context import home_context
+
+        ctx = home_context(home)
+        clock = Clock(home, a.run_id, ctx.start, sim.dt, run_ticks(home), sim.speed,
+                      sim.timeout, a.window)
+        code = serve(settings, "clock", clock.on_join)
+        return code or (0 if clock.state == "finished" else 1)
+    if a.kind == "ledger":
+        from homesim.devices.context import home_context
+        from homesim.devices.ledger import Ledger
+
+        ctx = home_context(home)
+        led = Ledger(home, a.run_id, a.db, ctx.start, sim.dt, run_ticks(home), a.summary)
+        return serve(settings, "ledger", led.on_join, on_stop=led.close)
+
+    from homesim.devices.runtime import DeviceRunner
+
+    if not a.device:
+        p.error("--device (or HOMESIM_DEVICE) is required for a device")
+    try:
+        dev = home.spec.device(a.device)
+    except KeyError:
+        print(f"no device {a.device!r} in {a.manifest}", file=sys.stderr)
+        return 2
+    if dev.kind != a.kind:
+        print(f"device {a.device!r} is a {dev.kind}, not a {a.kind}", file=sys.stderr)
+        return 2
+    shell = shell_class(a.kind)(home, a.device, seed=sim.seed)
+    runner = DeviceRunner(shell)
+    return serve(settings, a.device, runner.on_join)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,285 @@
+"""What every device shell is made of, without any messaging.
+
+A *shell* wraps a pure model (``homesim.devices.models``) for one device kind. The runtime
+(``homesim.devices.runtime``, the only module that knows WAMP) drives it through the two
+phases of every window:
+
+1. ``report(window, inputs)`` → per-tick signals (and, for storage, an envelope);
+2. ``settle(window, flows)`` → the device's state at the end of each tick, losses, metrics.
+
+The balancing device (the inverter) implements ``balance(window, reports)`` instead of
+waiting for packets. Shells never do I/O; they are testable without a router.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ValidationError
+
+from homesim.schemas.manifest import PROPERTY_MODELS, Home, validation_errors
+
+__all__ = [
+    "Window", "Flow", "SettleResult", "DeviceShell", "HomesimError", "InvalidArgument",
+    "UnknownProperty", "ReadOnly", "BUS_KINDS", "FlowKey",
+]
+
+#: Device kinds whose energy the home's inverter balances.
+BUS_KINDS = ("pv", "battery", "grid", "load")
+#: Device kinds that are unbounded nodes (not balanced by the ledger).
+UNBOUNDED_KINDS = ("sun", "grid")
+
+FlowKey = tuple[str, str, str]  # (source, sink, carrier)
+
+
+class HomesimError(Exception):
+    """Base of errors that cross the bus as WAMP errors (``uri``)."""
+
+    uri = "homesim.error.internal"
+
+    def __init__(self, reason: str, field: str | None = None,
+                 errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
+        self.errors = errors or []
+
+    def details(self) -> dict[str, Any]:
+        """kwargs of the WAMP error (``ErrorDetails`` in the contract)."""
+        out: dict[str, Any] = {"reason": self.reason}
+        if self.field is not None:
+            out["field"] = self.field
+        if self.errors:
+            out["errors"] = self.errors
+        return out
+
+
+class InvalidArgument(HomesimError):
+    uri = "homesim.error.invalid_argument"
+
+
+class UnknownProperty(HomesimError):
+    uri = "homesim.error.unknown_property"
+
+
+class ReadOnly(HomesimError):
+    uri = "homesim.error.read_only"
+
+
+@dataclass(frozen=True)
+class Window:
+    """One clock window: ticks ``tick0 … tick0+n-1`` of ``dt`` seconds.
+
+    ``start`` is the start of tick 0 of the run [s since epoch, UTC].
+    """
+
+    run: str
+    window: int
+    tick0: int
+    n: int
+    dt: float
+    start: float
+    speed: str
+
+    @property
+    def times(self) -> np.ndarray:
+        """Start of each tick of the window [s since epoch, UTC], shape (n,)."""
+        return self.start + (self.tick0 + np.arange(self.n)) * self.dt
+
+    @property
+    def midpoints(self) -> np.ndarray:
+        """Midpoint of each tick [s since epoch, UTC], shape (n,)."""
+        return self.start + (self.tick0 + np.arange(self.n) + 0.5) * self.dt
+
+    @property
+    def end(self) -> float:
+        """End of the last tick [s since epoch, UTC]."""
+        return self.start + (self.tick0 + self.n) * self.dt
+
+
+@dataclass
+class Flow:
+    """Joule packets of one (source, sink, carrier) over a window: ``joules`` [J], shape (n,)."""
+
+    source: str
+    sink: str
+    carrier: str
+    joules: np.ndarray
+
+    def wire(self) -> dict[str, Any]:
+        return {"source": self.source, "sink": self.sink, "carrier": self.carrier,
+                "joules": self.joules.tolist()}
+
+
+@dataclass
+class SettleResult:
+    """What a device reports after applying a window (arrays of shape (n,))."""
+
+    stored0: float | None = None
+    stored: np.ndarray | None = None
+    losses: np.ndarray | None = None
+    metrics: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class DeviceShell:
+    """Base class of a device kind's shell.
+
+    Subclasses set ``kind`` and ``description`` and override ``report`` and ``settle``
+    (``balance`` for the balancing device). ``self.props`` is the validated properties model
+    (generated from the contract); the runtime swaps it at window boundaries after ``set``.
+    """
+
+    kind: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    #: this device takes part in the inverter's balance (reports demand/supply, gets packets)
+    on_bus: ClassVar[bool] = False
+    #: this device is the home's balancing device
+    balancer: ClassVar[bool] = False
+
+    def __init__(self, home: Home, name: str, seed: int = 0) -> None:
+        self.home = home
+        self.name = name
+        self.seed = seed
+        dev = home.spec.device(name)
+        if dev.kind != self.kind:
+            raise ValueError(f"device {name!r} is a {dev.kind}, not a {self.kind}")
+        self.props: BaseModel = dev.properties
+        self.setup()
+
+    # ---------------------------------------------------------------- hooks
+    def setup(self) -> None:
+        """Build model objects from ``self.props``; called at start and after ``set``."""
+
+    def inputs(self) -> list[str]:
+        """Device ids whose reports this device needs before it can report."""
+        return []
+
+    def report(self, window: Window, inputs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """Phase 1: ``{"signals": {name: array(n)}, "envelope": {...}}`` for the window."""
+        return {"signals": {}}
+
+    def own_flows(self, window: Window) -> list[Flow]:
+        """Packets this device publishes itself (from an unbounded source)."""
+        return []
+
+    def balance(self, window: Window, reports: dict[str, dict[str, Any]]) -> list[Flow]:
+        """Phase 2 (balancing device only): allocate and return every flow on the bus."""
+        raise NotImplementedError
+
+    def settle(self, window: Window, flows: dict[FlowKey, np.ndarray]) -> SettleResult:
+        """Apply the window's packets that concern this device; advance state."""
+        return SettleResult()
+
+    def state(self) -> dict[str, Any]:
+        """Current state for ``snapshot`` (JSON-able)."""
+        return {}
+
+    # ---------------------------------------------------------------- properties
+    @property
+    def model(self) -> type[BaseModel]:
+        return PROPERTY_MODELS[self.kind]
+
+    def live(self, name: str) -> bool:
+        """Whether top-level property ``name`` may be set while running."""
+        extra = self.model.model_fields[name].json_schema_extra
+        return bool(extra.get("x-live", False)) if isinstance(extra, dict) else False
+
+    def describe(self) -> dict[str, Any]:
+        """The ``describe`` reply: every property with schema, unit and whether it is live."""
+        schema = self.model.model_json_schema()
+        defs = schema.get("$defs", {})
+        props = []
+        for pname, pschema in schema.get("properties", {}).items():
+            if defs:
+                pschema = {**pschema, "$defs": defs}
+            props.append({
+                "name": pname,
+                "description": pschema.get("description", ""),
+                "unit": pschema.get("x-unit", ""),
+                "live": bool(pschema.get("x-live", False)),
+                "schema": pschema,
+            })
+        return {"device": self.name, "kind": self.kind, "description": self.description,
+                "inputs": self.inputs(), "properties": props}
+
+    def get_property(self, path: str) -> Any:
+        """Value at a property path such as ``cloud_cover`` or ``appliances.oven.state``.
+
+        Raises
+        ------
+        UnknownProperty
+            If the path names nothing.
+        """
+        data = self.props.model_dump(mode="json")
+        node: Any = data
+        for part in _split(path):
+            node = _child(node, part, path)
+        return node
+
+    def validated_set(self, path: str, value: Any) -> BaseModel:
+        """Return new properties with ``path`` set to ``value``, validated by the contract.
+
+        Raises
+        ------
+        UnknownProperty, ReadOnly, InvalidArgument
+        """
+        parts = _split(path)
+        if parts[0] not in self.model.model_fields:
+            raise UnknownProperty(f"{self.kind} has no property {parts[0]!r}", field=path)
+        if not self.live(parts[0]):
+            raise ReadOnly(f"{parts[0]} cannot be changed while running", field=path)
+        data = copy.deepcopy(self.props.model_dump(mode="json"))
+        node: Any = data
+        for part in parts[:-1]:
+            node = _child(node, part, path)
+        last = parts[-1]
+        if isinstance(node, list):
+            idx = _index(node, last, path)
+            node[idx] = value
+        elif isinstance(node, dict):
+            if len(parts) > 1 and last not in node and not _has_field(self.model, parts):
+                raise UnknownProperty(f"no property {path!r}", field=path)
+            node[last] = value
+        else:
+            raise UnknownProperty(f"no property {path!r}", field=path)
+        try:
+            return self.model.model_validate(data)
+        except ValidationError as exc:
+            errs = [{"field": f"{p}" if p != "(root)" else path, "reason": r}
+                    for p, r in validation_errors(exc)]
+            raise InvalidArgument(errs[0]["reason"], field=path, errors=errs) from None
+
+
+def _split(path: str) -> list[str]:
+    parts = [p for p in str(path).split(".") if p]
+    if not parts:
+        raise UnknownProperty("empty property name", field=str(path))
+    return parts
+
+
+def _index(items: list[Any], part: str, path: str) -> int:
+    """Index of a list item addressed by its ``name`` (or by a number)."""
+    for i, item in enumerate(items):
+        if isinstance(item, dict) and item.get("name") == part:
+            return i
+    if part.isdigit() and int(part) < len(items):
+        return int(part)
+    raise UnknownProperty(f"no item {part!r} in {path!r}", field=path)
+
+
+def _child(node: Any, part: str, path: str) -> Any:
+    if isinstance(node, dict):
+        if part not in node:
+            raise UnknownProperty(f"no property {path!r}", field=path)
+        return node[part]
+    if isinstance(node, list):
+        return node[_index(node, part, path)]
+    raise UnknownProperty(f"no property {path!r}", field=path)
+
+
+def _has_field(model: type[BaseModel], parts: list[str]) -> bool:
+    """Whether a nested path names a declared (possibly unset optional) field."""
+    return parts[0] in model.model_fields

@@ -1,0 +1,54 @@
+"""Battery device: stored energy with SoC limits, power limits and efficiencies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from homesim.devices.base import DeviceShell, FlowKey, SettleResult, Window
+from homesim.devices.models.battery import storage_trajectory
+
+
+class BatteryShell(DeviceShell):
+    """Reports its envelope (what it can take or give in the window); applies packets.
+
+    State: stored energy [J]; ``soc`` = energy / capacity.
+    """
+
+    kind = "battery"
+    on_bus = True
+    description = "Battery: capacity [J], SoC and power limits, charge/discharge efficiencies"
+
+    def setup(self) -> None:
+        p = self.props
+        if not hasattr(self, "energy"):
+            self.energy = p.soc_initial * p.capacity
+        self.inverter = self.home.spec.first("inverter").name
+
+    def report(self, window: Window, inputs: dict[str, Any]) -> dict[str, Any]:
+        p = self.props
+        env = {"energy": self.energy, "e_min": p.soc_min * p.capacity,
+               "e_max": p.soc_max * p.capacity, "p_charge_max": p.p_charge_max,
+               "p_discharge_max": p.p_discharge_max, "eta_charge": p.eta_charge,
+               "eta_discharge": p.eta_discharge}
+        return {"signals": {}, "envelope": env}
+
+    def settle(self, window: Window, flows: dict[FlowKey, np.ndarray]) -> SettleResult:
+        p = self.props
+        zero = np.zeros(window.n)
+        charge = flows.get((self.inverter, self.name, "electricity"), zero)
+        discharge = flows.get((self.name, self.inverter, "electricity"), zero)
+        e0 = self.energy
+        stored, losses = storage_trajectory(e0, charge, discharge, p.eta_charge,
+                                            p.eta_discharge)
+        tol = 1e-6 * p.capacity
+        if np.any(stored < p.soc_min * p.capacity - tol) or \
+                np.any(stored > p.soc_max * p.capacity + tol):
+            raise ValueError("packets drive the battery outside its SoC limits")
+        self.energy = float(stored[-1])
+        return SettleResult(stored0=e0, stored=stored, losses=losses,
+                            metrics={"soc": stored / p.capacity})
+
+    def state(self) -> dict[str, Any]:
+        return {"energy": self.energy, "soc": self.energy / self.props.capacity}

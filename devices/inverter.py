@@ -1,0 +1,102 @@
+"""Inverter: the home's balancing device (phase 2 of every tick)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from homesim.devices.base import DeviceShell, Flow, FlowKey, SettleResult, Window
+from homesim.devices.context import home_context
+from homesim.devices.models.battery import BatteryEnvelope
+from homesim.devices.models.inverter import InverterSettings, allocate
+
+ELEC = "electricity"
+
+
+def _split(total: np.ndarray, parts: list[np.ndarray]) -> list[np.ndarray]:
+    """Split ``total`` over ``parts`` in proportion to each part (per tick)."""
+    if len(parts) == 1:
+        return [total]
+    whole = np.sum(parts, axis=0)
+    share = [np.divide(p, whole, out=np.zeros_like(p), where=whole > 0) for p in parts]
+    out = [total * s for s in share[:-1]]
+    out.append(np.maximum(total - np.sum(out, axis=0), 0.0))  # remainder: sums exactly
+    return out
+
+
+class InverterShell(DeviceShell):
+    """Allocates the energy of every bus device, tick by tick, and publishes the packets.
+
+    Modes: ``self_consumption``, ``time_of_use`` (grid charging windows, reserve SoC),
+    ``backup`` (battery kept for outages). Islanded (grid unavailable): load beyond
+    PV + battery is shed and booked as unserved energy.
+    """
+
+    kind = "inverter"
+    balancer = True
+    description = "Hybrid inverter: AC rating, efficiency (PVWatts or CEC), operating modes"
+
+    def setup(self) -> None:
+        p = self.props
+        ctx = home_context(self.home)
+        self.settings = InverterSettings(
+            p_ac_max=p.p_ac_max, efficiency_model=p.efficiency_model,
+            eta_inv_nom=p.eta_inv_nom, inverter=p.inverter, mode=p.mode,
+            reserve_soc=p.reserve_soc,
+            charge_windows=[(w.start, w.end) for w in p.charge_windows],
+            discharge_windows=[(w.start, w.end) for w in p.discharge_windows],
+            grid_charge_power=p.grid_charge_power, tz=ctx.tz)
+        self._last: Any = None
+        if not hasattr(self, "totals"):
+            self.totals = {"pv_ac": 0.0, "losses": 0.0}
+
+    def balance(self, window: Window, reports: dict[str, dict[str, Any]]) -> list[Flow]:
+        n = window.n
+        zero = np.zeros(n)
+        by_kind: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for name, rep in reports.items():
+            by_kind.setdefault(rep["kind"], []).append((name, rep))
+        pvs = by_kind.get("pv", [])
+        loads = by_kind.get("load", [])
+        grids = by_kind.get("grid", [])
+        bats = by_kind.get("battery", [])
+        pv_dc = [r["signals"]["dc"] for _, r in pvs]
+        demand = [r["signals"]["demand"] for _, r in loads]
+        v_dc = pvs[0][1]["signals"].get("v_dc", np.full(n, np.nan)) if pvs else np.full(n, np.nan)
+        if grids:
+            g = grids[0][1]["signals"]
+            import_max, export_max = g["import_max"], g["export_max"]
+        else:
+            import_max = export_max = zero
+        env = None
+        if bats:
+            env = BatteryEnvelope(**bats[0][1]["envelope"])
+        a = allocate(self.settings, window.dt, window.times,
+                     np.sum(pv_dc, axis=0) if pv_dc else zero, v_dc,
+                     np.sum(demand, axis=0) if demand else zero, import_max, export_max, env)
+        self._last = a
+        me = self.name
+        flows: list[Flow] = []
+        for (name, _), part in zip(pvs, _split(a.pv_dc_used, pv_dc), strict=True):
+            flows.append(Flow(name, me, ELEC, part))
+        for (name, _), part in zip(loads, _split(a.to_load, demand), strict=True):
+            flows.append(Flow(me, name, ELEC, part))
+        if bats:
+            flows.append(Flow(me, bats[0][0], ELEC, a.battery_charge))
+            flows.append(Flow(bats[0][0], me, ELEC, a.battery_discharge))
+        if grids:
+            flows.append(Flow(grids[0][0], me, ELEC, a.grid_import))
+            flows.append(Flow(me, grids[0][0], ELEC, a.grid_export))
+        return flows
+
+    def settle(self, window: Window, flows: dict[FlowKey, np.ndarray]) -> SettleResult:
+        a = self._last
+        self.totals["pv_ac"] += float(a.pv_ac.sum())
+        self.totals["losses"] += float(a.inverter_losses.sum())
+        return SettleResult(losses=a.inverter_losses,
+                            metrics={"pv_ac": a.pv_ac, "unserved": a.unserved})
+
+    def state(self) -> dict[str, Any]:
+        return {"mode": self.props.mode, "energy_pv_ac": self.totals["pv_ac"],
+                "losses": self.totals["losses"]}

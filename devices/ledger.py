@@ -1,0 +1,322 @@
+"""The ledger: books every joule packet and checks conservation at every node and tick.
+
+For window ``w`` the ledger waits for every device's settle and for every packet message
+the settles announce, then in one transaction stores the packets (one row per non-zero
+packet), a balance row per node and window, and publishes its own settle (the clock counts
+the ledger as a participant, so what the clock has passed is on disk).
+
+Balance of a bounded node over every tick: ``in − out − Δstored − losses = residual``.
+Unbounded nodes (the sun, the grid, ambient) are not balanced.
+
+Storage: SQLite (``ledger.sqlite``) with standard SQL types that PostgreSQL accepts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from homesim.devices.base import UNBOUNDED_KINDS
+from homesim.devices.runtime import T, Bus, stop_soon
+from homesim.schemas.manifest import Home
+
+log = logging.getLogger("homesim.ledger")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS run (
+    run_id TEXT PRIMARY KEY, home TEXT NOT NULL, created_at TEXT NOT NULL,
+    start_time DOUBLE PRECISION NOT NULL, dt DOUBLE PRECISION NOT NULL,
+    ticks BIGINT NOT NULL, manifest TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS node (
+    name TEXT PRIMARY KEY, kind TEXT NOT NULL, bounded BOOLEAN NOT NULL
+);
+CREATE TABLE IF NOT EXISTS packet (
+    tick BIGINT NOT NULL, sim_time DOUBLE PRECISION NOT NULL,
+    source TEXT NOT NULL, sink TEXT NOT NULL, carrier TEXT NOT NULL,
+    joules DOUBLE PRECISION NOT NULL CHECK (joules >= 0)
+);
+CREATE TABLE IF NOT EXISTS settled_window (
+    window_index BIGINT PRIMARY KEY, tick0 BIGINT NOT NULL, n INTEGER NOT NULL,
+    booked_at DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS node_balance (
+    window_index BIGINT NOT NULL, node TEXT NOT NULL,
+    energy_in DOUBLE PRECISION NOT NULL, energy_out DOUBLE PRECISION NOT NULL,
+    delta_stored DOUBLE PRECISION NOT NULL, losses DOUBLE PRECISION NOT NULL,
+    residual DOUBLE PRECISION NOT NULL, max_abs_residual DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (window_index, node)
+);
+CREATE TABLE IF NOT EXISTS device_metric (
+    window_index BIGINT NOT NULL, device TEXT NOT NULL, metric TEXT NOT NULL,
+    total DOUBLE PRECISION NOT NULL, minimum DOUBLE PRECISION NOT NULL,
+    maximum DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (window_index, device, metric)
+);
+CREATE INDEX IF NOT EXISTS packet_tick ON packet (tick);
+"""
+
+
+class Ledger:
+    """Books packets and balances of one run into ``db_path`` (see module docstring)."""
+
+    def __init__(self, home: Home, run_id: str, db_path: Path, start: float, dt: float,
+                 ticks: int, summary_path: Path | None = None) -> None:
+        self.home = home
+        self.run_id = run_id
+        self.start = start
+        self.dt = dt
+        self.ticks = ticks
+        self.devices = {d.name: d.kind for d in home.spec.enabled()}
+        self.bounded = {n for n, k in self.devices.items() if k not in UNBOUNDED_KINDS}
+        self.summary_path = summary_path
+        self.db = sqlite3.connect(str(db_path), isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+        self.db.execute("BEGIN")
+        self.db.execute("INSERT OR REPLACE INTO run VALUES (?,?,?,?,?,?,?)",
+                        (run_id, home.metadata.name, time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                         start, dt, ticks, home.model_dump_json()))
+        self.db.executemany("INSERT OR REPLACE INTO node VALUES (?,?,?)",
+                            [(n, k, n in self.bounded) for n, k in self.devices.items()]
+                            + [("ambient", "ambient", False)])
+        self.db.execute("COMMIT")
+        self._packets: dict[int, list[dict[str, Any]]] = {}
+        self._settles: dict[int, dict[str, dict[str, Any]]] = {}
+        self.booked = 0
+        self.ticks_booked = 0
+        # run totals
+        self.flow_totals: dict[tuple[str, str, str], float] = {}
+        self.metric_totals: dict[tuple[str, str], float] = {}
+        self.metric_max: dict[tuple[str, str], float] = {}
+        self.metric_min: dict[tuple[str, str], float] = {}
+        self.node_in: dict[str, float] = {}
+        self.node_residual: dict[str, float] = {}
+        self.worst_abs = (0.0, "", -1)  # (|residual| [J], node, tick)
+        self.peak_import = 0.0
+        self.unknown_nodes: set[str] = set()
+        self.bus: Bus | None = None
+        self.wall0 = time.monotonic()
+
+    # ---------------------------------------------------------------- bus
+    def on_join(self, bus: Bus) -> Any:
+        from twisted.internet import defer
+
+        self.bus = bus
+        return defer.gatherResults([
+            bus.subscribe(T.PACKETS, self._on_packets),
+            bus.subscribe(T.SETTLE, self._on_settle),
+            bus.subscribe(T.FINISHED, self._on_finished),
+            bus.register("homesim.ledger.status", self.status),
+        ], consumeErrors=True)
+
+    def status(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return {"windows": self.booked, "ticks": self.ticks_booked}
+
+    def _on_packets(self, msg: dict[str, Any]) -> None:
+        self._packets.setdefault(int(msg["window"]), []).append(msg)
+        self._try_book(int(msg["window"]))
+
+    def _on_settle(self, msg: dict[str, Any]) -> None:
+        if msg.get("device") == "ledger":
+            return
+        self._settles.setdefault(int(msg["window"]), {})[str(msg["device"])] = msg
+        self._try_book(int(msg["window"]))
+
+    def _on_finished(self, msg: dict[str, Any]) -> None:
+        summary = self.summary(clock=msg)
+        if self.summary_path is not None:
+            self.summary_path.write_text(json.dumps(summary, indent=2))
+        self.close()
+        stop_soon(0, 0.1)
+
+    def close(self) -> None:
+        try:
+            self.db.close()
+        except sqlite3.Error:
+            pass
+
+    # ---------------------------------------------------------------- booking
+    def _try_book(self, win: int) -> None:
+        settles = self._settles.get(win, {})
+        if any(d not in settles for d in self.devices):
+            return
+        if any(s.get("error") for s in settles.values()):
+            return  # the clock stops the run; nothing of this window is booked
+        announced = sum(int(s.get("packets", 0)) for s in settles.values())
+        packets = self._packets.get(win, [])
+        if len(packets) < announced:
+            return
+        self.book(win, settles, packets)
+        self._settles.pop(win, None)
+        self._packets.pop(win, None)
+        if self.bus is not None:
+            any_s = next(iter(settles.values()))
+            self.bus.publish(T.SETTLE, {"run": self.run_id, "window": win,
+                                        "tick0": any_s["tick0"], "n": any_s["n"],
+                                        "device": "ledger", "packets": 0})
+
+    def book(self, win: int, settles: dict[str, dict[str, Any]],
+             packets: list[dict[str, Any]]) -> None:
+        """Store one window and check conservation at every bounded node and tick."""
+        first = next(iter(settles.values()))
+        tick0, n = int(first["tick0"]), int(first["n"])
+        ticks = tick0 + np.arange(n)
+        sim_time = self.start + ticks * self.dt
+        e_in = {node: np.zeros(n) for node in self.bounded}
+        e_out = {node: np.zeros(n) for node in self.bounded}
+        rows: list[tuple[Any, ...]] = []
+        for msg in packets:
+            for f in msg["flows"]:
+                src, snk, car = f["source"], f["sink"], f["carrier"]
+                j = np.asarray(f["joules"], dtype=float)
+                if j.shape != (n,):
+                    raise ValueError(f"flow {src}->{snk} has {j.shape} values, expected {n}")
+                for node in (src, snk):
+                    if node not in self.devices and node != "ambient":
+                        self.unknown_nodes.add(node)
+                if snk in e_in:
+                    e_in[snk] += j
+                if src in e_out:
+                    e_out[src] += j
+                key = (src, snk, car)
+                self.flow_totals[key] = self.flow_totals.get(key, 0.0) + math.fsum(j)
+                if self.devices.get(src) == "grid":
+                    self.peak_import = max(self.peak_import, float(j.max()) / self.dt)
+                nz = np.flatnonzero(j)
+                if nz.size:
+                    rows.extend(zip(ticks[nz].tolist(), sim_time[nz].tolist(),
+                                    [src] * nz.size, [snk] * nz.size, [car] * nz.size,
+                                    j[nz].tolist(), strict=True))
+        bal_rows = []
+        for node in sorted(self.bounded):
+            s = settles[node]
+            losses = np.asarray(s.get("losses") or np.zeros(n), dtype=float)
+            if s.get("stored") is not None:
+                stored = np.asarray(s["stored"], dtype=float)
+                prev = np.concatenate(([float(s["stored0"])], stored[:-1]))
+                delta = stored - prev
+            else:
+                delta = np.zeros(n)
+            res = e_in[node] - e_out[node] - delta - losses
+            k = int(np.argmax(np.abs(res))) if n else 0
+            worst = float(abs(res[k])) if n else 0.0
+            if worst > self.worst_abs[0]:
+                self.worst_abs = (worst, node, tick0 + k)
+            self.node_in[node] = self.node_in.get(node, 0.0) + math.fsum(e_in[node])
+            self.node_residual[node] = self.node_residual.get(node, 0.0) + math.fsum(res)
+            bal_rows.append((win, node, math.fsum(e_in[node]), math.fsum(e_out[node]),
+                             math.fsum(delta), math.fsum(losses), math.fsum(res), worst))
+        met_rows = []
+        for dev, s in settles.items():
+            for name, values in (s.get("metrics") or {}).items():
+                v = np.asarray(values, dtype=float)
+                if not v.size:
+                    continue
+                key = (dev, name)
+                tot = math.fsum(v)
+                self.metric_totals[key] = self.metric_totals.get(key, 0.0) + tot
+                self.metric_max[key] = max(self.metric_max.get(key, -math.inf), float(v.max()))
+                self.metric_min[key] = min(self.metric_min.get(key, math.inf), float(v.min()))
+                met_rows.append((win, dev, name, tot, float(v.min()), float(v.max())))
+        cur = self.db.cursor()
+        cur.execute("BEGIN")
+        cur.executemany("INSERT INTO packet VALUES (?,?,?,?,?,?)", rows)
+        cur.executemany("INSERT INTO node_balance VALUES (?,?,?,?,?,?,?,?)", bal_rows)
+        cur.executemany("INSERT INTO device_metric VALUES (?,?,?,?,?,?)", met_rows)
+        cur.execute("INSERT INTO settled_window VALUES (?,?,?,?)", (win, tick0, n, time.time()))
+        cur.execute("COMMIT")
+        self.booked += 1
+        self.ticks_booked += n
+
+    # ---------------------------------------------------------------- summary
+    def summary(self, clock: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run summary (energies [kWh], ratios, cost, peak import [W], conservation)."""
+        return build_summary(self, clock)
+
+
+KWH = 3.6e6
+
+
+def build_summary(led: Ledger, clock: dict[str, Any] | None) -> dict[str, Any]:
+    """Compute the run summary from a ledger's running totals."""
+    kinds = led.devices
+
+    def flows(src_kind: str | None = None, snk_kind: str | None = None) -> float:
+        return math.fsum(v for (s, k, _), v in led.flow_totals.items()
+                         if (src_kind is None or kinds.get(s) == src_kind)
+                         and (snk_kind is None or kinds.get(k) == snk_kind))
+
+    def metric(kind: str, name: str) -> float:
+        return math.fsum(v for (d, m), v in led.metric_totals.items()
+                         if kinds.get(d) == kind and m == name)
+
+    pv_ac = metric("inverter", "pv_ac")
+    export = flows(snk_kind="grid")
+    grid_import = flows(src_kind="grid")
+    served = flows(snk_kind="load")
+    demand = metric("load", "demand")
+    unserved = metric("load", "unserved")
+    rel = {n: (abs(led.node_residual[n]) / led.node_in[n] if led.node_in.get(n) else 0.0)
+           for n in led.node_residual}
+    worst_rel_node = max(rel, key=rel.get) if rel else ""
+    soc = {d: {"min": led.metric_min[(d, "soc")], "max": led.metric_max[(d, "soc")]}
+           for (d, m) in led.metric_totals if m == "soc"}
+    currency = "USD"
+    g = led.home.spec.first("grid")
+    if g is not None:
+        currency = g.properties.currency
+    out = {
+        "run_id": led.run_id,
+        "home": led.home.metadata.name,
+        "dt": led.dt,
+        "start": led.start,
+        "ticks": led.ticks_booked,
+        "ticks_planned": led.ticks,
+        "windows": led.booked,
+        "sim_seconds": led.ticks_booked * led.dt,
+        "complete": led.ticks_booked == led.ticks,
+        "flows": [{"source": s, "sink": k, "carrier": c, "kwh": v / KWH}
+                  for (s, k, c), v in sorted(led.flow_totals.items())],
+        "energy_kwh": {
+            "solar_incident": flows(src_kind="sun") / KWH,
+            "pv_dc": flows(src_kind="pv") / KWH,
+            "pv_ac": pv_ac / KWH,
+            "curtailed_dc": metric("pv", "curtailed") / KWH,
+            "load_demand": demand / KWH,
+            "load_served": served / KWH,
+            "unserved": unserved / KWH,
+            "grid_import": grid_import / KWH,
+            "grid_export": export / KWH,
+            "battery_charge": flows(snk_kind="battery") / KWH,
+            "battery_discharge": flows(src_kind="battery") / KWH,
+        },
+        "self_consumption": (max(pv_ac - export, 0.0) / pv_ac) if pv_ac > 0 else None,
+        "self_sufficiency": (min(max(served - grid_import, 0.0) / served, 1.0)
+                             if served > 0 else None),
+        "cost": {"net": metric("grid", "cost"), "currency": currency},
+        "peak_import_w": led.peak_import,
+        "soc": soc,
+        "conservation": {
+            "worst_abs_residual_j": led.worst_abs[0],
+            "worst_node": led.worst_abs[1],
+            "worst_tick": led.worst_abs[2],
+            "relative_residual": rel.get(worst_rel_node, 0.0),
+            "relative_residual_node": worst_rel_node,
+            "per_node_relative": rel,
+            "unknown_nodes": sorted(led.unknown_nodes),
+        },
+    }
+    if clock is not None:
+        out["clock"] = {"ok": clock.get("ok"), "message": clock.get("message"),
+                        "missing": clock.get("missing", []),
+                        "wall_elapsed": (clock.get("status") or {}).get("wall_elapsed")}
+    return out

@@ -1,0 +1,73 @@
+"""PV array device: one per array; PVWatts or a CEC module (pvlib)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from homesim.devices.base import DeviceShell, Flow, FlowKey, SettleResult, Window
+from homesim.devices.models.pv import CECArray, PVWattsArray, pv_dc
+
+
+class PvShell(DeviceShell):
+    """Reports the DC energy it can deliver each tick [J]; publishes the solar packets it absorbs.
+
+    Losses = incident solar − DC delivered (optics, conversion, temperature, system losses,
+    curtailment). Curtailed DC is reported as a metric.
+    """
+
+    kind = "pv"
+    on_bus = True
+    description = "PV array (pvlib PVWatts or CEC single-diode)"
+
+    def setup(self) -> None:
+        p = self.props
+        if p.model == "cec":
+            self.array = CECArray(
+                module=p.module, modules_per_string=p.modules_per_string,
+                strings_per_inverter=p.strings, surface_tilt=p.surface_tilt,
+                surface_azimuth=p.surface_azimuth, transposition=p.transposition,
+                albedo=p.albedo, temperature_model=p.temperature_model,
+                losses_percent=p.losses_percent)
+        else:
+            self.array = PVWattsArray(
+                pdc0=p.pdc0, gamma_pdc=p.gamma_pdc, surface_tilt=p.surface_tilt,
+                surface_azimuth=p.surface_azimuth, transposition=p.transposition,
+                albedo=p.albedo, temperature_model=p.temperature_model,
+                losses_percent=p.losses_percent, module_efficiency=p.module_efficiency)
+        spec = self.home.spec
+        self.weather = spec.first("weather").name
+        self.sun = spec.first("sun").name
+        self.inverter = spec.first("inverter").name
+        self._win: dict[int, dict[str, np.ndarray]] = {}
+        self.energy_dc = 0.0
+
+    def inputs(self) -> list[str]:
+        return [self.weather, self.sun]
+
+    def report(self, window: Window, inputs: dict[str, Any]) -> dict[str, Any]:
+        w, s = inputs[self.weather]["signals"], inputs[self.sun]["signals"]
+        out = pv_dc(self.array, w["ghi"], w["dni"], w["dhi"], w["temp_air"], w["wind_speed"],
+                    s["apparent_zenith"], s["azimuth"], s["dni_extra"], window.dt)
+        self._win = {window.window: out}
+        v_dc = out.get("v_dc")
+        signals = {"dc": out["dc"], "solar": out["solar"],
+                   "v_dc": v_dc if v_dc is not None else np.full(window.n, np.nan)}
+        return {"signals": signals}
+
+    def own_flows(self, window: Window) -> list[Flow]:
+        return [Flow(self.sun, self.name, "solar", self._win[window.window]["solar"])]
+
+    def settle(self, window: Window, flows: dict[FlowKey, np.ndarray]) -> SettleResult:
+        out = self._win[window.window]
+        used = flows.get((self.name, self.inverter, "electricity"), np.zeros(window.n))
+        over = used - out["dc"]
+        if np.any(over > 1e-6 * np.maximum(out["dc"], 1.0)):
+            raise ValueError(f"inverter took more DC than available (by {over.max():.3g} J)")
+        self.energy_dc += float(used.sum())
+        return SettleResult(losses=out["solar"] - used,
+                            metrics={"curtailed": np.maximum(out["dc"] - used, 0.0)})
+
+    def state(self) -> dict[str, Any]:
+        return {"energy_dc": self.energy_dc}

@@ -1,0 +1,34 @@
+"""Weather device: irradiance and air conditions from a real weather file (pvlib.iotools)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homesim.devices.base import DeviceShell, Window
+from homesim.devices.models.weather import apply_cloud_cover, read_weather
+
+
+class WeatherShell(DeviceShell):
+    """Publishes ghi, dni, dhi [W/m^2], temp_air [°C], wind_speed [m/s] for every tick.
+
+    Live property ``cloud_cover`` [0–1] attenuates the file's irradiance.
+    """
+
+    kind = "weather"
+    description = "Weather from a TMY3/TMY2/EPW file with a live cloud_cover"
+    _file: Any = object()
+
+    def setup(self) -> None:
+        if self.props.file != self._file:
+            self.data = read_weather(self.props.file)
+            self._file = self.props.file
+
+    def report(self, window: Window, inputs: dict[str, Any]) -> dict[str, Any]:
+        s = self.data.sample(window.start, window.dt, window.tick0, window.n)
+        ghi, dni, dhi = apply_cloud_cover(s["ghi"], s["dni"], s["dhi"], self.props.cloud_cover)
+        return {"signals": {"ghi": ghi, "dni": dni, "dhi": dhi, "temp_air": s["temp_air"],
+                            "wind_speed": s["wind_speed"]}}
+
+    def state(self) -> dict[str, Any]:
+        return {"station": self.data.name, "latitude": self.data.latitude,
+                "longitude": self.data.longitude, "cloud_cover": self.props.cloud_cover}
