@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
         ctx = home_context(home)
         led = Ledger(home, a.run_id, a.db, ctx.start, sim.dt, run_ticks(home), a.summary)
-        return serve(settings, "ledger", led.on_join, on_stop=led.close)
+        return serve(settings, "ledger", led.on_join, on_stop=led.finalize)
 
     from homesim.devices.runtime import DeviceRunner
 

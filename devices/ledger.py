@@ -105,6 +105,7 @@ class Ledger:
         self.unknown_nodes: set[str] = set()
         self.bus: Bus | None = None
         self.wall0 = time.monotonic()
+        self._finalized = False
 
     # ---------------------------------------------------------------- bus
     def on_join(self, bus: Bus) -> Any:
@@ -132,11 +133,18 @@ class Ledger:
         self._try_book(int(msg["window"]))
 
     def _on_finished(self, msg: dict[str, Any]) -> None:
-        summary = self.summary(clock=msg)
+        self.finalize(clock=msg)
+        stop_soon(0, 0.1)
+
+    def finalize(self, clock: dict[str, Any] | None = None) -> None:
+        """Write the summary (once; also on SIGTERM, then marked incomplete) and close."""
+        if self._finalized:
+            return
+        self._finalized = True
         if self.summary_path is not None:
+            summary = self.summary(clock=clock)
             self.summary_path.write_text(json.dumps(summary, indent=2))
         self.close()
-        stop_soon(0, 0.1)
 
     def close(self) -> None:
         try:

@@ -284,6 +284,7 @@ class DeviceRunner:
         self.reports: dict[int, dict[str, dict[str, Any]]] = {}
         self.reported: set[int] = set()
         self.settled: set[int] = set()
+        self.own_packets: dict[int, int] = {}
         self.pending_props: Any = None
         self.clock_view: dict[str, Any] = {"state": "starting", "speed": "", "window": -1,
                                            "sim_time": None}
@@ -404,16 +405,16 @@ class DeviceRunner:
             "kind": self.shell.kind, "signals": _arrays(payload["signals"]),
             "envelope": payload.get("envelope")}
         self.bus.publish(T.report(self.name), payload)
-        self._own_count = len(own) and 1
+        self.own_packets[w.window] = 1 if own else 0
         if not self.shell.on_bus and not self.shell.balancer:
-            self._settle(w, {}, packets=self._own_count)
+            self._settle(w, {}, packets=self.own_packets.pop(w.window))
 
     def _balance(self, w: Window, got: dict[str, dict[str, Any]]) -> None:
         reports = {k: v for k, v in got.items() if k in self.bus_devices or k == self.name}
         flows = self.shell.balance(w, reports)
         self._publish_packets(w, flows)
         self._settle(w, {(f.source, f.sink, f.carrier): f.joules for f in flows},
-                     packets=1)
+                     packets=1 + self.own_packets.pop(w.window, 0))
 
     def _on_packets(self, msg: dict[str, Any]) -> None:
         if msg.get("publisher") != self.balancer:
@@ -427,7 +428,7 @@ class DeviceRunner:
             if f.source == self.name or f.sink == self.name:
                 mine[(f.source, f.sink, f.carrier.root)] = np.asarray(
                     [j.root for j in f.joules], dtype=float)
-        self._guarded(w, self._settle, w, mine, getattr(self, "_own_count", 0))
+        self._guarded(w, self._settle, w, mine, self.own_packets.pop(pk.window, 0))
 
     def _publish_packets(self, w: Window, flows: list[Flow]) -> None:
         for f in flows:

@@ -1,0 +1,225 @@
+"""The ``homesim`` command line."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
+    help="homesim: simulate home energy systems, every device its own process, joule "
+         "packets over a Crossbar WAMP router.\n\n"
+         "Quick start:  [bold]homesim run examples/home.yaml --until 365d --dt 60 "
+         "--speed max[/bold]",
+)
+console = Console()
+err = Console(stderr=True)
+
+
+@app.command()
+def validate(
+    manifests: Annotated[list[Path], typer.Argument(help="Home manifest(s) (YAML)")],
+) -> None:
+    """Check manifests; print every error with its field path. Exit 1 if any is invalid."""
+    from homesim.schemas.manifest import ManifestError, load_manifest
+
+    bad = 0
+    for m in manifests:
+        try:
+            home = load_manifest(m)
+        except ManifestError as exc:
+            bad += 1
+            err.print(f"[red]✗ {m}[/red]: {len(exc.errors)} error(s)")
+            for path, reason in exc.errors:
+                err.print(f"  [bold]{path}[/bold]: {reason}")
+            continue
+        kinds = ", ".join(f"{d.name} ({d.kind})" for d in home.spec.enabled())
+        console.print(f"[green]✓ {m}[/green]: Home '{home.metadata.name}' with {kinds}")
+    raise typer.Exit(1 if bad else 0)
+
+
+def _fmt_time(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+@app.command()
+def run(
+    manifest: Annotated[Path, typer.Argument(help="Home manifest (YAML)")],
+    until: Annotated[str | None, typer.Option(help="Simulated duration, e.g. 365d, 12h, 30m "
+                                              "(default: the manifest's)")] = None,
+    dt: Annotated[float | None, typer.Option(help="Tick length [s]")] = None,
+    speed: Annotated[str | None, typer.Option(
+        help="realtime, a factor like 60x, or max")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the stochastic parts")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder (default runs/<home>-<time>)")]
+    = None,
+    window: Annotated[int | None, typer.Option(
+        help="Ticks per window at speed max (default one simulated day)")] = None,
+    timeout: Annotated[float | None, typer.Option(
+        help="Seconds a device may take to settle one window")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
+) -> None:
+    """Run a home: a real Crossbar router, one OS process per device, the clock and the ledger.
+
+    Shows a progress bar, prints a summary table and writes a run folder (ledger database,
+    summary JSON, logs). Ctrl-C stops every process; the ledger keeps what was settled.
+    """
+    from homesim.infra.supervisor import RunOptions, run_home
+    from homesim.schemas.manifest import ManifestError, load_manifest
+
+    try:
+        home = load_manifest(manifest)
+    except ManifestError as exc:
+        err.print(f"[red]invalid manifest {manifest}[/red]")
+        for path, reason in exc.errors:
+            err.print(f"  [bold]{path}[/bold]: {reason}")
+        raise typer.Exit(2) from None
+    opts = RunOptions(until=until, dt=dt, speed=speed, seed=seed, out=out, window=window,
+                      timeout=timeout)
+    progress = Progress(
+        TextColumn("[bold]{task.fields[simtime]}[/bold]"), BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"), TextColumn("{task.fields[speedtxt]}"),
+        TextColumn("{task.fields[energy]}"), TimeElapsedColumn(),
+        console=err, disable=quiet, transient=False)
+    task_id = progress.add_task("run", total=1, simtime="starting", speedtxt="", energy="")
+    state: dict[str, Any] = {}
+
+    def on_progress(ev: dict[str, Any]) -> None:
+        total = max(int(ev.get("ticks_total", 1)), 1)
+        wall = float(ev.get("wall_elapsed") or 0.0)
+        ticks = int(ev.get("tick", 0))
+        sim_s = ticks * (dt or home.spec.simulation.dt)
+        rate = f"{sim_s / wall:,.0f}× real time" if wall > 0 else ""
+        energy = ev.get("energy") or {}
+        load_kwh = sum(v for k, v in energy.items()
+                       if k.split("->")[1] in state.get("loads", ())) / 3.6e6
+        pv_kwh = sum(v for k, v in energy.items()
+                     if k.split("->")[0] in state.get("pvs", ())) / 3.6e6
+        progress.update(task_id, total=total, completed=ticks,
+                        simtime=_fmt_time(float(ev.get("sim_time", 0))),
+                        speedtxt=f"{ev.get('speed', '')} {rate}",
+                        energy=f"PV {pv_kwh:,.1f} kWh · load {load_kwh:,.1f} kWh")
+
+    state["loads"] = {d.name for d in home.spec.devices if d.kind == "load"}
+    state["pvs"] = {d.name for d in home.spec.devices if d.kind == "pv"}
+
+    def on_phase(text: str) -> None:
+        progress.update(task_id, simtime=text)
+
+    with progress:
+        try:
+            res = run_home(home, opts, on_progress=on_progress, on_phase=on_phase)
+        except Exception as exc:  # noqa: BLE001 - a clear one-line error for the user
+            err.print(f"[red]homesim run failed:[/red] {exc}")
+            raise typer.Exit(1) from None
+    if json_out and res.summary:
+        print(json.dumps(res.summary, indent=2))
+    elif res.summary:
+        print_summary(res.summary)
+    if res.ok:
+        console.print(f"[green]✓[/green] {res.message} in {res.wall_seconds:.1f} s wall time; "
+                      f"run folder: {res.run_dir}")
+        raise typer.Exit(0)
+    err.print(f"[red]✗ run failed:[/red] {res.message}")
+    err.print(f"ledger of the settled windows: {res.run_dir / 'ledger.sqlite'}")
+    raise typer.Exit(1)
+
+
+def print_summary(s: dict[str, Any]) -> None:
+    """Print a run summary as tables."""
+    e = s["energy_kwh"]
+    t = Table(title=f"homesim · {s['home']} · {s['ticks']:,} ticks of {s['dt']:g} s"
+                    + ("" if s.get("complete") else " (incomplete)"))
+    t.add_column("quantity")
+    t.add_column("value", justify="right")
+    rows = [
+        ("PV DC", f"{e['pv_dc']:,.1f} kWh"), ("PV AC", f"{e['pv_ac']:,.1f} kWh"),
+        ("PV curtailed (DC)", f"{e['curtailed_dc']:,.1f} kWh"),
+        ("load demand", f"{e['load_demand']:,.1f} kWh"),
+        ("load served", f"{e['load_served']:,.1f} kWh"),
+        ("unserved energy", f"{e['unserved']:,.2f} kWh"),
+        ("grid import", f"{e['grid_import']:,.1f} kWh"),
+        ("grid export", f"{e['grid_export']:,.1f} kWh"),
+        ("battery charge / discharge",
+         f"{e['battery_charge']:,.1f} / {e['battery_discharge']:,.1f} kWh"),
+        ("self-consumption", _pct(s.get("self_consumption"))),
+        ("self-sufficiency", _pct(s.get("self_sufficiency"))),
+        ("net grid cost", f"{s['cost']['net']:,.2f} {s['cost']['currency']}"),
+        ("peak import", f"{s['peak_import_w']:,.0f} W"),
+        ("conservation: worst residual",
+         f"{s['conservation']['worst_abs_residual_j']:.3g} J at "
+         f"{s['conservation']['worst_node'] or '-'}"),
+        ("conservation: relative residual", f"{s['conservation']['relative_residual']:.2e}"),
+    ]
+    for r in rows:
+        t.add_row(*r)
+    console.print(t)
+    f = Table(title="flows")
+    for c in ("source", "sink", "carrier"):
+        f.add_column(c)
+    f.add_column("kWh", justify="right")
+    for fl in s["flows"]:
+        f.add_row(fl["source"], fl["sink"], fl["carrier"], f"{fl['kwh']:,.1f}")
+    console.print(f)
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f} %"
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder (holds ledger.sqlite)")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet")] = "parquet",
+    table: Annotated[str, typer.Option(help="packet, node_balance or device_metric")]
+    = "packet",
+    out: Annotated[Path | None, typer.Option(help="Output file")] = None,
+) -> None:
+    """Export a ledger table to CSV or Parquet."""
+    import pandas as pd
+
+    if fmt not in ("csv", "parquet"):
+        err.print("--format must be csv or parquet")
+        raise typer.Exit(2)
+    if table not in ("packet", "node_balance", "device_metric", "settled_window"):
+        err.print("--table must be packet, node_balance, device_metric or settled_window")
+        raise typer.Exit(2)
+    db = run_dir / "ledger.sqlite"
+    if not db.exists():
+        err.print(f"no ledger at {db}")
+        raise typer.Exit(2)
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+        df = pd.read_sql_query(f"SELECT * FROM {table}", con)  # noqa: S608 - whitelisted
+    target = out or run_dir / f"{table}.{fmt}"
+    if fmt == "csv":
+        df.to_csv(target, index=False)
+    else:
+        df.to_parquet(target, index=False)
+    console.print(f"wrote {len(df):,} rows to {target}")
+
+
+@app.command("router-env")
+def router_env() -> None:
+    """Create (or find) the cached Crossbar environment and print its python."""
+    from homesim.infra.router import ensure_router_env
+
+    print(ensure_router_env(progress=lambda s: err.print(s)))
+
+
+def main() -> None:
+    """Entry point of the ``homesim`` console script."""
+    app(prog_name="homesim")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

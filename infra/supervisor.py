@@ -1,0 +1,266 @@
+"""``homesim run``: one Crossbar router, one OS process per device, the clock and the ledger.
+
+The supervisor writes the resolved manifest into the run folder, spawns every process in a
+session of its own (so Ctrl-C reaches only the supervisor, which then stops everyone with
+SIGTERM, SIGKILL after a grace period), reads the clock's JSON lines for the progress bar,
+and stops the run with a message naming any process that exits early.
+
+Run folder: ``manifest.yaml`` (resolved), ``ledger.sqlite``, ``summary.json``, ``logs/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from homesim.schemas.manifest import Home, Location, parse_duration
+
+__all__ = ["RunOptions", "RunResult", "prepare_home", "run_home"]
+
+
+@dataclass
+class RunOptions:
+    """Options of ``homesim run`` (None = the manifest's value)."""
+
+    until: str | None = None
+    dt: float | None = None
+    speed: str | None = None
+    seed: int | None = None
+    timeout: float | None = None
+    window: int | None = None
+    out: Path | None = None
+    router_url: str | None = None  # use a running router instead of starting one
+    ws_url: str | None = None
+
+
+@dataclass
+class RunResult:
+    ok: bool
+    message: str
+    run_dir: Path
+    summary: dict[str, Any] | None = None
+    failed: list[str] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    router_ws: str | None = None
+
+
+def prepare_home(home: Home, opts: RunOptions) -> Home:
+    """Apply command-line overrides and resolve the location (from the weather file if absent).
+
+    Raises
+    ------
+    ValueError
+        If an override is invalid (e.g. ``--until`` not a duration).
+    """
+    from homesim.devices.context import home_context
+
+    data = home.model_dump(mode="json", exclude_none=False)
+    sim = data["spec"]["simulation"]
+    if opts.until is not None:
+        parse_duration(opts.until)
+        sim["duration"] = opts.until
+    if opts.dt is not None:
+        sim["dt"] = opts.dt
+    if opts.speed is not None:
+        sim["speed"] = opts.speed
+    if opts.seed is not None:
+        sim["seed"] = opts.seed
+    if opts.timeout is not None:
+        sim["timeout"] = opts.timeout
+    new = Home.model_validate(data)
+    ctx = home_context(new)
+    new.spec.location = Location(latitude=ctx.latitude, longitude=ctx.longitude,
+                                 altitude=ctx.altitude, timezone=ctx.tz)
+    return Home.model_validate(new.model_dump(mode="json"))
+
+
+class _Proc:
+    def __init__(self, name: str, kind: str, popen: subprocess.Popen, log: Path) -> None:
+        self.name, self.kind, self.popen, self.log = name, kind, popen, log
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+def _log_tail(path: Path, lines: int = 8) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(text[-lines:])
+
+
+def run_home(home: Home, opts: RunOptions,
+             on_progress: Callable[[dict[str, Any]], None] | None = None,
+             on_phase: Callable[[str], None] | None = None) -> RunResult:
+    """Run a home to the end (or to the first failure) and return the result.
+
+    ``on_progress`` receives the clock's progress dicts; ``on_phase`` short status texts.
+    """
+    from homesim.infra import router as rt
+
+    say = on_phase or (lambda s: None)
+    t0 = time.monotonic()
+    home = prepare_home(home, opts)
+    name = home.metadata.name
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_id = f"{name}-{stamp}"
+    run_dir = Path(opts.out) if opts.out else Path("runs") / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    logs = run_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    for stale in ("ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", "summary.json"):
+        (run_dir / stale).unlink(missing_ok=True)
+    manifest = run_dir / "manifest.yaml"
+    manifest.write_text(yaml.safe_dump(home.model_dump(mode="json"), sort_keys=False))
+
+    router = None
+    if opts.router_url:
+        rs_url, ws_url = opts.router_url, opts.ws_url
+    else:
+        say("preparing the router environment")
+        python = rt.ensure_router_env(progress=say)
+        ws_port, rs_port = rt._free_ports("127.0.0.1", 2)
+        rs_url = f"rs://127.0.0.1:{rs_port}"
+        ws_url = f"ws://127.0.0.1:{ws_port}{rt.WS_PATH}"
+
+    env = dict(os.environ, HOMESIM_ROUTER_URL=rs_url, HOMESIM_REALM=name,
+               HOMESIM_RUN_ID=run_id, PYTHONUNBUFFERED="1")
+    procs: list[_Proc] = []
+
+    def spawn(kind: str, dev: str, extra: list[str], stdout: Any = None) -> _Proc:
+        log = logs / f"{dev}.log"
+        fh = open(log, "wb")  # noqa: SIM115 - closed when the process is reaped
+        cmd = [sys.executable, "-m", "homesim.devices", kind, "--manifest", str(manifest),
+               "--device", dev, "--run-id", run_id, *extra]
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                             stdout=stdout if stdout is not None else fh, stderr=fh,
+                             env=env, start_new_session=True, text=stdout is not None)
+        fh.close()
+        pr = _Proc(dev, kind, p, log)
+        procs.append(pr)
+        return pr
+
+    result = RunResult(ok=False, message="", run_dir=run_dir, router_ws=ws_url)
+    interrupted = {"flag": False}
+    old_handler = signal.getsignal(signal.SIGINT)
+
+    def _sigint(signum: int, frame: Any) -> None:
+        interrupted["flag"] = True
+
+    try:
+        signal.signal(signal.SIGINT, _sigint)
+        signal.signal(signal.SIGTERM, _sigint)
+        say("starting processes")
+        spawn("ledger", "ledger", ["--db", str(run_dir / "ledger.sqlite"),
+                                   "--summary", str(run_dir / "summary.json")])
+        for d in home.spec.enabled():
+            spawn(d.kind, d.name, [])
+        clock_extra = ["--window", str(opts.window)] if opts.window else []
+        clock = spawn("clock", "clock", clock_extra, stdout=subprocess.PIPE)
+        if not opts.router_url:
+            say("starting the Crossbar router")
+            router = rt.start_router(run_dir, [name], ws_port=ws_port, rs_port=rs_port,
+                                     python=python)
+        say("running")
+        lines: queue.Queue[str | None] = queue.Queue()
+
+        def _reader() -> None:
+            for line in clock.popen.stdout:  # type: ignore[union-attr]
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=_reader, daemon=True).start()
+        finished: dict[str, Any] | None = None
+        while finished is None:
+            if interrupted["flag"]:
+                result.message = "interrupted (Ctrl-C): all processes stopped"
+                break
+            try:
+                line = lines.get(timeout=0.1)
+            except queue.Empty:
+                line = ""
+            if line:
+                try:
+                    ev = json.loads(line)
+                except json.JSONDecodeError:
+                    ev = {}
+                if ev.get("event") == "progress" and on_progress:
+                    on_progress(ev)
+                elif ev.get("event") == "finished":
+                    finished = ev
+                    break
+            dead = [p for p in procs if p.popen.poll() is not None and p.name != "clock"]
+            if dead or (line is None):
+                if line is None and not dead:
+                    dead = [clock]
+                p = dead[0]
+                code = p.popen.poll()
+                result.failed = [p.name]
+                result.message = (
+                    f"{p.kind} '{p.name}' (pid {p.popen.pid}) "
+                    f"{_describe_exit(code if code is not None else 0)} during the run; "
+                    f"the run is stopped. Log {p.log}:\n{_log_tail(p.log)}")
+                break
+        if finished is not None:
+            result.ok = bool(finished.get("ok"))
+            result.message = finished.get("message", "")
+            result.failed = finished.get("missing", [])
+            if on_progress and finished.get("status"):
+                on_progress({"event": "progress", **finished["status"]})
+            # the ledger writes summary.json and exits; devices exit on 'finished'
+            ledger = procs[0]
+            deadline = time.monotonic() + 30
+            while ledger.popen.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        _stop_all(procs)
+        if router is not None:
+            router.stop()
+        signal.signal(signal.SIGINT, old_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    summary_path = run_dir / "summary.json"
+    if summary_path.exists():
+        result.summary = json.loads(summary_path.read_text())
+    result.wall_seconds = time.monotonic() - t0
+    return result
+
+
+def _stop_all(procs: list[_Proc], grace: float = 5.0) -> None:
+    """SIGTERM every live process (ledger last), SIGKILL what is left after ``grace``."""
+    order = [p for p in procs if p.name != "ledger"] + [p for p in procs if p.name == "ledger"]
+    for p in order:
+        if p.popen.poll() is None:
+            try:
+                os.killpg(p.popen.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + grace
+    for p in order:
+        while p.popen.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if p.popen.poll() is None:
+            try:
+                os.killpg(p.popen.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.popen.wait(timeout=5)
