@@ -268,7 +268,6 @@ def render_config(
                         "type": "web",
                         "endpoint": {"type": "tcp", "interface": host, "port": ws_port},
                         "paths": {
-                            "/": {"type": "nodeinfo"},
                             WS_PATH.strip("/"): {
                                 "type": "websocket",
                                 "serializers": ["json", "msgpack"],
@@ -387,6 +386,28 @@ class Router:
                 pass
         return True
 
+    def socket_nodelay(self) -> dict[tuple[str, int], bool]:
+        """TCP_NODELAY of every accepted client connection, read from the router's own sockets.
+
+        Keyed by the client's (host, port). Diagnostic (tests, benchmarks): duplicates each
+        socket with pidfd_getfd(2), so it needs Linux >= 5.6 and ptrace rights over the router
+        (same user; root if kernel.yama.ptrace_scope >= 2); raises OSError otherwise.
+        """
+        ports = {self.ws_port, self.rs_port}
+        result: dict[tuple[str, int], bool] = {}
+        for p in self.processes():
+            try:
+                conns = p.net_connections(kind="tcp")
+            except psutil.Error:
+                continue
+            for c in conns:
+                if c.status == psutil.CONN_LISTEN or not c.raddr or c.laddr.port not in ports:
+                    continue
+                with _pidfd_getfd(p.pid, c.fd) as sock:
+                    value = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+                result[(c.raddr.ip, c.raddr.port)] = bool(value)
+        return result
+
     def stop(self, timeout: float = 10) -> int | None:
         """SIGTERM the router's process group and every process it spawned, SIGKILL what is
         left after `timeout` seconds. Returns the controller's exit code. Idempotent."""
@@ -422,6 +443,30 @@ class Router:
     def __repr__(self) -> str:
         state = "running" if self.poll() is None else f"exited {self.poll()}"
         return f"<Router pid={self.pid} {self.rs_url} {self.ws_url} {state}>"
+
+
+_SYS_PIDFD_GETFD = 438  # same number on every Linux architecture
+
+
+@contextlib.contextmanager
+def _pidfd_getfd(pid: int, fd: int):
+    """A duplicate of file descriptor `fd` of process `pid`, as a socket (closed on exit)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        dup = libc.syscall(_SYS_PIDFD_GETFD, pidfd, fd, 0)
+        if dup < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"pidfd_getfd({pid}, {fd}): {os.strerror(err)}")
+    finally:
+        os.close(pidfd)
+    sock = socket.socket(fileno=dup)  # closing our duplicate leaves the router's socket alone
+    try:
+        yield sock
+    finally:
+        sock.close()
 
 
 def _alive(p: psutil.Process) -> bool:

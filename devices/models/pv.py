@@ -231,7 +231,11 @@ def lookup_sam(kind: str, name: str, field: str) -> dict[str, float | str]:
         canon = {_canonical(c): c for c in table.columns}
         col = canon.get(_canonical(name))
         if col is None:
-            close = difflib.get_close_matches(name, list(table.columns), n=5, cutoff=0.5)
+            key = _canonical(name)
+            close = [c for k, c in canon.items() if key and key in k][:5]
+            if not close:
+                near = difflib.get_close_matches(key, list(canon), n=5, cutoff=0.5)
+                close = [canon[k] for k in near]
             hint = f"; close matches: {close}" if close else ""
             raise ValueError(f"{field}: {name!r} is not in pvlib's {kind} table{hint}")
     out: dict[str, float | str] = {}

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from homesim.devices.models._timeseries import CalendarSeries
+from ._timeseries import CalendarSeries
 
 __all__ = [
     "WeatherData",
