@@ -24,7 +24,7 @@ from typing import Any
 from twisted.internet import defer, reactor, task
 
 from homesim.devices.base import InvalidArgument
-from homesim.devices.runtime import T, Bus, parse_speed, rpc_args, stop_soon
+from homesim.devices.runtime import Bus, T, parse_speed, rpc_args, stop_soon
 from homesim.schemas.manifest import Home
 
 log = logging.getLogger("homesim.clock")

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from homesim.devices.base import UNBOUNDED_KINDS
-from homesim.devices.runtime import T, Bus, stop_soon
+from homesim.devices.runtime import Bus, T, stop_soon, validate_packets
+from homesim.schemas.generated.messages import Settle
 from homesim.schemas.manifest import Home
 
 log = logging.getLogger("homesim.ledger")
@@ -123,12 +124,16 @@ class Ledger:
         return {"windows": self.booked, "ticks": self.ticks_booked}
 
     def _on_packets(self, msg: dict[str, Any]) -> None:
-        self._packets.setdefault(int(msg["window"]), []).append(msg)
-        self._try_book(int(msg["window"]))
+        pk, arrays = validate_packets(msg)
+        flows = [{"source": f.source, "sink": f.sink, "carrier": f.carrier, "joules": j}
+                 for f, j in zip(pk.flows, arrays, strict=True)]
+        self._packets.setdefault(pk.window, []).append({"flows": flows})
+        self._try_book(pk.window)
 
     def _on_settle(self, msg: dict[str, Any]) -> None:
         if msg.get("device") == "ledger":
             return
+        Settle.model_validate(msg)
         self._settles.setdefault(int(msg["window"]), {})[str(msg["device"])] = msg
         self._try_book(int(msg["window"]))
 

@@ -259,6 +259,33 @@ def stop_soon(code: int = 0, delay: float = 0.05) -> None:
 # ---------------------------------------------------------------------------- devices
 
 
+def validate_packets(msg: dict[str, Any]) -> tuple[JoulePackets, list[np.ndarray]]:
+    """Validate a ``JoulePackets`` message; return it and each flow's joules as an array.
+
+    The envelope is validated by the generated model; the (long) joules arrays by numpy with
+    the contract's rules (``n`` values, finite, ≥ 0): the same check, ~100x faster than
+    per-element pydantic validation.
+
+    Raises
+    ------
+    pydantic.ValidationError, ValueError
+    """
+    flows = msg.get("flows")
+    if not isinstance(flows, list):
+        raise ValueError("flows must be a list")
+    light = {**msg, "flows": [{**f, "joules": []} if isinstance(f, dict) else f
+                              for f in flows]}
+    pk = JoulePackets.model_validate(light)
+    arrays = []
+    for f in flows:
+        j = np.asarray(f["joules"], dtype=float)
+        if j.shape != (pk.n,) or not np.all(np.isfinite(j)) or np.any(j < 0):
+            raise ValueError(f"flow {f.get('source')}->{f.get('sink')}: joules must be "
+                             f"{pk.n} finite values ≥ 0")
+        arrays.append(j)
+    return pk, arrays
+
+
 def _arrays(d: dict[str, Any] | None) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, dtype=float) for k, v in (d or {}).items()}
 
@@ -340,7 +367,7 @@ class DeviceRunner:
     # -------------------------------------------------------------- clock
     def _on_control(self, msg: dict[str, Any]) -> None:
         st = ClockStatus.model_validate(msg)
-        self.clock_view.update(state=st.state.root, speed=st.speed.root, sim_time=st.sim_time)
+        self.clock_view.update(state=st.state, speed=st.speed, sim_time=st.sim_time)
 
     def _on_finished(self, msg: dict[str, Any]) -> None:
         self.finished = True
@@ -350,7 +377,7 @@ class DeviceRunner:
     def _on_window(self, msg: dict[str, Any]) -> None:
         cw = ClockWindow.model_validate(msg)
         w = Window(run=cw.run, window=cw.window, tick0=cw.tick0, n=cw.n, dt=cw.dt,
-                   start=cw.start, speed=cw.speed.root)
+                   start=cw.start, speed=cw.speed)
         if self.pending_props is not None:
             self.shell.props = self.pending_props
             self.pending_props = None
@@ -419,15 +446,14 @@ class DeviceRunner:
     def _on_packets(self, msg: dict[str, Any]) -> None:
         if msg.get("publisher") != self.balancer:
             return
-        pk = JoulePackets.model_validate(msg)
+        pk, joules = validate_packets(msg)
         w = self.windows.get(pk.window)
         if w is None or pk.window in self.settled:
             return
         mine: dict[FlowKey, np.ndarray] = {}
-        for f in pk.flows:
+        for f, j in zip(pk.flows, joules, strict=True):
             if f.source == self.name or f.sink == self.name:
-                mine[(f.source, f.sink, f.carrier.root)] = np.asarray(
-                    [j.root for j in f.joules], dtype=float)
+                mine[(f.source, f.sink, f.carrier)] = j
         self._guarded(w, self._settle, w, mine, self.own_packets.pop(pk.window, 0))
 
     def _publish_packets(self, w: Window, flows: list[Flow]) -> None:
@@ -469,4 +495,4 @@ class DeviceRunner:
 
 def parse_speed(speed: str) -> str:
     """Validate a speed string (``realtime``, ``max``, ``60x``)."""
-    return SetSpeedRequest(speed=speed).speed.root
+    return SetSpeedRequest(speed=speed).speed

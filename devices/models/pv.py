@@ -255,6 +255,11 @@ def cec_module(name: str) -> dict[str, float | str]:
     ValueError
         If the module is not found; the message lists close matches.
     """
+    return dict(_cec_module(name))
+
+
+@lru_cache(maxsize=32)
+def _cec_module(name: str) -> dict[str, float | str]:
     return lookup_sam("CECMod", name, "module")
 
 

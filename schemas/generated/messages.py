@@ -10,22 +10,6 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
 
 
-class Speed(RootModel[str]):
-    root: Annotated[
-        str,
-        Field(
-            description='`realtime`, a factor such as `60x` or `0.5x`, or `max`.',
-            pattern='^(realtime|max|[0-9]+(\\.[0-9]+)?x)$',
-        ),
-    ]
-
-
-class ClockState(
-    RootModel[Literal['starting', 'running', 'paused', 'finished', 'failed']]
-):
-    root: Literal['starting', 'running', 'paused', 'finished', 'failed']
-
-
 class ClockWindow(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -40,15 +24,27 @@ class ClockWindow(BaseModel):
     start: Annotated[
         float, Field(description='Start of tick 0 of the run [s since epoch, UTC].')
     ]
-    speed: Speed
+    speed: Annotated[
+        str,
+        Field(
+            description='`realtime`, a factor such as `60x` or `0.5x`, or `max`.',
+            pattern='^(realtime|max|[0-9]+(\\.[0-9]+)?x)$',
+        ),
+    ]
 
 
 class ClockStatus(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    state: ClockState
-    speed: Speed
+    state: Literal['starting', 'running', 'paused', 'finished', 'failed']
+    speed: Annotated[
+        str,
+        Field(
+            description='`realtime`, a factor such as `60x` or `0.5x`, or `max`.',
+            pattern='^(realtime|max|[0-9]+(\\.[0-9]+)?x)$',
+        ),
+    ]
     window: Annotated[int, Field(description='Index of the next window to open.')]
     tick: Annotated[int, Field(description='Ticks settled so far.')]
     ticks_total: Annotated[int, Field(description='Ticks in the run.')]
@@ -80,11 +76,13 @@ class SetSpeedRequest(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    speed: Speed
-
-
-class Carrier(RootModel[Literal['electricity', 'heat', 'gas', 'solar']]):
-    root: Literal['electricity', 'heat', 'gas', 'solar']
+    speed: Annotated[
+        str,
+        Field(
+            description='`realtime`, a factor such as `60x` or `0.5x`, or `max`.',
+            pattern='^(realtime|max|[0-9]+(\\.[0-9]+)?x)$',
+        ),
+    ]
 
 
 class BatteryEnvelopeReport(BaseModel):
@@ -137,7 +135,7 @@ class PacketFlow(BaseModel):
     )
     source: str
     sink: str
-    carrier: Carrier
+    carrier: Literal['electricity', 'heat', 'gas', 'solar']
     joules: Annotated[
         list[Joule], Field(description='Energy per tick of the window [J], each ≥ 0.')
     ]

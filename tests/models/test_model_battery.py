@@ -40,7 +40,7 @@ def test_step_published_example() -> None:
     assert loss == pytest.approx(1.8e6 * (1 / 0.95 - 1))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(env=envelopes(), dt=st.floats(1.0, 3600.0), data=st.data())
 def test_within_limits_stays_within_bounds(env, dt, data) -> None:
     """Charging or discharging within storage_limits keeps e_min <= energy <= e_max."""

@@ -270,7 +270,7 @@ def scenarios(draw):
     return s, dt, times, pv, v, load, imp, exp, battery
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(case=scenarios())
 def test_allocation_invariants(case) -> None:
     """Energy balances, limits hold and the battery stays within its bounds."""
@@ -309,7 +309,7 @@ def test_allocation_invariants(case) -> None:
         assert np.all(grid_to_battery <= tol)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(case=scenarios(), cuts=st.lists(st.integers(1, 39), max_size=5))
 def test_windows_give_identical_results(case, cuts) -> None:
     """Allocating in one call or in consecutive windows (carrying the battery) is identical."""
@@ -330,7 +330,7 @@ def test_windows_give_identical_results(case, cuts) -> None:
                            getattr(whole, name), err_msg=name)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(case=scenarios())
 def test_no_unserved_with_ample_grid(case) -> None:
     """With the grid up and a large import limit no load is shed."""
