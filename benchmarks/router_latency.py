@@ -38,6 +38,7 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "router_latency.json"
 REALM = "homesim"
+UNPACED_MAX_S = 15  # unpaced series stop after this many seconds
 DEVICES = 4  # device processes answering each window in the fan-in pattern
 PAYLOAD = {"seq": 0, "pad": "x" * 160}  # ~200 bytes on the wire, like one tick of a device
 
@@ -71,6 +72,8 @@ def _client(role: str, url: str, params: dict) -> None:
         lat: list[float] = []
         start = time.perf_counter()
         for i in range(warmup + n):
+            if params.get("max_s") and time.perf_counter() - start > params["max_s"]:
+                break  # unpaced rounds that stall: enough samples
             if period:
                 delay = start + i * period - time.perf_counter()
                 if delay > 0:
@@ -200,7 +203,8 @@ def _stats(lat: list[float]) -> dict:
 def _series(router, pattern: str, url: str, client_nodelay: bool, calls: int, period_ms: float,
             warmup: int) -> dict:  # fmt: skip
     params = {"calls": calls, "period_ms": period_ms, "warmup": warmup,
-              "client_nodelay": client_nodelay, "devices": DEVICES}  # fmt: skip
+              "client_nodelay": client_nodelay, "devices": DEVICES,
+              "max_s": None if period_ms else UNPACED_MAX_S}  # fmt: skip
     if pattern.startswith("rpc"):
         servers = [_spawn("callee", url, params)]
         client_role = "caller"

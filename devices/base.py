@@ -206,7 +206,8 @@ class DeviceShell:
                 "inputs": self.inputs(), "properties": props}
 
     def get_property(self, path: str) -> Any:
-        """Value at a property path such as ``cloud_cover`` or ``appliances.oven.state``.
+        """Value at a property path (``cloud_cover``, ``appliances.oven.state``) or of a state
+        value (``soc``, ``energy``, ``cost``).
 
         Raises
         ------
@@ -214,8 +215,11 @@ class DeviceShell:
             If the path names nothing.
         """
         data = self.props.model_dump(mode="json")
+        parts = _split(path)
+        if parts[0] not in data:  # state values (soc, energy, cost…) are readable too
+            data = self.state()
         node: Any = data
-        for part in _split(path):
+        for part in parts:
             node = _child(node, part, path)
         return node
 

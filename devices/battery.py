@@ -31,7 +31,7 @@ class BatteryShell(DeviceShell):
         env = {"energy": self.energy, "e_min": p.soc_min * p.capacity,
                "e_max": p.soc_max * p.capacity, "p_charge_max": p.p_charge_max,
                "p_discharge_max": p.p_discharge_max, "eta_charge": p.eta_charge,
-               "eta_discharge": p.eta_discharge}
+               "eta_discharge": p.eta_discharge, "capacity": p.capacity}
         return {"signals": {}, "envelope": env}
 
     def settle(self, window: Window, flows: dict[FlowKey, np.ndarray]) -> SettleResult:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from homesim.schemas.manifest import Home
 
 __all__ = ["HomeContext", "home_context"]
@@ -49,5 +47,7 @@ def home_context(home: Home) -> HomeContext:
         lat, lon, alt, tz = loc.latitude, loc.longitude, loc.altitude, loc.timezone
     start: datetime = home.spec.simulation.start
     if start.tzinfo is None:
-        start = start.replace(tzinfo=ZoneInfo(tz))
+        from homesim.devices.models.schedule import resolve_tz
+
+        start = start.replace(tzinfo=resolve_tz(tz))
     return HomeContext(float(lat), float(lon), float(alt), tz, start.timestamp())

@@ -10,14 +10,13 @@ import numpy as np
 from homesim.devices.base import DeviceShell, FlowKey, SettleResult, Window
 from homesim.devices.context import home_context
 from homesim.devices.models.grid import availability, cost, tariff
+from homesim.devices.models.schedule import resolve_tz
 
 
 def _epoch(text: str, tz: str) -> float:
-    from zoneinfo import ZoneInfo
-
     t = datetime.fromisoformat(str(text))
     if t.tzinfo is None:
-        t = t.replace(tzinfo=ZoneInfo(tz))
+        t = t.replace(tzinfo=resolve_tz(tz))
     return t.timestamp()
 
 

@@ -44,8 +44,8 @@ class InverterShell(DeviceShell):
             p_ac_max=p.p_ac_max, efficiency_model=p.efficiency_model,
             eta_inv_nom=p.eta_inv_nom, inverter=p.inverter, mode=p.mode,
             reserve_soc=p.reserve_soc,
-            charge_windows=[(w.start, w.end) for w in p.charge_windows],
-            discharge_windows=[(w.start, w.end) for w in p.discharge_windows],
+            charge_windows=[w.model_dump(exclude_none=True) for w in p.charge_windows],
+            discharge_windows=[w.model_dump(exclude_none=True) for w in p.discharge_windows],
             grid_charge_power=p.grid_charge_power, tz=ctx.tz)
         self._last: Any = None
         if not hasattr(self, "totals"):
@@ -71,7 +71,8 @@ class InverterShell(DeviceShell):
             import_max = export_max = zero
         env = None
         if bats:
-            env = BatteryEnvelope(**bats[0][1]["envelope"])
+            env = BatteryEnvelope(**{k: v for k, v in bats[0][1]["envelope"].items()
+                                     if v is not None})
         a = allocate(self.settings, window.dt, window.times,
                      np.sum(pv_dc, axis=0) if pv_dc else zero, v_dc,
                      np.sum(demand, axis=0) if demand else zero, import_max, export_max, env)

@@ -143,6 +143,9 @@ def run_home(home: Home, opts: RunOptions,
         rs_url = f"rs://127.0.0.1:{rs_port}"
         ws_url = f"ws://127.0.0.1:{ws_port}{rt.WS_PATH}"
 
+    (run_dir / "router.json").write_text(json.dumps(
+        {"ws_url": ws_url, "rs_url": rs_url, "realm": name}, indent=2))
+    say(f"router {ws_url} realm {name}")
     env = dict(os.environ, HOMESIM_ROUTER_URL=rs_url, HOMESIM_REALM=name,
                HOMESIM_RUN_ID=run_id, PYTHONUNBUFFERED="1")
     procs: list[_Proc] = []

@@ -104,6 +104,10 @@ class BatteryEnvelopeReport(BaseModel):
     ]
     eta_charge: Annotated[float, Field(gt=0.0, le=1.0)]
     eta_discharge: Annotated[float, Field(gt=0.0, le=1.0)]
+    capacity: Annotated[
+        float | None,
+        Field(description='Nominal capacity that soc refers to [J].', gt=0.0),
+    ] = None
 
 
 class DeviceReport(BaseModel):

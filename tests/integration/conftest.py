@@ -1,0 +1,150 @@
+"""Helpers of the integration tier: real `homesim run` processes over a real Crossbar router."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "home.yaml"
+HOMESIM = [sys.executable, "-m", "homesim.infra.cli"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def router_env() -> Path:
+    """Build (once) or find the cached Crossbar environment."""
+    from homesim.infra.router import ensure_router_env
+
+    return ensure_router_env()
+
+
+def example(**sim: Any) -> dict[str, Any]:
+    """The example manifest as a dict, with simulation settings overridden."""
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["spec"]["simulation"].update(sim)
+    return data
+
+
+def write_manifest(tmp: Path, data: dict[str, Any], name: str = "home.yaml") -> Path:
+    p = tmp / name
+    p.write_text(yaml.safe_dump(data, sort_keys=False))
+    return p
+
+
+def homesim_run(manifest: Path, out: Path, *args: str, check: bool = True,
+                timeout: float = 600) -> tuple[subprocess.CompletedProcess, dict | None]:
+    """Run `homesim run MANIFEST --out OUT --json -q ARGS`; return the process and summary."""
+    res = subprocess.run([*HOMESIM, "run", str(manifest), "--out", str(out), "--json", "-q",
+                          *args], capture_output=True, text=True, timeout=timeout)
+    summary = None
+    if (out / "summary.json").exists():
+        summary = json.loads((out / "summary.json").read_text())
+    if check and res.returncode != 0:
+        raise AssertionError(f"homesim run failed ({res.returncode}):\n{res.stdout[-3000:]}\n"
+                             f"{res.stderr[-3000:]}")
+    return res, summary
+
+
+def start_run(manifest: Path, out: Path, *args: str) -> subprocess.Popen:
+    """Start `homesim run` in the background (its own session, so tests can signal it)."""
+    return subprocess.Popen([*HOMESIM, "run", str(manifest), "--out", str(out), "-q", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def wait_for(pred: Any, timeout: float = 60, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def ws_url(out: Path) -> str:
+    """WebSocket URL of the router of a running `homesim run --out OUT`."""
+    info = wait_for(lambda: (out / "router.json").exists()
+                    and json.loads((out / "router.json").read_text()), what="router.json")
+    return info["ws_url"]
+
+
+def ledger_packets(db: Path) -> np.ndarray:
+    """All packets as a structured array sorted by (tick, source, sink, carrier)."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    rows = con.execute("SELECT tick, source, sink, carrier, joules FROM packet "
+                       "ORDER BY tick, source, sink, carrier").fetchall()
+    con.close()
+    return rows
+
+
+def assert_same_ledger(a: Path, b: Path, rtol: float = 1e-9) -> int:
+    """Both ledgers hold the same packets (keys equal, joules within rtol); return the count."""
+    pa, pb = ledger_packets(a), ledger_packets(b)
+    assert len(pa) == len(pb), f"{len(pa)} vs {len(pb)} packets"
+    ka = [r[:4] for r in pa]
+    kb = [r[:4] for r in pb]
+    assert ka == kb
+    ja = np.array([r[4] for r in pa])
+    jb = np.array([r[4] for r in pb])
+    np.testing.assert_allclose(ja, jb, rtol=rtol, atol=1e-9)
+    return len(pa)
+
+
+WAMPC_DIRS = [Path(os.environ.get("HOMESIM_CACHE", Path.home() / ".cache" / "homesim"))
+              / "npm" / "node_modules" / ".bin"]
+
+
+def wampc_path() -> str | None:
+    for d in WAMPC_DIRS:
+        if (d / "wampc").exists():
+            return str(d / "wampc")
+    return shutil.which("wampc")
+
+
+def wampc(url: str, realm: str, script: str, timeout: float = 30) -> str:
+    """Drive the real npm wamp-cli through stdin; return its output."""
+    exe = wampc_path()
+    if exe is None:
+        pytest.fail("wamp-cli (wampc) is not installed: npm install wamp-cli@4.2.2 "
+                    "(.ci/run installs it under ~/.cache/homesim/npm)")
+    env = dict(os.environ)
+    major = int(subprocess.run(["node", "--version"], capture_output=True, text=True)
+                .stdout.strip().lstrip("v").split(".")[0])
+    if major < 22:
+        env["NODE_OPTIONS"] = "--experimental-websocket"
+    proc = subprocess.Popen([exe, url, realm], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+    # feed slowly: wamp-cli reads prompts asynchronously
+    out = ""
+    try:
+        time.sleep(1.0)
+        for line in script.strip().splitlines():
+            proc.stdin.write(line + "\n")
+            proc.stdin.flush()
+            time.sleep(0.3)
+        time.sleep(1.0)
+        proc.stdin.close()
+        out, _ = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            out += proc.communicate()[0] or ""
+    return out
