@@ -103,7 +103,9 @@ def _client(role: str, url: str, params: dict) -> None:
         elif role == "device":  # answers every window with a report (homesim's phase 1)
             me = params["device"]
             await session.subscribe(
-                lambda w: session.publish("homesim.bench.report", {**PAYLOAD, "seq": w["seq"], "device": me}),
+                lambda w: session.publish(
+                    "homesim.bench.report", {**PAYLOAD, "seq": w["seq"], "device": me}
+                ),
                 "homesim.bench.window",
             )
             emit({"ready": True, **info})
@@ -135,7 +137,9 @@ def _client(role: str, url: str, params: dict) -> None:
         elif role == "caller":
             emit({"connected": True, **info})
             t0 = time.perf_counter()
-            lat = await paced(session, lambda i: session.call("homesim.bench.echo", {**PAYLOAD, "seq": i}))
+            lat = await paced(
+                session, lambda i: session.call("homesim.bench.echo", {**PAYLOAD, "seq": i})
+            )
             emit({"latencies": lat, "elapsed": time.perf_counter() - t0, **info})
             session.leave()
         elif role == "pinger":
@@ -200,11 +204,17 @@ def _stats(lat: list[float]) -> dict:
     }
 
 
-def _series(router, pattern: str, url: str, client_nodelay: bool, calls: int, period_ms: float,
-            warmup: int) -> dict:  # fmt: skip
-    params = {"calls": calls, "period_ms": period_ms, "warmup": warmup,
-              "client_nodelay": client_nodelay, "devices": DEVICES,
-              "max_s": None if period_ms else UNPACED_MAX_S}  # fmt: skip
+def _series(
+    router, pattern: str, url: str, client_nodelay: bool, calls: int, period_ms: float, warmup: int
+) -> dict:
+    params = {
+        "calls": calls,
+        "period_ms": period_ms,
+        "warmup": warmup,
+        "client_nodelay": client_nodelay,
+        "devices": DEVICES,
+        "max_s": None if period_ms else UNPACED_MAX_S,
+    }
     if pattern.startswith("rpc"):
         servers = [_spawn("callee", url, params)]
         client_role = "caller"
@@ -245,7 +255,9 @@ def _series(router, pattern: str, url: str, client_nodelay: bool, calls: int, pe
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--calls", type=int, default=500)
     ap.add_argument("--period-ms", type=float, default=5.0)
     ap.add_argument("--warmup", type=int, default=50)
@@ -270,8 +282,15 @@ def main(argv: list[str] | None = None) -> int:
                 for url in (router.rs_url, router.ws_url):
                     for client_nodelay in (True, False):
                         for pattern in ("rpc", "pubsub", "fanin"):
-                            r = _series(router, pattern, url, client_nodelay, args.calls,
-                                        args.period_ms, args.warmup)  # fmt: skip
+                            r = _series(
+                                router,
+                                pattern,
+                                url,
+                                client_nodelay,
+                                args.calls,
+                                args.period_ms,
+                                args.warmup,
+                            )
                             r["router_nodelay_patch"] = router_nodelay
                             runs.append(r)
                             print(_row(r), flush=True)
@@ -284,13 +303,21 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "router_latency",
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version()},  # fmt: skip
-        "params": {"calls": args.calls, "period_ms": args.period_ms, "warmup": args.warmup,
-                   "unpaced_calls": args.unpaced_calls, "payload_bytes": len(json.dumps(PAYLOAD))},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "params": {
+            "calls": args.calls,
+            "period_ms": args.period_ms,
+            "warmup": args.warmup,
+            "unpaced_calls": args.unpaced_calls,
+            "payload_bytes": len(json.dumps(PAYLOAD)),
+        },
         "router_startup_s": startup,
         "runs": runs,
-    }  # fmt: skip
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
@@ -299,11 +326,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _row(r: dict) -> str:
     rate = f" {r['per_s']:>7.0f}/s" if "per_s" in r else ""
-    return (f"router_patch={'on ' if r['router_nodelay_patch'] else 'off'} "
-            f"{r['transport']:<18} client_nodelay={'on ' if r['client_nodelay'] else 'off'} "
-            f"{r['pattern']:<13} p50={r['p50_ms']:7.2f} p90={r['p90_ms']:7.2f} "
-            f"p99={r['p99_ms']:7.2f} max={r['max_ms']:7.2f} ms >20ms={r['over_20ms']:<3d}"
-            f" router_sock_nodelay={r['router_socket_nodelay']}{rate}")  # fmt: skip
+    return (
+        f"router_patch={'on ' if r['router_nodelay_patch'] else 'off'} "
+        f"{r['transport']:<18} client_nodelay={'on ' if r['client_nodelay'] else 'off'} "
+        f"{r['pattern']:<13} p50={r['p50_ms']:7.2f} p90={r['p90_ms']:7.2f} "
+        f"p99={r['p99_ms']:7.2f} max={r['max_ms']:7.2f} ms >20ms={r['over_20ms']:<3d}"
+        f" router_sock_nodelay={r['router_socket_nodelay']}{rate}"
+    )
 
 
 if __name__ == "__main__":

@@ -79,6 +79,9 @@ class Clock:
         self.tick = 0
         self.energy: dict[str, float] = {}
         self._settles: dict[int, dict[str, dict[str, Any]]] = {}
+        self._reports: dict[int, set[str]] = {}
+        self._inputs = {d.name: ([home.spec.first("weather").name, home.spec.first("sun").name]
+                                 if d.kind == "pv" else []) for d in home.spec.enabled()}
         self._waiting: tuple[int, defer.Deferred] | None = None
         self._resume: defer.Deferred | None = None
         self._wall0 = time.monotonic()
@@ -135,6 +138,7 @@ class Clock:
     def on_join(self, bus: Bus) -> Any:
         self.bus = bus
         ds = [bus.subscribe(T.SETTLE, self._on_settle), bus.subscribe(T.PACKETS, self._on_packets),
+              bus.subscribe(T.ALL_REPORTS, self._on_report, match="wildcard"),
               bus.register(T.CLOCK_PAUSE, self.rpc_pause),
               bus.register(T.CLOCK_RESUME, self.rpc_resume),
               bus.register(T.CLOCK_SET_SPEED, self.rpc_set_speed),
@@ -149,6 +153,9 @@ class Clock:
         for f in msg.get("flows", []):
             key = f"{f['source']}->{f['sink']}"
             self.energy[key] = self.energy.get(key, 0.0) + math.fsum(f["joules"])
+
+    def _on_report(self, msg: dict[str, Any]) -> None:
+        self._reports.setdefault(int(msg["window"]), set()).add(str(msg["device"]))
 
     def _on_settle(self, msg: dict[str, Any]) -> None:
         win = int(msg["window"])
@@ -244,6 +251,7 @@ class Clock:
             raise WindowFailed(f"window {win} failed at {self._when(self.tick)}: {text}",
                                list(errors))
         self._settles.pop(win, None)
+        self._reports.pop(win, None)
         self.tick += n
         self.window += 1
 
@@ -252,9 +260,20 @@ class Clock:
             self._waiting = None
             got = self._settles.get(win, {})
             missing = [x for x in self.expected if x not in got]
-            d.errback(WindowFailed(
-                f"device(s) {', '.join(missing)} did not settle window {win} "
-                f"({self._when(self.tick)}) within {self.timeout:g} s", missing))
+            reported = self._reports.get(win, set())
+            silent = [x for x in self.devices if x not in reported]
+            # the root cause: silent devices whose own inputs did report
+            root = [x for x in silent if not any(i in silent for i in self._inputs[x])]
+            if root:
+                others = [x for x in missing if x not in root]
+                text = (f"device(s) {', '.join(root)} did not report window {win} "
+                        f"({self._when(self.tick)}) within {self.timeout:g} s"
+                        + (f"; waiting on it: {', '.join(others)}" if others else ""))
+                d.errback(WindowFailed(text, root))
+            else:
+                d.errback(WindowFailed(
+                    f"device(s) {', '.join(missing)} did not settle window {win} "
+                    f"({self._when(self.tick)}) within {self.timeout:g} s", missing))
 
     def _when(self, tick: int) -> str:
         from datetime import UTC, datetime

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from autobahn.twisted.component import Component
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.types import PublishOptions
+from autobahn.wamp.types import PublishOptions, SubscribeOptions
 from pydantic import ValidationError
 from twisted.internet import defer, reactor
 
@@ -58,6 +58,7 @@ class T:
     FINISHED = "homesim.clock.finished"
     PACKETS = "homesim.packets"
     SETTLE = "homesim.settle"
+    ALL_REPORTS = "homesim.device..report"  # wildcard subscription
     CLOCK_PAUSE = "homesim.clock.pause"
     CLOCK_RESUME = "homesim.clock.resume"
     CLOCK_SET_SPEED = "homesim.clock.set_speed"
@@ -141,8 +142,12 @@ class Bus:
         """Publish one message (the payload is the event's single positional argument)."""
         self.session.publish(topic, payload, options=self._opts)
 
-    def subscribe(self, topic: str, handler: Callable[[dict[str, Any]], Any]) -> Any:
-        """Subscribe ``handler(payload)``; a handler's exception is logged, never fatal."""
+    def subscribe(self, topic: str, handler: Callable[[dict[str, Any]], Any],
+                  match: str = "exact") -> Any:
+        """Subscribe ``handler(payload)``; a handler's exception is logged, never fatal.
+
+        ``match`` is ``exact``, ``prefix`` or ``wildcard`` (WAMP pattern-based subscription).
+        """
 
         def _on_event(*args: Any, **kwargs: Any) -> None:
             payload = args[0] if args else kwargs
@@ -156,7 +161,8 @@ class Bus:
             except Exception:  # noqa: BLE001 - a bad event must not kill the device
                 log.error("handler for %s failed:\n%s", topic, traceback.format_exc())
 
-        return self.session.subscribe(_on_event, topic)
+        opts = None if match == "exact" else SubscribeOptions(match=match)
+        return self.session.subscribe(_on_event, topic, options=opts)
 
     def register(self, uri: str, handler: Callable[..., Any]) -> Any:
         """Register a procedure; domain errors become ``homesim.error.*`` WAMP errors."""
@@ -342,7 +348,13 @@ class DeviceRunner:
 
     def _get(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         (name,) = rpc_args(args, kwargs, "name")
-        return {"name": name, "value": self.shell.get_property(str(name))}
+        if self.pending_props is None:
+            return {"name": name, "value": self.shell.get_property(str(name))}
+        current, self.shell.props = self.shell.props, self.pending_props
+        try:  # a value set during this window is what get shows
+            return {"name": name, "value": self.shell.get_property(str(name))}
+        finally:
+            self.shell.props = current
 
     def _set(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         name, value = rpc_args(args, kwargs, "name", "value")

@@ -22,7 +22,7 @@ app = typer.Typer(
          "--speed max[/bold]",
 )
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 @app.command()

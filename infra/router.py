@@ -34,6 +34,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -64,7 +65,10 @@ __all__ = [
 
 HERE = Path(__file__).resolve().parent
 REQUIREMENTS = HERE / "router-requirements.txt"
-BOOT_FILES = (HERE / "crossbar" / "homesim_router_boot.py", HERE / "crossbar" / "homesim_router_boot.pth")
+BOOT_FILES = (
+    HERE / "crossbar" / "homesim_router_boot.py",
+    HERE / "crossbar" / "homesim_router_boot.pth",
+)
 
 CACHE_ENV = "HOMESIM_CACHE"
 NODELAY_ENV = "HOMESIM_ROUTER_NODELAY"
@@ -74,6 +78,8 @@ URI_PREFIX = "homesim."
 WS_PATH = "/ws"
 RS_MAX_MESSAGE_SIZE = 2**24  # RawSocket's maximum (16 MiB); a simulated day per message fits
 WS_MAX_MESSAGE_SIZE = 64 * 2**20  # JSON is ~2-3x larger than msgpack for float arrays
+
+_REALM_NAME = re.compile(r"^[A-Za-z][A-Za-z\d_\-@.]{2,254}$")  # autobahn's, as Crossbar checks
 
 # `bin/crossbar` has a stale shebang (the venv is built elsewhere and renamed), so run it so:
 _CROSSBAR_MAIN = "import sys, crossbar; sys.argv[0] = 'crossbar'; sys.exit(crossbar.run())"
@@ -174,11 +180,30 @@ def _build_env(venv: Path, say: Callable[[str], None]) -> None:
     python = str(_venv_python(venv))
 
     say("Installing Crossbar into the router environment")
-    cmd = [python, "-I", "-u", "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
-           "--progress-bar", "off", "-r", str(REQUIREMENTS)]  # fmt: skip
+    cmd = [
+        python,
+        "-I",
+        "-u",
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--progress-bar",
+        "off",
+        "-r",
+        str(REQUIREMENTS),
+    ]
     tail: deque[str] = deque(maxlen=_PIP_TAIL_LINES)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=env, cwd=cwd, stdin=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.stdout is not None
     with proc:
         for line in proc.stdout:
@@ -188,25 +213,40 @@ def _build_env(venv: Path, say: Callable[[str], None]) -> None:
                 say(line.split(" (from ")[0][:120])
     if proc.returncode != 0:
         joined = "\n".join(tail)
-        raise RouterError(f"pip install -r {REQUIREMENTS.name} failed "
-                          f"(exit code {proc.returncode}):\n{joined}")  # fmt: skip
+        raise RouterError(
+            f"pip install -r {REQUIREMENTS.name} failed (exit code {proc.returncode}):\n{joined}"
+        )
 
-    site = _run_quiet([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                      "locating site-packages", env, cwd).strip()  # fmt: skip
+    site = _run_quiet(
+        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        "locating site-packages",
+        env,
+        cwd,
+    ).strip()
     for src in BOOT_FILES:
         shutil.copy2(src, Path(site) / src.name)
 
     say("Checking the router environment")
     check = (
-        "import crossbar, autobahn.wamp.serializer\n"
+        "import contextlib, io\n"
+        "with contextlib.redirect_stderr(io.StringIO()) as err:\n"
+        "    import crossbar, autobahn.wamp.serializer\n"
+        "assert 'NumPy' not in err.getvalue(), err.getvalue()\n"
         "from twisted.internet import tcp\n"
         "assert tcp.Server.__init__._homesim_nodelay, 'TCP_NODELAY patch not active'\n"
     )
     _run_quiet([python, "-c", check], "router environment check", {**env, NODELAY_ENV: "1"}, cwd)
     versions = _run_quiet(
-        [python, "-c", "import crossbar, autobahn, twisted; "
-         "print(crossbar.__version__, autobahn.__version__, twisted.__version__)"],
-        "reading versions", env, cwd).split()  # fmt: skip
+        [
+            python,
+            "-c",
+            "import crossbar, autobahn, twisted; "
+            "print(crossbar.__version__, autobahn.__version__, twisted.__version__)",
+        ],
+        "reading versions",
+        env,
+        cwd,
+    ).split()
     marker = {
         "requirements": REQUIREMENTS.read_text(),
         "python": sys.version.split()[0],
@@ -233,8 +273,13 @@ def render_config(
     realms: list[str], ws_port: int, rs_port: int, host: str = "127.0.0.1"
 ) -> dict[str, Any]:
     """Crossbar node configuration (version 2): one router worker serving `realms`."""
-    if not realms or not all(isinstance(r, str) and r for r in realms):
-        raise ValueError(f"realms must be a non-empty list of names, got {realms!r}")
+    if not realms:
+        raise ValueError("at least one realm is needed")
+    for realm in realms:
+        if not isinstance(realm, str) or not _REALM_NAME.match(realm):
+            raise ValueError(
+                f"invalid WAMP realm name {realm!r} (must match {_REALM_NAME.pattern})"
+            )
     if len(set(realms)) != len(realms):
         raise ValueError(f"duplicate realm in {realms!r}")
     anonymous = {
@@ -252,7 +297,8 @@ def render_config(
     ws_options = {
         "max_message_size": WS_MAX_MESSAGE_SIZE,
         "max_frame_size": WS_MAX_MESSAGE_SIZE,
-        "tcp_nodelay": True,  # ignored by Crossbar 26.10 (see homesim_router_boot)
+        # no effect in autobahn 26.10 (read too early); here twisted.web sets TCP_NODELAY anyway
+        "tcp_nodelay": True,
         "auto_ping_interval": 10000,
         "auto_ping_timeout": 30000,
     }
@@ -314,6 +360,26 @@ def _free_ports(host: str, count: int) -> list[int]:
         return ports
 
 
+def _port_free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Twisted's listenTCP
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _first_error(text: str) -> str | None:
+    """The first exception line of a log excerpt ("...Error: message"), if any."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if re.match(r"^[\w.]+(Error|Exception): ", stripped):
+            return stripped
+    return None
+
+
 def _tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
     try:
         with open(path, "rb") as f:
@@ -328,8 +394,17 @@ def _tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
 class Router:
     """A running Crossbar node (controller + one router worker), see `start_router`."""
 
-    def __init__(self, proc: subprocess.Popen, *, host: str, ws_port: int, rs_port: int,
-                 realms: list[str], workdir: Path, log_file: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        proc: subprocess.Popen,
+        *,
+        host: str,
+        ws_port: int,
+        rs_port: int,
+        realms: list[str],
+        workdir: Path,
+        log_file: Any,
+    ) -> None:
         self._proc = proc
         self._log_file = log_file
         self._known: dict[int, psutil.Process] = {}
@@ -500,6 +575,9 @@ def start_router(
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     python = Path(python) if python else ensure_router_env(progress=progress)
+    for port in (ws_port, rs_port):
+        if port and not _port_free(host, port):
+            raise RouterError(f"cannot start the router: port {port} on {host} is in use")
     free = iter(_free_ports(host, (ws_port == 0) + (rs_port == 0)))
     ws_port = ws_port or next(free)
     rs_port = rs_port or next(free)
@@ -511,26 +589,55 @@ def start_router(
     log_file = open(workdir / "router.log", "wb")  # noqa: SIM115 - owned by the Router
     # -I: neither the cwd nor PYTHON* variables of the caller reach the router; cwd=cbdir is
     # inherited by the workers, which run `python -m crossbar.worker.main` (cwd on sys.path)
-    cmd = [str(python), "-I", "-u", "-c", _CROSSBAR_MAIN, "start", "--cbdir", str(cbdir),
-           "--loglevel", "warn", "--logformat", "standard", "--color", "false"]  # fmt: skip
+    cmd = [
+        str(python),
+        "-I",
+        "-u",
+        "-c",
+        _CROSSBAR_MAIN,
+        "start",
+        "--cbdir",
+        str(cbdir),
+        "--loglevel",
+        "warn",
+        "--logformat",
+        "standard",
+        "--color",
+        "false",
+    ]
     try:
-        proc = subprocess.Popen(cmd, cwd=cbdir, stdin=subprocess.DEVNULL, stdout=log_file,
-                                stderr=subprocess.STDOUT, env=_clean_env(nodelay),
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            cmd,
+            cwd=cbdir,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=_clean_env(nodelay),
+            start_new_session=True,
+        )
     except OSError as exc:
         log_file.close()
         raise RouterError(f"cannot start Crossbar ({python}): {exc}") from exc
-    router = Router(proc, host=host, ws_port=ws_port, rs_port=rs_port, realms=realms,
-                    workdir=workdir, log_file=log_file)  # fmt: skip
+    router = Router(
+        proc,
+        host=host,
+        ws_port=ws_port,
+        rs_port=rs_port,
+        realms=realms,
+        workdir=workdir,
+        log_file=log_file,
+    )
 
     deadline = time.monotonic() + timeout
     while True:
         code = proc.poll()
         if code is not None:
             router.stop(timeout=5)
+            tail = router.log_tail()
+            cause = _first_error(_tail(router.log_path, 200)) or "see below"
             raise RouterError(
-                f"Crossbar router exited with code {code} during start-up; "
-                f"{router.log_path}:\n{router.log_tail()}"
+                f"Crossbar router exited with code {code} during start-up ({cause}); "
+                f"{router.log_path}:\n{tail}"
             )
         try:
             if router._listening():

@@ -44,7 +44,7 @@ def patch_twisted_tcp(tcp) -> None:
     if getattr(original, PATCHED_ATTR, False):
         return
 
-    def __init__(self, sock, *args, **kwargs):
+    def init_with_nodelay(self, sock, *args, **kwargs):
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             try:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -52,10 +52,10 @@ def patch_twisted_tcp(tcp) -> None:
                 pass
         original(self, sock, *args, **kwargs)
 
-    __init__.__wrapped__ = original
-    __init__.__doc__ = original.__doc__
-    setattr(__init__, PATCHED_ATTR, True)
-    tcp.Server.__init__ = __init__
+    init_with_nodelay.__wrapped__ = original
+    init_with_nodelay.__doc__ = original.__doc__
+    setattr(init_with_nodelay, PATCHED_ATTR, True)
+    tcp.Server.__init__ = init_with_nodelay
 
 
 class _PatchOnImport:
