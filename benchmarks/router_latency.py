@@ -271,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     from homesim.infra.router import ensure_router_env, start_router
 
     python = ensure_router_env(progress=lambda m: print(m, file=sys.stderr))
+    load_before = os.getloadavg()
     runs = []
     startup = {}
     for router_nodelay in (True, False):
@@ -307,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
+            # other work on the machine skews the figures: 1-min load average before / after
+            "loadavg_1min": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         },
         "params": {
             "calls": args.calls,

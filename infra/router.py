@@ -408,6 +408,7 @@ class Router:
         self._proc = proc
         self._log_file = log_file
         self._known: dict[int, psutil.Process] = {}
+        self._stopped = False
         self.host = host
         self.ws_port = ws_port
         self.rs_port = rs_port
@@ -486,6 +487,9 @@ class Router:
     def stop(self, timeout: float = 10) -> int | None:
         """SIGTERM the router's process group and every process it spawned, SIGKILL what is
         left after `timeout` seconds. Returns the controller's exit code. Idempotent."""
+        if self._stopped:  # never signal a process group id that may have been reused since
+            return self._proc.returncode
+        self._stopped = True
         self._remember()
         procs = [p for p in self._known.values() if p.pid != self._proc.pid]
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -520,7 +524,7 @@ class Router:
         return f"<Router pid={self.pid} {self.rs_url} {self.ws_url} {state}>"
 
 
-_SYS_PIDFD_GETFD = 438  # same number on every Linux architecture
+_SYS_PIDFD_GETFD = 438  # on every Linux architecture but alpha
 
 
 @contextlib.contextmanager

@@ -43,7 +43,8 @@ def generate_messages() -> str:
             "--input", str(CONTRACT), "--input-file-type", "asyncapi",
             "--output-model-type", "pydantic_v2.BaseModel", "--output", str(out),
             "--disable-timestamp", "--use-annotated", "--enum-field-as-literal", "all",
-            "--target-python-version", "3.11", "--collapse-root-models",
+            "--target-python-version", "3.11", "--collapse-root-models", "--strict-nullable",
+            "--field-extra-keys", "x-live", "x-unit",
             "--formatters", "black", "isort",
         ]
         res = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE)

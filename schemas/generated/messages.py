@@ -304,9 +304,9 @@ class Tariff(BaseModel):
         extra='forbid',
     )
     flat: Annotated[
-        float | None, Field(description='Price outside any band [currency/kWh].')
+        float, Field(description='Price outside any band [currency/kWh].')
     ] = 0.0
-    tou: Annotated[list[TouBand] | None, Field(validate_default=True)] = []
+    tou: Annotated[list[TouBand], Field(validate_default=True)] = []
 
 
 class Appliance(BaseModel):
@@ -314,12 +314,17 @@ class Appliance(BaseModel):
         extra='forbid',
     )
     name: Annotated[str, Field(pattern='^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$')]
-    power: Annotated[float, Field(description='Power while on [W].', ge=0.0)]
+    power: Annotated[
+        float,
+        Field(
+            description='Power while on [W].', ge=0.0, json_schema_extra={'x-unit': 'W'}
+        ),
+    ]
     start: Annotated[str, Field(pattern='^([01][0-9]|2[0-3]):[0-5][0-9]$')]
     end: Annotated[str, Field(pattern='^([01][0-9]|2[0-4]):[0-5][0-9]$')]
     days: list[Literal['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']] | None = None
     state: Annotated[
-        Literal['auto', 'on', 'off'] | None,
+        Literal['auto', 'on', 'off'],
         Field(description='auto follows the schedule; on / off override it live.'),
     ] = 'auto'
 
@@ -331,14 +336,16 @@ class WeatherProperties(BaseModel):
     file: Annotated[
         str | None,
         Field(
-            description="TMY3 (.csv), TMY2 (.tm2) or EPW weather file; default: pvlib's bundled Greensboro NC TMY3."
+            description="TMY3 (.csv), TMY2 (.tm2) or EPW weather file; default: pvlib's bundled Greensboro NC TMY3.",
+            json_schema_extra={'x-live': False},
         ),
     ] = None
     cloud_cover: Annotated[
-        float | None,
+        float,
         Field(
             description="Extra cloud cover fraction attenuating the file's irradiance (Kasten & Czeplak 1980).",
             ge=0.0,
+            json_schema_extra={'x-live': True},
             le=1.0,
         ),
     ] = 0.0
@@ -354,81 +361,128 @@ class PvProperties(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    model: Literal['pvwatts', 'cec'] | None = 'pvwatts'
+    model: Annotated[
+        Literal['pvwatts', 'cec'], Field(json_schema_extra={'x-live': False})
+    ] = 'pvwatts'
     pdc0: Annotated[
-        float | None, Field(description='DC nameplate at STC (PVWatts) [W].', gt=0.0)
+        float,
+        Field(
+            description='DC nameplate at STC (PVWatts) [W].',
+            gt=0.0,
+            json_schema_extra={'x-unit': 'W', 'x-live': True},
+        ),
     ] = 5000.0
-    gamma_pdc: float | None = -0.004
-    surface_tilt: Annotated[float | None, Field(ge=0.0, le=90.0)] = 30.0
-    surface_azimuth: Annotated[float | None, Field(ge=0.0, le=360.0)] = 180.0
-    transposition: Literal['haydavies', 'perez', 'isotropic'] | None = 'haydavies'
-    albedo: Annotated[float | None, Field(ge=0.0, le=1.0)] = 0.25
-    temperature_model: (
+    gamma_pdc: Annotated[
+        float, Field(json_schema_extra={'x-unit': '1/°C', 'x-live': True})
+    ] = -0.004
+    surface_tilt: Annotated[
+        float,
+        Field(ge=0.0, json_schema_extra={'x-unit': 'deg', 'x-live': True}, le=90.0),
+    ] = 30.0
+    surface_azimuth: Annotated[
+        float,
+        Field(ge=0.0, json_schema_extra={'x-unit': 'deg', 'x-live': True}, le=360.0),
+    ] = 180.0
+    transposition: Annotated[
+        Literal['haydavies', 'perez', 'isotropic'],
+        Field(json_schema_extra={'x-live': True}),
+    ] = 'haydavies'
+    albedo: Annotated[
+        float, Field(ge=0.0, json_schema_extra={'x-live': True}, le=1.0)
+    ] = 0.25
+    temperature_model: Annotated[
         Literal[
             'open_rack_glass_glass',
             'close_mount_glass_glass',
             'open_rack_glass_polymer',
             'insulated_back_glass_polymer',
-        ]
-        | None
-    ) = 'open_rack_glass_polymer'
+        ],
+        Field(json_schema_extra={'x-live': True}),
+    ] = 'open_rack_glass_polymer'
     losses_percent: Annotated[
         float | None,
         Field(
             description='DC system losses; null = PVWatts default (14.08 %).',
             ge=0.0,
+            json_schema_extra={'x-unit': '%', 'x-live': True},
             le=100.0,
         ),
     ] = None
     module_efficiency: Annotated[
-        float | None,
+        float,
         Field(
             description='Used to derive the collecting area of a PVWatts array.',
             gt=0.0,
+            json_schema_extra={'x-live': True},
             le=1.0,
         ),
     ] = 0.2
-    module: Annotated[str | None, Field(description='CEC module name (model cec).')] = (
-        None
-    )
-    modules_per_string: Annotated[int | None, Field(ge=1)] = 1
-    strings: Annotated[int | None, Field(ge=1)] = 1
+    module: Annotated[
+        str | None,
+        Field(
+            description='CEC module name (model cec).',
+            json_schema_extra={'x-live': False},
+        ),
+    ] = None
+    modules_per_string: Annotated[
+        int, Field(ge=1, json_schema_extra={'x-live': True})
+    ] = 1
+    strings: Annotated[int, Field(ge=1, json_schema_extra={'x-live': True})] = 1
 
 
 class InverterProperties(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    p_ac_max: Annotated[float | None, Field(description='AC rating [W].', gt=0.0)] = (
-        5000.0
-    )
-    efficiency_model: Literal['pvwatts', 'cec'] | None = 'pvwatts'
-    eta_inv_nom: Annotated[float | None, Field(gt=0.0, le=1.0)] = 0.96
+    p_ac_max: Annotated[
+        float,
+        Field(
+            description='AC rating [W].',
+            gt=0.0,
+            json_schema_extra={'x-unit': 'W', 'x-live': True},
+        ),
+    ] = 5000.0
+    efficiency_model: Annotated[
+        Literal['pvwatts', 'cec'], Field(json_schema_extra={'x-live': False})
+    ] = 'pvwatts'
+    eta_inv_nom: Annotated[
+        float, Field(gt=0.0, json_schema_extra={'x-live': True}, le=1.0)
+    ] = 0.96
     inverter: Annotated[
-        str | None, Field(description='CEC inverter name (efficiency_model cec).')
+        str | None,
+        Field(
+            description='CEC inverter name (efficiency_model cec).',
+            json_schema_extra={'x-live': False},
+        ),
     ] = None
-    mode: Literal['self_consumption', 'time_of_use', 'backup'] | None = (
-        'self_consumption'
-    )
+    mode: Annotated[
+        Literal['self_consumption', 'time_of_use', 'backup'],
+        Field(json_schema_extra={'x-live': True}),
+    ] = 'self_consumption'
     reserve_soc: Annotated[
-        float | None,
+        float,
         Field(
             description='State of charge kept for outages; not discharged while the grid is up.',
             ge=0.0,
+            json_schema_extra={'x-live': True},
             le=1.0,
         ),
     ] = 0.2
     charge_windows: Annotated[
-        list[TimeWindow] | None,
+        list[TimeWindow],
         Field(
             description='Grid charging windows (time_of_use, backup).',
+            json_schema_extra={'x-live': True},
             validate_default=True,
         ),
     ] = []
     discharge_windows: Annotated[
-        list[TimeWindow] | None, Field(validate_default=True)
+        list[TimeWindow],
+        Field(json_schema_extra={'x-live': True}, validate_default=True),
     ] = []
-    grid_charge_power: Annotated[float | None, Field(ge=0.0)] = 0.0
+    grid_charge_power: Annotated[
+        float, Field(ge=0.0, json_schema_extra={'x-unit': 'W', 'x-live': True})
+    ] = 0.0
 
 
 class BatteryProperties(BaseModel):
@@ -436,16 +490,34 @@ class BatteryProperties(BaseModel):
         extra='forbid',
     )
     capacity: Annotated[
-        float | None,
-        Field(description='Usable capacity [J] (10 kWh = 3.6e7 J).', gt=0.0),
+        float,
+        Field(
+            description='Usable capacity [J] (10 kWh = 3.6e7 J).',
+            gt=0.0,
+            json_schema_extra={'x-unit': 'J', 'x-live': False},
+        ),
     ] = 36000000.0
-    soc_initial: Annotated[float | None, Field(ge=0.0, le=1.0)] = 0.5
-    soc_min: Annotated[float | None, Field(ge=0.0, le=1.0)] = 0.05
-    soc_max: Annotated[float | None, Field(ge=0.0, le=1.0)] = 1.0
-    p_charge_max: Annotated[float | None, Field(ge=0.0)] = 5000.0
-    p_discharge_max: Annotated[float | None, Field(ge=0.0)] = 5000.0
-    eta_charge: Annotated[float | None, Field(gt=0.0, le=1.0)] = 0.95
-    eta_discharge: Annotated[float | None, Field(gt=0.0, le=1.0)] = 0.95
+    soc_initial: Annotated[
+        float, Field(ge=0.0, json_schema_extra={'x-live': False}, le=1.0)
+    ] = 0.5
+    soc_min: Annotated[
+        float, Field(ge=0.0, json_schema_extra={'x-live': True}, le=1.0)
+    ] = 0.05
+    soc_max: Annotated[
+        float, Field(ge=0.0, json_schema_extra={'x-live': True}, le=1.0)
+    ] = 1.0
+    p_charge_max: Annotated[
+        float, Field(ge=0.0, json_schema_extra={'x-unit': 'W', 'x-live': True})
+    ] = 5000.0
+    p_discharge_max: Annotated[
+        float, Field(ge=0.0, json_schema_extra={'x-unit': 'W', 'x-live': True})
+    ] = 5000.0
+    eta_charge: Annotated[
+        float, Field(gt=0.0, json_schema_extra={'x-live': True}, le=1.0)
+    ] = 0.95
+    eta_discharge: Annotated[
+        float, Field(gt=0.0, json_schema_extra={'x-live': True}, le=1.0)
+    ] = 0.95
 
 
 class GridProperties(BaseModel):
@@ -453,22 +525,42 @@ class GridProperties(BaseModel):
         extra='forbid',
     )
     connected: Annotated[
-        bool | None, Field(description='Switch the grid connection on or off live.')
+        bool,
+        Field(
+            description='Switch the grid connection on or off live.',
+            json_schema_extra={'x-live': True},
+        ),
     ] = True
     p_import_max: Annotated[
-        float | None, Field(description='Connection limit for import [W].', ge=0.0)
+        float,
+        Field(
+            description='Connection limit for import [W].',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'W', 'x-live': True},
+        ),
     ] = 13800.0
     p_export_max: Annotated[
-        float | None, Field(description='Connection limit for export [W].', ge=0.0)
+        float,
+        Field(
+            description='Connection limit for export [W].',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'W', 'x-live': True},
+        ),
     ] = 5000.0
-    outages: Annotated[list[Outage] | None, Field(validate_default=True)] = []
+    outages: Annotated[
+        list[Outage], Field(json_schema_extra={'x-live': True}, validate_default=True)
+    ] = []
     load_shedding: Annotated[
-        list[TimeWindow] | None,
-        Field(description='Recurring daily outage windows.', validate_default=True),
+        list[TimeWindow],
+        Field(
+            description='Recurring daily outage windows.',
+            json_schema_extra={'x-live': True},
+            validate_default=True,
+        ),
     ] = []
     tariff_import: Tariff | None = None
     tariff_export: Tariff | None = None
-    currency: str | None = 'USD'
+    currency: Annotated[str, Field(json_schema_extra={'x-live': False})] = 'USD'
 
 
 class LoadProperties(BaseModel):
@@ -476,21 +568,33 @@ class LoadProperties(BaseModel):
         extra='forbid',
     )
     profile: Annotated[
-        Literal['h0'] | None,
-        Field(description='BDEW standard load profile (demandlib).'),
+        Literal['h0'],
+        Field(
+            description='BDEW standard load profile (demandlib).',
+            json_schema_extra={'x-live': False},
+        ),
     ] = 'h0'
     annual_kwh: Annotated[
-        float | None, Field(description='Base load per year [kWh].', ge=0.0)
+        float,
+        Field(
+            description='Base load per year [kWh].',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'kWh', 'x-live': True},
+        ),
     ] = 4000.0
     noise_sigma: Annotated[
-        float | None,
+        float,
         Field(
             description='Lognormal multiplicative noise on the base load (seeded).',
             ge=0.0,
+            json_schema_extra={'x-live': True},
             le=1.0,
         ),
     ] = 0.0
-    appliances: Annotated[list[Appliance] | None, Field(validate_default=True)] = []
+    appliances: Annotated[
+        list[Appliance],
+        Field(json_schema_extra={'x-live': True}, validate_default=True),
+    ] = []
 
 
 class ClockWindowPayload(RootModel[ClockWindow]):

@@ -95,6 +95,17 @@ def ledger_packets(db: Path) -> np.ndarray:
     return rows
 
 
+def settled_windows(db: Path) -> int:
+    """Windows the ledger has committed so far (0 while it does not exist)."""
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        n = con.execute("SELECT count(*) FROM settled_window").fetchone()[0]
+        con.close()
+        return n
+    except sqlite3.Error:
+        return 0
+
+
 def assert_same_ledger(a: Path, b: Path, rtol: float = 1e-9) -> int:
     """Both ledgers hold the same packets (keys equal, joules within rtol); return the count."""
     pa, pb = ledger_packets(a), ledger_packets(b)
@@ -137,14 +148,19 @@ def wampc(url: str, realm: str, script: str, timeout: float = 30) -> str:
     try:
         time.sleep(1.0)
         for line in script.strip().splitlines():
-            proc.stdin.write(line + "\n")
-            proc.stdin.flush()
+            if line.startswith("#sleep "):
+                time.sleep(float(line.split()[1]))
+                continue
+            try:
+                proc.stdin.write(line + "\n")
+                proc.stdin.flush()
+            except BrokenPipeError:
+                break
             time.sleep(0.3)
         time.sleep(1.0)
-        proc.stdin.close()
         out, _ = proc.communicate(timeout=timeout)
     finally:
         if proc.poll() is None:
             proc.kill()
-            out += proc.communicate()[0] or ""
+            proc.wait()
     return out

@@ -16,6 +16,7 @@ from .conftest import (
     assert_same_ledger,
     example,
     homesim_run,
+    settled_windows,
     start_run,
     wait_for,
     write_manifest,
@@ -85,16 +86,6 @@ def _device_pids(out_dir) -> dict[str, int]:
     return out
 
 
-def _settled_windows(db) -> int:
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-        n = con.execute("SELECT count(*) FROM settled_window").fetchone()[0]
-        con.close()
-        return n
-    except sqlite3.Error:
-        return 0
-
-
 def test_kill_9_of_a_device_stops_the_run_naming_it(tmp_path):
     """kill -9 of one device mid-run: the run stops naming it; the ledger is intact."""
     m = write_manifest(tmp_path, example(dt=60, duration="60d"))
@@ -102,7 +93,7 @@ def test_kill_9_of_a_device_stops_the_run_naming_it(tmp_path):
     run = start_run(m, out)
     try:
         db = out / "ledger.sqlite"
-        wait_for(lambda: _settled_windows(db) >= 2, 120, "two settled windows")
+        wait_for(lambda: settled_windows(db) >= 2, 120, "two settled windows")
         pids = _device_pids(out)
         assert len(set(pids.values())) == len(pids) >= 9  # one OS process per device
         os.kill(pids["battery"], signal.SIGKILL)
@@ -128,7 +119,7 @@ def test_silent_device_is_named_after_the_timeout(tmp_path):
     run = start_run(m, out)
     pid = None
     try:
-        wait_for(lambda: _settled_windows(out / "ledger.sqlite") >= 1, 120, "a settled window")
+        wait_for(lambda: settled_windows(out / "ledger.sqlite") >= 1, 120, "a settled window")
         pid = _device_pids(out)["house"]
         os.kill(pid, signal.SIGSTOP)
         _, err = run.communicate(timeout=60)
@@ -149,7 +140,7 @@ def test_ctrl_c_stops_everything_and_keeps_the_ledger(tmp_path):
     m = write_manifest(tmp_path, example(dt=60, duration="120d"))
     out = tmp_path / "run"
     run = start_run(m, out)
-    wait_for(lambda: _settled_windows(out / "ledger.sqlite") >= 2, 120, "settled windows")
+    wait_for(lambda: settled_windows(out / "ledger.sqlite") >= 2, 120, "settled windows")
     pids = _device_pids(out)
     os.kill(run.pid, signal.SIGINT)
     run.communicate(timeout=60)
