@@ -16,6 +16,8 @@ ELEC = "electricity"
 
 def _split(total: np.ndarray, parts: list[np.ndarray]) -> list[np.ndarray]:
     """Split ``total`` over ``parts`` in proportion to each part (per tick)."""
+    if not parts:
+        return []
     if len(parts) == 1:
         return [total]
     whole = np.sum(parts, axis=0)

@@ -385,8 +385,11 @@ class PvProperties(BaseModel):
     ] = 180.0
     transposition: Annotated[
         Literal['haydavies', 'perez', 'isotropic'],
-        Field(json_schema_extra={'x-live': True}),
-    ] = 'haydavies'
+        Field(
+            description='Sky diffuse model; perez as in PVWatts v5 (Dobos 2014).',
+            json_schema_extra={'x-live': True},
+        ),
+    ] = 'perez'
     albedo: Annotated[
         float, Field(ge=0.0, json_schema_extra={'x-live': True}, le=1.0)
     ] = 0.25
