@@ -43,7 +43,7 @@ def run_ticks(home) -> int:  # noqa: ANN001
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m homesim.devices", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("kind", choices=[*SHELLS, "clock", "ledger"])
+    p.add_argument("kind", choices=[*SHELLS, "clock", "ledger", "tap"])
     p.add_argument("--manifest", default=os.environ.get("HOMESIM_MANIFEST"),
                    help="Home manifest (YAML or JSON) [HOMESIM_MANIFEST]")
     p.add_argument("--device", default=os.environ.get("HOMESIM_DEVICE"),
@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run-id", default=os.environ.get("HOMESIM_RUN_ID", "run"))
     p.add_argument("--db", type=Path, default=Path("ledger.sqlite"), help="(ledger) database")
     p.add_argument("--summary", type=Path, default=None, help="(ledger) summary JSON path")
+    p.add_argument("--out", type=Path, default=None, help="(tap) JSON output path")
     p.add_argument("--window", type=int, default=None,
                    help="(clock) ticks per window at speed max (default: one day)")
     a = p.parse_args(argv)
@@ -89,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         ctx = home_context(home)
         led = Ledger(home, a.run_id, a.db, ctx.start, sim.dt, run_ticks(home), a.summary)
         return serve(settings, "ledger", led.on_join, on_stop=led.finalize)
+
+    if a.kind == "tap":
+        from homesim.devices.tap import Tap
+
+        tap = Tap(a.out)
+        return serve(settings, "tap", tap.on_join, on_stop=tap.write)
 
     from homesim.devices.runtime import DeviceRunner
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+
 from homesim.schemas.manifest import Home
 
 __all__ = ["HomeContext", "home_context"]

@@ -142,26 +142,34 @@ class Bus:
         """Publish one message (the payload is the event's single positional argument)."""
         self.session.publish(topic, payload, options=self._opts)
 
-    def subscribe(self, topic: str, handler: Callable[[dict[str, Any]], Any],
-                  match: str = "exact") -> Any:
+    def subscribe(self, topic: str, handler: Callable[..., Any],
+                  match: str = "exact", with_topic: bool = False) -> Any:
         """Subscribe ``handler(payload)``; a handler's exception is logged, never fatal.
 
-        ``match`` is ``exact``, ``prefix`` or ``wildcard`` (WAMP pattern-based subscription).
+        ``match`` is ``exact``, ``prefix`` or ``wildcard`` (WAMP pattern-based subscription);
+        with ``with_topic`` the handler is called as ``handler(payload, topic)``.
         """
 
         def _on_event(*args: Any, **kwargs: Any) -> None:
+            details = kwargs.pop("details", None)
             payload = args[0] if args else kwargs
             if not isinstance(payload, dict):
                 log.warning("ignored non-object event on %s: %r", topic, payload)
                 return
             try:
-                handler(payload)
+                if with_topic:
+                    handler(payload, getattr(details, "topic", None) or topic)
+                else:
+                    handler(payload)
             except ValidationError as exc:
                 log.warning("ignored invalid event on %s: %s", topic, validation_errors(exc))
             except Exception:  # noqa: BLE001 - a bad event must not kill the device
                 log.error("handler for %s failed:\n%s", topic, traceback.format_exc())
 
-        opts = None if match == "exact" else SubscribeOptions(match=match)
+        opts = None
+        if match != "exact" or with_topic:
+            opts = SubscribeOptions(match=None if match == "exact" else match,
+                                    details_arg="details" if with_topic else None)
         return self.session.subscribe(_on_event, topic, options=opts)
 
     def register(self, uri: str, handler: Callable[..., Any]) -> Any:

@@ -66,6 +66,8 @@ def run(
         help="Ticks per window at speed max (default one simulated day)")] = None,
     timeout: Annotated[float | None, typer.Option(
         help="Seconds a device may take to settle one window")] = None,
+    tap: Annotated[Path | None, typer.Option(
+        help="Count every bus message into this JSON file (benchmarks)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
 ) -> None:
@@ -85,7 +87,7 @@ def run(
             err.print(f"  [bold]{path}[/bold]: {reason}")
         raise typer.Exit(2) from None
     opts = RunOptions(until=until, dt=dt, speed=speed, seed=seed, out=out, window=window,
-                      timeout=timeout)
+                      timeout=timeout, tap=tap)
     progress = Progress(
         TextColumn("[bold]{task.fields[simtime]}[/bold]"), BarColumn(),
         TextColumn("{task.percentage:>5.1f}%"), TextColumn("{task.fields[speedtxt]}"),

@@ -42,6 +42,7 @@ class RunOptions:
     timeout: float | None = None
     window: int | None = None
     out: Path | None = None
+    tap: Path | None = None  # count every bus message into this JSON file
     router_url: str | None = None  # use a running router instead of starting one
     ws_url: str | None = None
 
@@ -178,6 +179,8 @@ def run_home(home: Home, opts: RunOptions,
                                    "--summary", str(run_dir / "summary.json")])
         for d in home.spec.enabled():
             spawn(d.kind, d.name, [])
+        if opts.tap:
+            spawn("tap", "tap", ["--out", str(Path(opts.tap).resolve())])
         clock_extra = ["--window", str(opts.window)] if opts.window else []
         clock = spawn("clock", "clock", clock_extra, stdout=subprocess.PIPE)
         if not opts.router_url:
@@ -231,10 +234,11 @@ def run_home(home: Home, opts: RunOptions,
             if on_progress and finished.get("status"):
                 on_progress({"event": "progress", **finished["status"]})
             # the ledger writes summary.json and exits; devices exit on 'finished'
-            ledger = procs[0]
             deadline = time.monotonic() + 30
-            while ledger.popen.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.05)
+            for p in procs:
+                if p.name in ("ledger", "tap"):
+                    while p.popen.poll() is None and time.monotonic() < deadline:
+                        time.sleep(0.05)
     finally:
         _stop_all(procs)
         if router is not None:
