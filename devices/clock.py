@@ -270,10 +270,11 @@ class Clock:
                         f"({self._when(self.tick)}) within {self.timeout:g} s"
                         + (f"; waiting on it: {', '.join(others)}" if others else ""))
                 d.errback(WindowFailed(text, root))
-            else:
+            else:  # name devices before the ledger, which waits on them
+                culprits = [x for x in missing if x != "ledger"] or missing
                 d.errback(WindowFailed(
-                    f"device(s) {', '.join(missing)} did not settle window {win} "
-                    f"({self._when(self.tick)}) within {self.timeout:g} s", missing))
+                    f"device(s) {', '.join(culprits)} did not settle window {win} "
+                    f"({self._when(self.tick)}) within {self.timeout:g} s", culprits))
 
     def _when(self, tick: int) -> str:
         from datetime import UTC, datetime

@@ -20,11 +20,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from autobahn.twisted.component import Component
-from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.types import PublishOptions, SubscribeOptions
-from pydantic import ValidationError
-from twisted.internet import defer, reactor
+
+# bjdata (pulled in by autobahn's serializers) prints a NumPy 1.x/2.x notice from its C
+# extension; its pure-Python fallback is fine and silent.
+sys.modules.setdefault("_bjdata", None)  # type: ignore[arg-type]
+
+from autobahn.twisted.component import Component  # noqa: E402
+from autobahn.wamp.exception import ApplicationError  # noqa: E402
+from autobahn.wamp.types import PublishOptions, SubscribeOptions  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
+from twisted.internet import defer, reactor  # noqa: E402
 
 from homesim.devices.base import (
     BUS_KINDS,
@@ -217,6 +222,10 @@ def serve(settings: BusSettings, name: str, on_join: Callable[[Bus], Any],
     @comp.on_join
     def _joined(session: Any, details: Any) -> Any:
         state["session"] = session
+        try:  # small messages back to back (reports, settles): no Nagle delay
+            session._transport.transport.setTcpNoDelay(True)
+        except AttributeError:
+            pass
         log.info("%s joined realm %s at %s", name, settings.realm, settings.router)
         return on_join(Bus(session))
 

@@ -125,7 +125,7 @@ def run_home(home: Home, opts: RunOptions,
     name = home.metadata.name
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run_id = f"{name}-{stamp}"
-    run_dir = Path(opts.out) if opts.out else Path("runs") / run_id
+    run_dir = (Path(opts.out) if opts.out else Path("runs") / run_id).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     logs = run_dir / "logs"
     logs.mkdir(exist_ok=True)
@@ -158,7 +158,8 @@ def run_home(home: Home, opts: RunOptions,
                "--device", dev, "--run-id", run_id, *extra]
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                              stdout=stdout if stdout is not None else fh, stderr=fh,
-                             env=env, start_new_session=True, text=stdout is not None)
+                             env=env, start_new_session=True, text=stdout is not None,
+                             cwd=run_dir)  # not the repo root: its operator/ folder
         fh.close()
         pr = _Proc(dev, kind, p, log)
         procs.append(pr)

@@ -287,6 +287,20 @@ def test_env_dir_honours_homesim_cache(monkeypatch, tmp_path):
     assert rt.router_env_dir(tmp_path / "x").parent == tmp_path / "x" / "router"
 
 
+def test_env_build_failure_raises_with_pip_output(monkeypatch, tmp_path):
+    bad = tmp_path / "router-requirements.txt"
+    bad.write_text("crossbar ==== not-a-version\n")  # pip fails parsing, before any download
+    monkeypatch.setattr(rt, "REQUIREMENTS", bad)
+    messages: list[str] = []
+    with pytest.raises(RouterError, match="pip install .* failed") as info:
+        ensure_router_env(tmp_path / "cache", progress=messages.append)
+    assert "not-a-version" in str(info.value)
+    assert messages and "one time" in messages[0]
+    assert list((tmp_path / "cache" / "router").iterdir()) == [
+        tmp_path / "cache" / "router" / f".{rt.router_env_dir(tmp_path / 'cache').name}.lock"
+    ]  # no half-built environment left behind
+
+
 # --------------------------------------------------------------------------- integration
 
 

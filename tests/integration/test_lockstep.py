@@ -132,7 +132,10 @@ def test_silent_device_is_named_after_the_timeout(tmp_path):
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGTERM)
     assert run.returncode != 0
-    assert "device(s) house did not report window" in err and "within 3 s" in err
+    # stopped between its report and its settle, or before its report: named either way
+    assert ("device(s) house did not report window" in err
+            or "device(s) house did not settle window" in err), err
+    assert "within 3 s" in err
 
 
 def test_ctrl_c_stops_everything_and_keeps_the_ledger(tmp_path):
