@@ -25,11 +25,11 @@ import numpy as np
 # extension; its pure-Python fallback is fine and silent.
 sys.modules.setdefault("_bjdata", None)  # type: ignore[arg-type]
 
-from autobahn.twisted.component import Component  # noqa: E402
-from autobahn.wamp.exception import ApplicationError  # noqa: E402
-from autobahn.wamp.types import PublishOptions, SubscribeOptions  # noqa: E402
-from pydantic import ValidationError  # noqa: E402
-from twisted.internet import defer, reactor  # noqa: E402
+from autobahn.twisted.component import Component
+from autobahn.wamp.exception import ApplicationError
+from autobahn.wamp.types import PublishOptions, SubscribeOptions
+from pydantic import ValidationError
+from twisted.internet import defer, reactor
 
 from homesim.devices.base import (
     BUS_KINDS,

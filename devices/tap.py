@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from homesim.devices.runtime import T, Bus, stop_soon
+from homesim.devices.runtime import Bus, T, stop_soon
 
 log = logging.getLogger("homesim.tap")
 
