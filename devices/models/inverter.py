@@ -373,8 +373,9 @@ def allocate(
       - ``'self_consumption'``: discharge to cover load; charge windows are ignored.
       - ``'time_of_use'``: inside charge windows no discharge, and the battery also charges
         from the grid at up to ``grid_charge_power``; a tick inside both a charge and a
-        discharge window counts as a discharge tick. Elsewhere (inside discharge windows and
-        outside all windows) the battery discharges to cover load, as in self-consumption.
+        discharge window counts as a discharge tick. When discharge windows are given, the
+        battery discharges (to the reserve) only inside them, so it is held for the peak;
+        without discharge windows it discharges everywhere outside the charge windows.
       - ``'backup'``: no discharge while the grid is up (charges from PV surplus and, inside
         charge windows, from the grid at up to ``grid_charge_power``).
 
@@ -436,7 +437,9 @@ def allocate(
         if mode == "self_consumption":
             no_discharge = np.zeros(n, dtype=bool)
         elif mode == "time_of_use":
-            no_discharge = in_cw & ~in_dw
+            # with discharge windows the battery is held for them (e.g. the evening peak);
+            # without, it discharges everywhere except inside charge windows
+            no_discharge = ~in_dw if settings.discharge_windows else in_cw
         else:  # backup
             no_discharge = np.ones(n, dtype=bool)
         floor = np.where(islanded, battery.e_min, np.where(no_discharge, np.inf, reserve))

@@ -170,7 +170,7 @@ def test_inverter_output_limit_shared_with_battery() -> None:
 
 def test_time_of_use_grid_charging() -> None:
     """Inside a charge window the battery charges from the grid and does not discharge;
-    elsewhere it covers the load as in self-consumption."""
+    it discharges only inside the discharge window (held for the peak)."""
     dt = 900.0
     n = 96
     s = InverterSettings(5000.0, mode="time_of_use", charge_windows=[("01:00", "05:00")],
@@ -184,6 +184,24 @@ def test_time_of_use_grid_charging() -> None:
     assert not a.battery_discharge[cw].any()
     assert_allclose(a.grid_import[cw], 1800.0 * dt)
     assert not a.battery_charge[~cw].any()
+    dw = (hour >= 17) & (hour < 21)
+    assert_allclose(a.battery_discharge[dw], 300.0 * dt)
+    assert not a.grid_import[dw].any()
+    assert not a.battery_discharge[~dw].any()
+    assert_allclose(a.grid_import[~cw & ~dw], 300.0 * dt)
+
+
+def test_time_of_use_without_discharge_windows() -> None:
+    """Without discharge windows the battery covers the load outside the charge windows."""
+    dt = 900.0
+    n = 96
+    s = InverterSettings(5000.0, mode="time_of_use", charge_windows=[("01:00", "05:00")],
+                         grid_charge_power=1500.0, tz="Etc/GMT+5", reserve_soc=0.2)
+    load = np.full(n, 300.0 * dt)
+    a = allocate(s, dt, ticks(n, dt), np.zeros(n), None, load, 1e9, 1e9, env(energy=10e6))
+    hour = np.arange(n) * dt / 3600.0
+    cw = (hour >= 1) & (hour < 5)
+    assert not a.battery_discharge[cw].any()
     assert_allclose(a.battery_discharge[~cw], 300.0 * dt)
     assert not a.grid_import[~cw].any()
 
