@@ -3,6 +3,7 @@
     python -m homesim.devices <kind> --manifest home.yaml --device <name>
     python -m homesim.devices clock  --manifest home.yaml --run-id R
     python -m homesim.devices ledger --manifest home.yaml --run-id R --db ledger.sqlite
+    python -m homesim.devices call --router rs://… --realm R PROCEDURE [JSON ARG …]
 
 The router URL and realm come from --router/--realm or HOMESIM_ROUTER_URL/HOMESIM_REALM
 (default: the home's name). The device id from --device or HOMESIM_DEVICE.
@@ -43,7 +44,8 @@ def run_ticks(home) -> int:  # noqa: ANN001
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m homesim.devices", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("kind", choices=[*SHELLS, "clock", "ledger", "tap"])
+    p.add_argument("kind", choices=[*SHELLS, "clock", "ledger", "tap", "call"])
+    p.add_argument("args", nargs="*", help="(call) procedure URI and JSON arguments")
     p.add_argument("--manifest", default=os.environ.get("HOMESIM_MANIFEST"),
                    help="Home manifest (YAML or JSON) [HOMESIM_MANIFEST]")
     p.add_argument("--device", default=os.environ.get("HOMESIM_DEVICE"),
@@ -57,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--window", type=int, default=None,
                    help="(clock) ticks per window at speed max (default: one day)")
     a = p.parse_args(argv)
+    if a.kind == "call":
+        return _call(a)
     if not a.manifest:
         p.error("--manifest (or HOMESIM_MANIFEST) is required")
 
@@ -112,6 +116,48 @@ def main(argv: list[str] | None = None) -> int:
     shell = shell_class(a.kind)(home, a.device, seed=sim.seed)
     runner = DeviceRunner(shell)
     return serve(settings, a.device, runner.on_join)
+
+
+def _call(a: argparse.Namespace) -> int:
+    """One RPC; print the result as JSON (exit 0) or the WAMP error (exit 1)."""
+    import json
+
+    from twisted.internet import defer
+
+    from homesim.devices.runtime import BusSettings, serve, setup_logging, stop_soon
+
+    setup_logging("call")
+    if not a.args:
+        print("call needs a procedure URI", file=sys.stderr)
+        return 2
+    proc, *raw = a.args
+    try:
+        args = [json.loads(x) for x in raw]
+    except json.JSONDecodeError as exc:
+        print(f"arguments must be JSON: {exc}", file=sys.stderr)
+        return 2
+    base = BusSettings.from_env(a.router, a.realm)
+    settings = BusSettings(router=base.router, realm=base.realm, max_retries=3)
+    outcome: dict[str, bool] = {}
+
+    def on_join(bus) -> None:  # noqa: ANN001
+        d = defer.maybeDeferred(bus.call, proc, *args)
+
+        def ok(res: object) -> None:
+            print(json.dumps(res))
+            outcome["ok"] = True
+
+        def bad(fail) -> None:  # noqa: ANN001
+            err = fail.value
+            print(f"{getattr(err, 'error', type(err).__name__)}: "
+                  f"{json.dumps(getattr(err, 'kwargs', {}) or str(err))}", file=sys.stderr)
+            outcome["ok"] = False
+
+        d.addCallbacks(ok, bad)
+        d.addBoth(lambda _: stop_soon(0, 0))
+
+    code = serve(settings, "call", on_join)
+    return code or (0 if outcome.get("ok") else 1)
 
 
 if __name__ == "__main__":

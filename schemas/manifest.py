@@ -322,3 +322,60 @@ def load_manifest(path: str | Path) -> Home:
 def home_json_schema() -> dict[str, Any]:
     """JSON Schema of the Home manifest (pydantic, draft 2020-12)."""
     return Home.model_json_schema()
+
+
+# ---------------------------------------------------------------------------- Block
+
+
+class Flat(_Strict):
+    """One flat of a block: a home of its own (realm, inverter, devices)."""
+
+    name: Annotated[str, Field(pattern=DNS_LABEL, max_length=40, description="Flat id")]
+    devices: Annotated[list[Device], Field(min_length=1)]
+
+
+class BlockSpec(_Strict):
+    """A block of flats: every flat becomes a child Home ``<block>-<flat>``; the block-level
+    devices (shared PV, a common battery…) become the child Home ``<block>-common``."""
+
+    location: Location | None = None
+    simulation: Simulation = Simulation()
+    flats: Annotated[list[Flat], Field(min_length=1)]
+    devices: Annotated[list[Device], Field(description="Block-level devices")] = []
+
+    @model_validator(mode="after")
+    def _children_are_homes(self) -> BlockSpec:
+        names = [f.name for f in self.flats]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"flat names must be unique: {', '.join(dupes)}")
+        if "common" in names:
+            raise ValueError("'common' is reserved for the block-level devices")
+        for spec in self.child_specs().values():
+            HomeSpec.model_validate(spec.model_dump())
+        return self
+
+    def child_specs(self) -> dict[str, HomeSpec]:
+        """Child name suffix → HomeSpec of each flat (and ``common`` for block devices)."""
+        out = {}
+        groups = [(f.name, f.devices) for f in self.flats]
+        if self.devices:
+            groups.append(("common", self.devices))
+        for name, devices in groups:
+            out[name] = HomeSpec.model_construct(location=self.location,
+                                                 simulation=self.simulation, devices=devices)
+        return out
+
+
+class Block(_Strict):
+    """A block of flats (``kind: Block``)."""
+
+    apiVersion: Literal["homesim.io/v1alpha1"]  # noqa: N815 (Kubernetes field name)
+    kind: Literal["Block"]
+    metadata: Metadata
+    spec: BlockSpec
+
+
+def block_json_schema() -> dict[str, Any]:
+    """JSON Schema of the Block manifest (pydantic, draft 2020-12)."""
+    return Block.model_json_schema()

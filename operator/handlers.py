@@ -1,0 +1,177 @@
+"""kopf handlers of the homesim operator (thin: parsing, rendering and status are elsewhere).
+
+Run with ``kopf run -m homesim.operator.handlers --all-namespaces`` (the chart does this).
+Settings from the environment: ``HOMESIM_IMAGE`` (device image), ``HOMESIM_ROUTER_URL``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import kopf
+
+from homesim.operator.conditions import set_condition
+from homesim.operator.kube import Kube
+from homesim.operator.live import live_changes
+from homesim.operator.render import RenderOptions, render_block_homes, render_home
+from homesim.schemas.manifest import Block, HomeSpec, ManifestError, parse_home
+
+GROUP, VERSION = "homesim.io", "v1alpha1"
+log = logging.getLogger("homesim.operator")
+_kube: Kube | None = None
+
+
+def kube() -> Kube:
+    """One API client for the operator's lifetime (not one per call)."""
+    global _kube
+    if _kube is None:
+        _kube = Kube()
+    return _kube
+
+
+def options() -> RenderOptions:
+    return RenderOptions(
+        image=os.environ.get("HOMESIM_IMAGE", RenderOptions.image),
+        router_url=os.environ.get("HOMESIM_ROUTER_URL", RenderOptions.router_url))
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    settings.persistence.finalizer = "homesim.io/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="homesim.io")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="homesim.io", key="last-handled-configuration")
+    settings.posting.level = logging.INFO
+    settings.watching.server_timeout = 60
+
+
+def _manifest(body: kopf.Body, kind: str) -> dict[str, Any]:
+    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind,
+            "metadata": {"name": body["metadata"]["name"]}, "spec": dict(body.get("spec", {}))}
+
+
+def _invalid(body: kopf.Body, patch: kopf.Patch, exc: ManifestError) -> None:
+    msg = "; ".join(f"{p}: {r}" for p, r in exc.errors)
+    gen = body["metadata"].get("generation")
+    conds = body.get("status", {}).get("conditions")
+    conds = set_condition(conds, "Reconciled", False, "InvalidSpec", msg, gen)
+    conds = set_condition(conds, "Ready", False, "InvalidSpec", "not reconciled", gen)
+    patch.status["conditions"] = conds
+    patch.status["observedGeneration"] = gen
+    kopf.warn(body, reason="InvalidSpec", message=msg[:1000])
+
+
+@kopf.on.resume(GROUP, VERSION, "homes")
+@kopf.on.create(GROUP, VERSION, "homes")
+@kopf.on.update(GROUP, VERSION, "homes")
+def reconcile_home(body: kopf.Body, patch: kopf.Patch, name: str, namespace: str,
+                   old: Any = None, new: Any = None, **_: Any) -> None:
+    """Home → ConfigMap + one Deployment per device + clock + ledger, all adopted."""
+    try:
+        home = parse_home(_manifest(body, "Home"), f"Home {namespace}/{name}")
+    except ManifestError as exc:
+        _invalid(body, patch, exc)
+        return
+    objs = render_home(home, namespace, options())
+    kopf.adopt(objs, owner=body)
+    result = kube().apply_all(objs)
+    stale = kube().prune(namespace, {"homesim.io/home": name},
+                         {o["metadata"]["name"] for o in objs})
+    gen = body["metadata"].get("generation")
+    conds = set_condition(body.get("status", {}).get("conditions"), "Reconciled", True,
+                          "Applied", f"{len(objs)} objects applied "
+                          f"({result['created']} created, {result['updated']} updated, "
+                          f"{len(stale)} removed)", gen)
+    ready, total = kube().devices_ready(namespace, name)
+    conds = set_condition(conds, "Ready", ready == total and total > 0,
+                          "DevicesReady" if ready == total else "DevicesNotReady",
+                          f"{ready}/{total} device Deployments ready", gen)
+    patch.status.update({"conditions": conds, "observedGeneration": gen,
+                         "devices": f"{ready}/{total}", "devicesReady": ready,
+                         "devicesTotal": total})
+    if result["created"] or result["updated"] or stale:
+        kopf.info(body, reason="Reconciled",
+                  message=f"created {result['created']}, updated {result['updated']}, "
+                          f"removed {len(stale)}")
+    if old and new and old.get("spec") and new.get("spec"):
+        _push_live(body, old["spec"], new["spec"], namespace, name)
+
+
+def _push_live(body: kopf.Body, old: dict[str, Any], new: dict[str, Any], namespace: str,
+               name: str) -> None:
+    """Send changed live properties to the running devices over WAMP (best effort)."""
+    from homesim.operator.wamp import push
+
+    try:
+        changes = live_changes(HomeSpec.model_validate(dict(old)),
+                               HomeSpec.model_validate(dict(new)))
+    except Exception:  # noqa: BLE001 - the old spec may predate a schema change
+        return
+    if not changes:
+        return
+    ok, failed = push(changes, options().router_url, name)
+    if ok:
+        kopf.info(body, reason="LiveUpdate",
+                  message=", ".join(f"{d}.{p}" for d, p, _ in ok) + " set over WAMP")
+    if failed:
+        kopf.warn(body, reason="LiveUpdateFailed",
+                  message="not reachable over WAMP (devices read the new ConfigMap when they "
+                          "restart): " + ", ".join(f"{d}.{p}" for d, p, _ in failed))
+
+
+@kopf.timer(GROUP, VERSION, "homes", interval=15, idle=5)
+def refresh_ready(body: kopf.Body, patch: kopf.Patch, name: str, namespace: str,
+                  **_: Any) -> None:
+    """Keep the Ready condition and the devices column true."""
+    ready, total = kube().devices_ready(namespace, name)
+    status = body.get("status", {})
+    if status.get("devicesReady") == ready and status.get("devicesTotal") == total:
+        return
+    gen = body["metadata"].get("generation")
+    patch.status["conditions"] = set_condition(
+        status.get("conditions"), "Ready", ready == total and total > 0,
+        "DevicesReady" if ready == total else "DevicesNotReady",
+        f"{ready}/{total} device Deployments ready", gen)
+    patch.status.update({"devices": f"{ready}/{total}", "devicesReady": ready,
+                         "devicesTotal": total})
+
+
+@kopf.on.resume(GROUP, VERSION, "blocks")
+@kopf.on.create(GROUP, VERSION, "blocks")
+@kopf.on.update(GROUP, VERSION, "blocks")
+def reconcile_block(body: kopf.Body, patch: kopf.Patch, name: str, namespace: str,
+                    **_: Any) -> None:
+    """Block → one child Home per flat (+ ``<block>-common``), all adopted."""
+    gen = body["metadata"].get("generation")
+    try:
+        block = Block.model_validate(_manifest(body, "Block"))
+    except Exception as exc:  # noqa: BLE001 - pydantic ValidationError
+        from pydantic import ValidationError
+
+        from homesim.schemas.manifest import validation_errors
+
+        errs = validation_errors(exc) if isinstance(exc, ValidationError) else [("", str(exc))]
+        _invalid(body, patch, ManifestError(errs, f"Block {namespace}/{name}"))
+        return
+    homes = render_block_homes(block, namespace)
+    kopf.adopt(homes, owner=body)
+    result = kube().apply_all(homes)
+    names = [h["metadata"]["name"] for h in homes]
+    stale = kube().prune_homes(namespace, name, set(names))
+    conds = set_condition(body.get("status", {}).get("conditions"), "Reconciled", True,
+                          "Applied", f"{len(homes)} Homes applied, {len(stale)} removed", gen)
+    conds = set_condition(conds, "Ready", "Unknown", "SeeHomes",
+                          "readiness is reported by each child Home", gen)
+    patch.status.update({"conditions": conds, "observedGeneration": gen, "children": names,
+                         "devices": f"{len(names)} homes"})
+    if result["created"] or result["updated"] or stale:
+        kopf.info(body, reason="Reconciled",
+                  message=f"homes created {result['created']}, updated {result['updated']}, "
+                          f"removed {len(stale)}")
+
+
+@kopf.on.probe(id="homes")
+def probe(**_: Any) -> str:
+    return "ok"
