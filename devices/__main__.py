@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="(tap) JSON output path")
     p.add_argument("--window", type=int, default=None,
                    help="(clock) ticks per window at speed max (default: one day)")
-    a = p.parse_args(argv)
+    a = p.parse_intermixed_args(argv)
     if a.kind == "call":
         return _call(a)
     if not a.manifest:

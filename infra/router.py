@@ -49,6 +49,15 @@ from typing import Any
 
 import psutil
 
+# the config is shared with the router container's entry point (stdlib only)
+from homesim.infra.crossbar_config import (
+    RS_MAX_MESSAGE_SIZE,
+    URI_PREFIX,
+    WS_MAX_MESSAGE_SIZE,
+    WS_PATH,
+    render_config,
+)
+
 __all__ = [
     "RS_MAX_MESSAGE_SIZE",
     "URI_PREFIX",
@@ -73,13 +82,6 @@ BOOT_FILES = (
 CACHE_ENV = "HOMESIM_CACHE"
 NODELAY_ENV = "HOMESIM_ROUTER_NODELAY"
 MARKER = "homesim-router.json"
-
-URI_PREFIX = "homesim."
-WS_PATH = "/ws"
-RS_MAX_MESSAGE_SIZE = 2**24  # RawSocket's maximum (16 MiB); a simulated day per message fits
-WS_MAX_MESSAGE_SIZE = 64 * 2**20  # JSON is ~2-3x larger than msgpack for float arrays
-
-_REALM_NAME = re.compile(r"^[A-Za-z][A-Za-z\d_\-@.]{2,254}$")  # autobahn's, as Crossbar checks
 
 # `bin/crossbar` has a stale shebang (the venv is built elsewhere and renamed), so run it so:
 _CROSSBAR_MAIN = "import sys, crossbar; sys.argv[0] = 'crossbar'; sys.exit(crossbar.run())"
@@ -267,70 +269,6 @@ def _clean_env(nodelay: bool | None = None) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- config
-
-
-def render_config(
-    realms: list[str], ws_port: int, rs_port: int, host: str = "127.0.0.1"
-) -> dict[str, Any]:
-    """Crossbar node configuration (version 2): one router worker serving `realms`."""
-    if not realms:
-        raise ValueError("at least one realm is needed")
-    for realm in realms:
-        if not isinstance(realm, str) or not _REALM_NAME.match(realm):
-            raise ValueError(
-                f"invalid WAMP realm name {realm!r} (must match {_REALM_NAME.pattern})"
-            )
-    if len(set(realms)) != len(realms):
-        raise ValueError(f"duplicate realm in {realms!r}")
-    anonymous = {
-        "name": "anonymous",
-        "permissions": [
-            {
-                "uri": URI_PREFIX,
-                "match": "prefix",
-                "allow": {"call": True, "register": True, "publish": True, "subscribe": True},
-                "disclose": {"caller": False, "publisher": False},
-                "cache": True,
-            }
-        ],
-    }
-    ws_options = {
-        "max_message_size": WS_MAX_MESSAGE_SIZE,
-        "max_frame_size": WS_MAX_MESSAGE_SIZE,
-        # no effect in autobahn 26.10 (read too early); here twisted.web sets TCP_NODELAY anyway
-        "tcp_nodelay": True,
-        "auto_ping_interval": 10000,
-        "auto_ping_timeout": 30000,
-    }
-    return {
-        "version": 2,
-        "controller": {},
-        "workers": [
-            {
-                "type": "router",
-                "realms": [{"name": realm, "roles": [anonymous]} for realm in realms],
-                "transports": [
-                    {
-                        "type": "web",
-                        "endpoint": {"type": "tcp", "interface": host, "port": ws_port},
-                        "paths": {
-                            WS_PATH.strip("/"): {
-                                "type": "websocket",
-                                "serializers": ["json", "msgpack"],
-                                "options": ws_options,
-                            },
-                        },
-                    },
-                    {
-                        "type": "rawsocket",
-                        "endpoint": {"type": "tcp", "interface": host, "port": rs_port},
-                        "serializers": ["msgpack"],
-                        "options": {"max_message_size": RS_MAX_MESSAGE_SIZE},
-                    },
-                ],
-            }
-        ],
-    }
 
 
 def component_transport(url: str) -> dict[str, Any]:
