@@ -124,9 +124,21 @@ def _push_live(body: kopf.Body, old: dict[str, Any], new: dict[str, Any], namesp
 @kopf.timer(GROUP, VERSION, "homes", interval=15, idle=5)
 def refresh_ready(body: kopf.Body, patch: kopf.Patch, name: str, namespace: str,
                   **_: Any) -> None:
-    """Keep the Ready condition and the devices column true."""
+    """Keep the Ready condition, the devices column and the sim-time column true.
+
+    Sim time is read from the home's clock over WAMP (a coarse progress indicator, every
+    15 s); power, SoC and other telemetry stay on the bus and in Prometheus."""
+    from datetime import UTC, datetime
+
+    from homesim.operator.wamp import clock_status
+
     ready, total = kube().devices_ready(namespace, name)
     status = body.get("status", {})
+    st = clock_status(options().router_url, name)
+    if st is not None:
+        t = datetime.fromtimestamp(float(st["sim_time"]), UTC).strftime("%Y-%m-%dT%H:%MZ")
+        if t != status.get("simTime"):
+            patch.status["simTime"] = t
     if status.get("devicesReady") == ready and status.get("devicesTotal") == total:
         return
     gen = body["metadata"].get("generation")
