@@ -52,14 +52,22 @@ def validate_realms(realms: list[str]) -> None:
 
 
 def render_config(
-    realms: list[str], ws_port: int, rs_port: int, host: str = "127.0.0.1"
+    realms: list[str],
+    ws_port: int,
+    rs_port: int,
+    host: str = "127.0.0.1",
+    *,
+    allow_empty: bool = False,
 ) -> dict[str, Any]:
     """Crossbar node configuration (version 2): one router worker serving `realms`.
 
     `host` is the interface both transports listen on (``0.0.0.0`` in a container).
-    Raises ValueError for an empty list, an invalid or a duplicate realm name.
+    Raises ValueError for an invalid or a duplicate realm name, and for an empty list unless
+    `allow_empty` (a router without realms listens, but every join fails with
+    ``wamp.error.no_such_realm`` - the router container waits so for its first home).
     """
-    validate_realms(realms)
+    if realms or not allow_empty:
+        validate_realms(realms)
     anonymous = {
         "name": "anonymous",
         "permissions": [

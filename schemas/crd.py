@@ -93,6 +93,8 @@ def structural(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> di
         if k == "items":
             out[k] = structural(v, defs)
             continue
+        if k == "format" and v == "date-time":
+            continue  # Kubernetes wants an offset; a naive time is the home's local time
         if k == "default":
             continue  # defaults are the models' job: API-server defaulting of the merged
             # device union would put one kind's defaults on every other kind
