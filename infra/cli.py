@@ -70,6 +70,8 @@ def run(
         help="Count every bus message into this JSON file (benchmarks)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
+    no_report: Annotated[bool, typer.Option("--no-report",
+                                            help="Skip report.html (plots)")] = False,
 ) -> None:
     """Run a home: a real Crossbar router, one OS process per device, the clock and the ledger.
 
@@ -124,6 +126,13 @@ def run(
         except Exception as exc:  # noqa: BLE001 - a clear one-line error for the user
             err.print(f"[red]homesim run failed:[/red] {exc}")
             raise typer.Exit(1) from None
+    if res.summary and not no_report:
+        from homesim.infra.report import write_report
+
+        try:
+            write_report(res.run_dir)
+        except Exception as exc:  # noqa: BLE001 - a report never fails a run
+            err.print(f"[yellow]report not written:[/yellow] {exc}")
     if json_out and res.summary:
         print(json.dumps(res.summary, indent=2))
     elif res.summary:
@@ -208,6 +217,14 @@ def export(
     else:
         df.to_parquet(target, index=False)
     console.print(f"wrote {len(df):,} rows to {target}")
+
+
+@app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="Run folder")]) -> None:
+    """(Re)write RUN_DIR/report.html: daily flows, battery SoC, unserved energy (plotly)."""
+    from homesim.infra.report import write_report
+
+    console.print(f"wrote {write_report(run_dir)}")
 
 
 @app.command("router-env")

@@ -74,6 +74,21 @@ def test_example_day_conserves_energy(tmp_path):
     worst = con.execute("SELECT max(abs(max_abs_residual)) FROM node_balance").fetchone()[0]
     nodes = {r[0] for r in con.execute("SELECT DISTINCT node FROM node_balance")}
     assert worst < 1e-6 and {"battery", "inverter", "pv-south", "house"} <= nodes
+    n_packets = con.execute("SELECT count(*) FROM packet").fetchone()[0]
+    # exports and the plots
+    import pandas as pd
+
+    for fmt in ("csv", "parquet"):
+        subprocess.run([sys.executable, "-m", "homesim.infra.cli", "export",
+                        str(tmp_path / "run"), "--format", fmt], check=True,
+                       capture_output=True)
+    pq = pd.read_parquet(tmp_path / "run" / "packet.parquet")
+    csv = pd.read_csv(tmp_path / "run" / "packet.csv")
+    assert len(pq) == len(csv) == n_packets
+    assert set(pq.columns) == {"tick", "sim_time", "source", "sink", "carrier", "joules"}
+    assert (pq["joules"] >= 0).all()
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert "Daily electricity flows" in html and "pv-south \\u2192 inverter" in html
 
 
 def _device_pids(out_dir) -> dict[str, int]:
