@@ -24,7 +24,7 @@ from typing import Any
 from twisted.internet import defer, reactor, task
 
 from homesim.devices.base import InvalidArgument
-from homesim.devices.runtime import Bus, T, parse_speed, rpc_args, stop_soon
+from homesim.devices.runtime import Bus, T, after_finish, parse_speed, rpc_args
 from homesim.schemas.manifest import Home
 
 log = logging.getLogger("homesim.clock")
@@ -297,7 +297,7 @@ class Clock:
         if self.bus is not None:
             self.bus.publish(T.FINISHED, msg)
         self._emit({"event": "finished", **msg})
-        stop_soon(0 if ok else 1, 0.5)
+        after_finish(0.5)
 
 
 class WindowFailed(Exception):

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from homesim.devices.base import UNBOUNDED_KINDS
-from homesim.devices.runtime import Bus, T, stop_soon, validate_packets
+from homesim.devices.runtime import Bus, T, after_finish, validate_packets
 from homesim.schemas.generated.messages import Settle
 from homesim.schemas.manifest import Home
 
@@ -139,7 +139,7 @@ class Ledger:
 
     def _on_finished(self, msg: dict[str, Any]) -> None:
         self.finalize(clock=msg)
-        stop_soon(0, 0.1)
+        after_finish(0.1)
 
     def finalize(self, clock: dict[str, Any] | None = None) -> None:
         """Write the summary (once; also on SIGTERM, then marked incomplete) and close."""

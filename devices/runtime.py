@@ -235,8 +235,7 @@ def serve(settings: BusSettings, name: str, on_join: Callable[[Bus], Any],
                  getattr(fail, "value", fail))
 
     def _done(result: Any) -> None:
-        if reactor.running:
-            reactor.stop()
+        _stop_reactor()
 
     def _failed(fail: Any) -> None:
         state["code"] = 2
@@ -269,14 +268,31 @@ def serve(settings: BusSettings, name: str, on_join: Callable[[Bus], Any],
     return state["code"]
 
 
+def _stop_reactor() -> None:
+    from twisted.internet.error import ReactorNotRunning
+
+    try:
+        reactor.stop()
+    except ReactorNotRunning:  # already stopping (e.g. SIGTERM and the run's end together)
+        pass
+
+
 def stop_soon(code: int = 0, delay: float = 0.05) -> None:
     """Stop the reactor shortly (lets pending publishes flush)."""
-    def _stop() -> None:
-        if reactor.running:
-            reactor.stop()
-    if code:
-        os.environ["HOMESIM_EXIT_CODE"] = str(code)
-    reactor.callLater(delay, _stop)
+    reactor.callLater(delay, _stop_reactor)
+
+
+def after_finish(delay: float = 0.1) -> None:
+    """What a process does when the run has finished.
+
+    ``HOMESIM_AFTER_FINISH=exit`` (default, ``homesim run``): stop. ``idle`` (Kubernetes
+    Deployments, which restart containers that exit): stay connected and answer RPCs, so a
+    finished run is not started again.
+    """
+    if os.environ.get("HOMESIM_AFTER_FINISH", "exit") == "idle":
+        log.info("run finished; idling (HOMESIM_AFTER_FINISH=idle)")
+        return
+    stop_soon(0, delay)
 
 
 # ---------------------------------------------------------------------------- devices
@@ -401,7 +417,7 @@ class DeviceRunner:
     def _on_finished(self, msg: dict[str, Any]) -> None:
         self.finished = True
         self.clock_view["state"] = "finished" if msg.get("ok") else "failed"
-        stop_soon(0, 0.2)
+        after_finish(0.2)
 
     def _on_window(self, msg: dict[str, Any]) -> None:
         cw = ClockWindow.model_validate(msg)

@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from homesim.devices.runtime import Bus, T, stop_soon
+from homesim.devices.runtime import Bus, T, after_finish
 
 log = logging.getLogger("homesim.tap")
 
@@ -40,7 +40,7 @@ class Tap:
             self.sim_seconds += float(msg["n"]) * float(msg["dt"])
         if topic == T.FINISHED:
             self.write()
-            stop_soon(0, 0.1)
+            after_finish(0.1)
 
     def write(self) -> None:
         if self._written or self.out is None:

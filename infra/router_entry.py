@@ -227,7 +227,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(render_config(realms, settings.ws_port, settings.rs_port,
                                        settings.host, allow_empty=True), indent=2))
         return 0
-    return Supervisor(settings).run()
+    try:
+        return Supervisor(settings).run()
+    except OSError as exc:  # e.g. the node directory is not writable (no volume mounted)
+        log(f"cannot run Crossbar: {exc} (HOMESIM_CBDIR={settings.cbdir} must be writable)")
+        return 1
 
 
 if __name__ == "__main__":

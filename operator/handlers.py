@@ -76,6 +76,11 @@ def reconcile_home(body: kopf.Body, patch: kopf.Patch, name: str, namespace: str
         return
     objs = render_home(home, namespace, options())
     kopf.adopt(objs, owner=body)
+    realms_cm = os.environ.get("HOMESIM_REALMS_CONFIGMAP")  # "<namespace>/<name>" (chart)
+    if realms_cm and "/" in realms_cm:
+        cm_ns, cm_name = realms_cm.split("/", 1)
+        if kube().ensure_realm(cm_ns, cm_name, name):
+            kopf.info(body, reason="RealmAdded", message=f"realm {name} added to {realms_cm}")
     result = kube().apply_all(objs)
     stale = kube().prune(namespace, {"homesim.io/home": name},
                          {o["metadata"]["name"] for o in objs})

@@ -84,6 +84,28 @@ class Kube:
                 gone.append(n)
         return gone
 
+    def ensure_realm(self, namespace: str, name: str, realm: str) -> bool:
+        """Make sure ConfigMap ``namespace/name`` (key ``realms``, one per line) lists
+        ``realm``; return True if it had to be added."""
+        try:
+            cm = self.core.read_namespaced_config_map(name, namespace)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            self.core.create_namespaced_config_map(namespace, {
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "labels": {
+                    "app.kubernetes.io/part-of": "homesim",
+                    "app.kubernetes.io/managed-by": "homesim-operator"}},
+                "data": {"realms": realm + "\n"}})
+            return True
+        lines = [x.strip() for x in ((cm.data or {}).get("realms") or "").splitlines()]
+        if realm in lines:
+            return False
+        text = "\n".join([x for x in lines if x] + [realm]) + "\n"
+        self.core.patch_namespaced_config_map(name, namespace, {"data": {"realms": text}})
+        return True
+
     # ------------------------------------------------------------------ status
     def devices_ready(self, namespace: str, home: str) -> tuple[int, int]:
         """(ready, total) device Deployments of a Home; a scaled-to-zero device counts as

@@ -103,6 +103,8 @@ def _deployment(home: Home, ns: str | None, part: str, component: str, args: lis
         {"name": "HOMESIM_RUN_ID", "value": home.metadata.name},
         {"name": "HOMESIM_MANIFEST", "value": MANIFEST_PATH},
         {"name": "HOME", "value": "/tmp"},
+        # a Deployment restarts containers that exit: stay up (idle) when the run is over
+        {"name": "HOMESIM_AFTER_FINISH", "value": "idle"},
     ]
     mounts = [{"name": "manifest", "mountPath": "/etc/homesim", "readOnly": True},
               {"name": "tmp", "mountPath": "/tmp"}, *(extra_mounts or [])]

@@ -55,26 +55,29 @@ fi
 if ! podman image exists "$BASE"; then
   t=$(now)
   if [[ ! -s $BASE_TAR ]]; then
-    command -v debootstrap >/dev/null || { say "debootstrap is missing (apt-get install debootstrap)"; exit 1; }
+    # debootstrap needs root (chroot, device nodes): sudo when we are not root
+    as_root=(); [[ $(id -u) -eq 0 ]] || as_root=(sudo)
+    debootstrap=$(command -v debootstrap || echo /usr/sbin/debootstrap)
+    [[ -x $debootstrap ]] || { say "debootstrap is missing (apt-get install debootstrap)"; exit 1; }
     say "building $BASE with debootstrap from $MIRROR (about a minute)"
     work=$(mktemp -d "$PODMAN_CACHE/rootfs.XXXXXX")
-    trap 'rm -rf "$work"' EXIT
-    debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+    trap '"${as_root[@]}" rm -rf "$work"' EXIT
+    "${as_root[@]}" "$debootstrap" --variant=minbase --include=python3,python3-venv,ca-certificates \
       bookworm "$work/rootfs" "$MIRROR" >"$work/debootstrap.log" 2>&1 \
       || { tail -20 "$work/debootstrap.log" >&2; exit 1; }
     r=$work/rootfs
     # what a container never needs: downloaded .debs, apt lists, docs, man pages, locales
-    rm -rf "$r"/var/cache/apt/archives/*.deb "$r"/var/cache/apt/*.bin "$r"/var/lib/apt/lists/* \
-      "$r"/usr/share/doc/* "$r"/usr/share/man/* "$r"/usr/share/info/* "$r"/usr/share/locale/* \
-      "$r"/var/log/* "$r"/tmp/* "$r"/root/.cache
-    tar --numeric-owner -C "$r" -cf "$BASE_TAR.tmp" .
+    "${as_root[@]}" sh -c 'cd "$1" && rm -rf var/cache/apt/archives/*.deb var/cache/apt/*.bin \
+      var/lib/apt/lists/* usr/share/doc/* usr/share/man/* usr/share/info/* usr/share/locale/* \
+      var/log/* tmp/* root/.cache' sh "$r"
+    "${as_root[@]}" tar --numeric-owner -C "$r" -cf - . >"$BASE_TAR.tmp"
     mv "$BASE_TAR.tmp" "$BASE_TAR"
-    rm -rf "$work"
+    "${as_root[@]}" rm -rf "$work"
     trap - EXIT
   else
     say "importing $BASE from $BASE_TAR"
   fi
-  podman import --change 'CMD ["/bin/bash"]' --change 'ENV LANG=C.UTF-8' \
+  podman import --quiet --change 'CMD ["/bin/bash"]' --change 'ENV LANG=C.UTF-8' \
     "$BASE_TAR" "$BASE" >/dev/null
   say "base image $BASE: $(took "$t")"
 else
@@ -111,5 +114,7 @@ for name in "${targets[@]}"; do
     *) say "unknown image '$name' (device, router, operator)"; exit 2 ;;
   esac
 done
+# older builds of our images (untagged by the builds above; labelled io.homesim.image)
+podman image prune --force --filter label=io.homesim.image >/dev/null || true
 podman image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep '^localhost/homesim-' >&2 || true
 say "total: $(took "$T0")"

@@ -70,7 +70,9 @@ def test_helm_install_then_home_reconciles_with_chart_rbac(cluster, crds, namesp
     kc = tmp_path / "operator-kubeconfig"
     kc.write_text(yaml.safe_dump(admin))
     log = tmp_path / "operator.log"
-    env = dict(os.environ, KUBECONFIG=str(kc), HOMESIM_ROUTER_URL="rs://127.0.0.1:9")
+    env = dict(os.environ, KUBECONFIG=str(kc), HOMESIM_ROUTER_URL="rs://127.0.0.1:9",
+               HOMESIM_REALMS_CONFIGMAP=next(e["value"] for e in c["env"]
+                                             if e["name"] == "HOMESIM_REALMS_CONFIGMAP"))
     with open(log, "wb") as fh:
         op = subprocess.Popen([sys.executable, "-m", "kopf", "run", "--standalone",
                                "--all-namespaces", "-m", "homesim.operator.handlers"],
@@ -86,6 +88,8 @@ def test_helm_install_then_home_reconciles_with_chart_rbac(cluster, crds, namesp
         assert any(x["type"] == "Reconciled" and x["status"] == "True"
                    for x in home["status"]["conditions"])
         assert "Forbidden" not in log.read_text()
+        realms = cluster.get("configmap", "hs-router-realms", "-n", namespace)
+        assert realms["data"]["realms"].split() == ["greensboro"]  # the router's realm list
     finally:
         os.killpg(op.pid, signal.SIGTERM)
         op.wait(timeout=30)
