@@ -66,6 +66,7 @@ __all__ = [
     "Router",
     "RouterError",
     "component_transport",
+    "free_ports",
     "ensure_router_env",
     "render_config",
     "router_env_dir",
@@ -287,7 +288,8 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _free_ports(host: str, count: int) -> list[int]:
+def free_ports(host: str, count: int) -> list[int]:
+    """``count`` distinct free TCP ports on ``host`` (held open together while picked)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with contextlib.ExitStack() as stack:
         ports = []
@@ -520,7 +522,7 @@ def start_router(
     for port in (ws_port, rs_port):
         if port and not _port_free(host, port):
             raise RouterError(f"cannot start the router: port {port} on {host} is in use")
-    free = iter(_free_ports(host, (ws_port == 0) + (rs_port == 0)))
+    free = iter(free_ports(host, (ws_port == 0) + (rs_port == 0)))
     ws_port = ws_port or next(free)
     rs_port = rs_port or next(free)
     cbdir = workdir / ".crossbar"

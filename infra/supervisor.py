@@ -140,7 +140,7 @@ def run_home(home: Home, opts: RunOptions,
     else:
         say("preparing the router environment")
         python = rt.ensure_router_env(progress=say)
-        ws_port, rs_port = rt._free_ports("127.0.0.1", 2)
+        ws_port, rs_port = rt.free_ports("127.0.0.1", 2)
         rs_url = f"rs://127.0.0.1:{rs_port}"
         ws_url = f"ws://127.0.0.1:{ws_port}{rt.WS_PATH}"
 
