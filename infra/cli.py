@@ -47,8 +47,14 @@ def validate(
     raise typer.Exit(1 if bad else 0)
 
 
-def _fmt_time(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
+def _fmt_time(t: float, tz: str | None = None) -> str:
+    """Simulated time in the home's time zone (UTC when unknown)."""
+    zone: Any = UTC
+    if tz:
+        from homesim.devices.models.schedule import resolve_tz
+
+        zone = resolve_tz(tz)
+    return datetime.fromtimestamp(t, zone).strftime("%Y-%m-%d %H:%M")
 
 
 @app.command()
@@ -110,10 +116,11 @@ def run(
         pv_kwh = sum(v for k, v in energy.items()
                      if k.split("->")[0] in state.get("pvs", ())) / 3.6e6
         progress.update(task_id, total=total, completed=ticks,
-                        simtime=_fmt_time(float(ev.get("sim_time", 0))),
+                        simtime=_fmt_time(float(ev.get("sim_time", 0)), tz),
                         speedtxt=f"{ev.get('speed', '')} {rate}",
                         energy=f"PV {pv_kwh:,.1f} kWh · load {load_kwh:,.1f} kWh")
 
+    tz = home.spec.location.timezone if home.spec.location else None
     state["loads"] = {d.name for d in home.spec.devices if d.kind == "load"}
     state["pvs"] = {d.name for d in home.spec.devices if d.kind == "pv"}
 
