@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import sys
 import time
 from typing import Any
 
@@ -307,10 +306,3 @@ class WindowFailed(Exception):
         super().__init__(message)
         self.missing = missing
 
-
-def main_exit_code(ok: bool) -> int:
-    return 0 if ok else 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("use: python -m homesim.devices clock ...")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
 import numpy as np
@@ -27,7 +26,6 @@ class LoadShell(DeviceShell):
         self.ctx = home_context(self.home)
         self.profile = H0Profile(annual_kwh=self.props.annual_kwh)
         self.inverter = self.home.spec.first("inverter").name
-        self.key = zlib.crc32(self.name.encode())
         self._win: dict[int, np.ndarray] = {}
         if not hasattr(self, "served_total"):
             self.served_total = 0.0
