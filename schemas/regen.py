@@ -77,6 +77,19 @@ def generate_crds() -> dict[Path, str]:
             for c in (home_crd(), block_crd())}
 
 
+def generate_dashboards() -> dict[Path, str]:
+    """Grafana dashboards (``infra/grafana/dashboards.py``) as pretty JSON, in
+    ``infra/grafana/`` and in the chart (``helm/homesim/dashboards/``)."""
+    from homesim.infra.grafana.dashboards import DASHBOARDS
+
+    out = {}
+    for uid, build in DASHBOARDS.items():
+        text = json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+        out[HERE.parent / "infra" / "grafana" / f"{uid}.json"] = text
+        out[HERE.parent / "helm" / "homesim" / "dashboards" / f"{uid}.json"] = text
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     check = "--check" in argv
@@ -93,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             stale.append(HOME_SCHEMA)
     else:
         HOME_SCHEMA.write_text(home)
-    for path, text in generate_crds().items():
+    for path, text in {**generate_crds(), **generate_dashboards()}.items():
         if check:
             if not path.exists() or path.read_text() != text:
                 stale.append(path)

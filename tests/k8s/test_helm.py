@@ -51,6 +51,9 @@ def test_helm_install_then_home_reconciles_with_chart_rbac(cluster, crds, namesp
     assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert cluster.get("service", "hs-router", "-n", namespace)["spec"]["ports"][1]["port"] \
         == 8081
+    dashboards = cluster.get("configmaps", "-n", namespace, "-l", "grafana_dashboard=1")["items"]
+    assert sorted(next(iter(d["data"])) for d in dashboards) == [
+        "homesim-block.json", "homesim-home.json", "homesim-system.json"]
     role = cluster.get("clusterrole", "hs-operator")
     for rule in role["rules"]:
         assert "*" not in rule["verbs"] and "*" not in rule["resources"], rule
