@@ -57,7 +57,8 @@ def run_case(until: str, dt: float, tmp: Path, label: str) -> dict:
     t0 = time.perf_counter()
     res = subprocess.run([sys.executable, "-m", "homesim.infra.cli", "run", str(EXAMPLE),
                           "--until", until, "--dt", str(dt), "--speed", "max", "--out", str(out),
-                          "--tap", str(tap), "-q", "--json"], capture_output=True, text=True)
+                          "--tap", str(tap), "-q", "--json", "--no-report"],
+                         capture_output=True, text=True)
     wall = time.perf_counter() - t0
     stop.set()
     sampler.join()

@@ -77,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = BusSettings.from_env(a.router, a.realm or os.environ.get("HOMESIM_REALM")
                                     or home.metadata.name)
     sim = home.spec.simulation
+    if a.kind != "tap":  # every device, the clock and the ledger serve /metrics
+        from homesim.devices.metrics import start as start_metrics
+
+        start_metrics(home.metadata.name, name, a.kind)
 
     if a.kind == "clock":
         from homesim.devices.clock import Clock

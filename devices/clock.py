@@ -23,6 +23,7 @@ from typing import Any
 from twisted.internet import defer, reactor, task
 
 from homesim.devices.base import InvalidArgument
+from homesim.devices.metrics import ClockMetrics
 from homesim.devices.runtime import Bus, T, after_finish, parse_speed, rpc_args
 from homesim.schemas.manifest import Home
 
@@ -89,6 +90,9 @@ class Clock:
         self._emit = emit or (lambda obj: print(json.dumps(obj), flush=True))
         self.bus: Bus | None = None
         self._started = False
+        self.metrics = ClockMetrics(home.metadata.name)
+        self.metrics.set_speed(speed_factor(self.speed))
+        self.metrics.sim_time.set(self.start)
 
     # ---------------------------------------------------------------- status
     def status(self) -> dict[str, Any]:
@@ -109,11 +113,13 @@ class Clock:
         if self.state == "running":
             self.state = "paused"
             self._resume = defer.Deferred()
+            self.metrics.paused.set(1)
         return self._control()
 
     def rpc_resume(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         if self.state == "paused":
             self.state = "running"
+            self.metrics.paused.set(0)
             self._anchor = (time.monotonic(), self.tick)
             d, self._resume = self._resume, None
             if d is not None:
@@ -128,6 +134,7 @@ class Clock:
             raise InvalidArgument(f"invalid speed {speed!r}: use realtime, max or e.g. 60x",
                                   field="speed") from None
         self._anchor = (time.monotonic(), self.tick)
+        self.metrics.set_speed(speed_factor(self.speed))
         return self._control()
 
     def rpc_status(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -234,6 +241,7 @@ class Clock:
         d: defer.Deferred = defer.Deferred()
         self._waiting = (win, d)
         timer = reactor.callLater(self.timeout, self._timed_out, win, d)
+        published = time.monotonic()
         self.bus.publish(T.WINDOW, {"run": self.run_id, "window": win, "tick0": self.tick,
                                     "n": n, "dt": self.dt, "start": self.start,
                                     "speed": self.speed})
@@ -253,6 +261,7 @@ class Clock:
         self._reports.pop(win, None)
         self.tick += n
         self.window += 1
+        self.metrics.window(n, self.start + self.tick * self.dt, time.monotonic() - published)
 
     def _timed_out(self, win: int, d: defer.Deferred) -> None:
         if self._waiting and self._waiting[0] == win:

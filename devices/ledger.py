@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from homesim.devices.base import UNBOUNDED_KINDS
+from homesim.devices.metrics import LedgerMetrics
 from homesim.devices.runtime import Bus, T, after_finish, validate_packets
 from homesim.schemas.generated.messages import Settle
 from homesim.schemas.manifest import Home
@@ -107,6 +108,7 @@ class Ledger:
         self.bus: Bus | None = None
         self.wall0 = time.monotonic()
         self._finalized = False
+        self.metrics = LedgerMetrics(home.metadata.name)
 
     # ---------------------------------------------------------------- bus
     def on_join(self, bus: Bus) -> Any:
@@ -249,6 +251,9 @@ class Ledger:
         cur.execute("COMMIT")
         self.booked += 1
         self.ticks_booked += n
+        rel = max((abs(self.node_residual[k]) / v for k, v in self.node_in.items() if v),
+                  default=0.0)
+        self.metrics.window(len(rows), self.worst_abs[0], rel)
 
     # ---------------------------------------------------------------- summary
     def summary(self, clock: dict[str, Any] | None = None) -> dict[str, Any]:

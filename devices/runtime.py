@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from homesim.devices.base import (
     InvalidArgument,
     Window,
 )
+from homesim.devices.metrics import DeviceMetrics
 from homesim.schemas.generated.messages import (
     ClockStatus,
     ClockWindow,
@@ -356,6 +358,10 @@ class DeviceRunner:
                                            "sim_time": None}
         self.bus: Bus | None = None
         self.finished = False
+        # metrics (updated once per settled window)
+        self.metrics = DeviceMetrics(shell.home.metadata.name, self.name, shell.kind)
+        self._received: dict[int, float] = {}  # window -> wall time it arrived
+        self._own_flows: dict[int, list[Flow]] = {}  # window -> flows we published ourselves
 
     # -------------------------------------------------------------- wiring
     def on_join(self, bus: Bus) -> defer.Deferred:
@@ -428,12 +434,15 @@ class DeviceRunner:
             self.pending_props = None
             self.shell.setup()
         self.windows[w.window] = w
+        self._received[w.window] = time.monotonic()
         self.clock_view.update(state="running", speed=w.speed, window=w.window,
                                sim_time=w.start + w.tick0 * w.dt)
         # forget old windows
         for old in [k for k in self.windows if k < w.window - 2]:
             self.windows.pop(old, None)
             self.reports.pop(old, None)
+            self._received.pop(old, None)
+            self._own_flows.pop(old, None)
         self._advance(w.window)
 
     def _on_report(self, msg: dict[str, Any]) -> None:
@@ -472,6 +481,7 @@ class DeviceRunner:
         own = self.shell.own_flows(w)
         if own:
             self._publish_packets(w, own)
+            self._own_flows[w.window] = own
         # keep our own report for the balancer (it does not subscribe to itself)
         self.reports.setdefault(w.window, {})[self.name] = {
             "kind": self.shell.kind, "signals": _arrays(payload["signals"]),
@@ -525,6 +535,19 @@ class DeviceRunner:
                               for k, v in res.metrics.items()}
         self.settled.add(w.window)
         self.bus.publish(T.SETTLE, msg)
+        self._observe(w, flows, res)
+
+    def _observe(self, w: Window, flows: dict[FlowKey, np.ndarray], res: Any) -> None:
+        """Update this process's metrics for a settled window (never fails the window)."""
+        seen = dict(flows)
+        for f in self._own_flows.pop(w.window, []):
+            seen.setdefault((f.source, f.sink, f.carrier), f.joules)
+        t0 = self._received.pop(w.window, None)
+        try:
+            self.metrics.window(w.dt, seen, res.metrics or {}, self.shell.state(),
+                                time.monotonic() - t0 if t0 is not None else 0.0)
+        except Exception:  # noqa: BLE001 - metrics are an observer, not part of the run
+            log.warning("metrics update failed:\n%s", traceback.format_exc())
 
     def _guarded(self, w: Window, fn: Callable[..., None], *args: Any) -> None:
         """Run a phase; on failure publish a settle carrying the error (the clock stops)."""

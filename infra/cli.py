@@ -134,10 +134,12 @@ def run(
             err.print(f"[red]homesim run failed:[/red] {exc}")
             raise typer.Exit(1) from None
     if res.summary and not no_report:
-        from homesim.infra.report import write_report
+        from homesim.infra.report import ReportError, write_report
 
         try:
             write_report(res.run_dir)
+        except ReportError as exc:
+            err.print(f"[yellow]figures/*.png not written:[/yellow] {exc}")
         except Exception as exc:  # noqa: BLE001 - a report never fails a run
             err.print(f"[yellow]report not written:[/yellow] {exc}")
     if json_out and res.summary:
@@ -227,11 +229,35 @@ def export(
 
 
 @app.command()
-def report(run_dir: Annotated[Path, typer.Argument(help="Run folder")]) -> None:
-    """(Re)write RUN_DIR/report.html: daily flows, battery SoC, unserved energy (plotly)."""
-    from homesim.infra.report import write_report
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder")],
+    day: Annotated[str | None, typer.Option(
+        help="Day of the power-stack figure, YYYY-MM-DD in the home's time zone "
+             "(default: the sunniest day)")] = None,
+    png: Annotated[bool, typer.Option(
+        help="Also write RUN_DIR/figures/*.png (needs Chromium)")] = True,
+) -> None:
+    """(Re)write RUN_DIR/report.html (one self-contained file) and RUN_DIR/figures/*.png.
 
-    console.print(f"wrote {write_report(run_dir)}")
+    Figures: Sankey of the period's flows and losses, monthly energy per flow, one day's
+    power stack, battery SoC, cost by month, unserved energy by month.
+    """
+    from datetime import date
+
+    from homesim.infra.report import ReportError, write_report
+
+    if day is not None:
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            err.print(f"[red]--day must be YYYY-MM-DD, not {day!r}[/red]")
+            raise typer.Exit(2) from None
+    try:
+        out = write_report(run_dir, day=day, png=png)
+    except (FileNotFoundError, ReportError) as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"wrote {out}" + (f" and {run_dir / 'figures'}/*.png" if png else ""))
 
 
 @app.command("router-env")

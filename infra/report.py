@@ -1,72 +1,387 @@
-"""An HTML report of a run (plotly): daily energy per flow, battery SoC, unserved energy."""
+"""The HTML report of a run (plotly, one self-contained file) and PNGs of its key figures.
+
+``write_report(run_dir)`` reads ``ledger.sqlite`` (aggregated in SQLite with GROUP BY, never
+the whole packet table) and writes ``report.html`` with six figures:
+
+1. a Sankey of the period's flows (sun, PV arrays, inverter, battery, grid, loads) with the
+   losses of PV arrays, inverter and battery from ``node_balance``;
+2. monthly energy per flow (months in the home's time zone);
+3. the power stack of one day (the sunniest, or ``day``): per-tick power of every flow;
+4. battery SoC over the period (per-window min–max band; the chosen day is shaded);
+5. grid cost by month; 6. unserved energy by month.
+
+The Sankey, monthly bars and the day's power stack are also saved as
+``figures/{sankey,monthly,day}.png`` by screenshotting them with headless Chromium.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sqlite3
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
-__all__ = ["write_report"]
+__all__ = ["write_report", "find_chromium", "ReportError"]
+
+KWH = 3.6e6
+PNG_FIGURES = ("sankey", "monthly", "day")
+PNG_SIZE = (1400, 900)
 
 
-def write_report(run_dir: Path) -> Path:
-    """Write ``run_dir/report.html`` from ``ledger.sqlite`` and ``summary.json``.
+class ReportError(RuntimeError):
+    """The report (or its PNGs) could not be written."""
+
+
+def find_chromium() -> str | None:
+    """Path of a Chromium/Chrome binary (``$HOMESIM_CHROMIUM`` first), or None."""
+    env = os.environ.get("HOMESIM_CHROMIUM")
+    if env:
+        return env
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        p = shutil.which(name)
+        if p:
+            return p
+    return None
+
+
+def _tz(manifest_json: str | None) -> ZoneInfo:
+    try:
+        name = json.loads(manifest_json or "{}")["spec"]["location"]["timezone"]
+        return ZoneInfo(name or "UTC")
+    except Exception:  # noqa: BLE001 - no location: UTC
+        return ZoneInfo("UTC")
+
+
+def _label(src: str, snk: str) -> str:
+    return f"{src} → {snk}"
+
+
+def _load(con: sqlite3.Connection) -> dict[str, Any]:
+    """Everything the figures need, aggregated in SQLite."""
+    run = con.execute("SELECT start_time, dt, ticks, manifest, home FROM run").fetchone()
+    start, dt, ticks, manifest, home = run if run else (0.0, 60.0, 0, None, "")
+    kinds = dict(con.execute("SELECT name, kind FROM node").fetchall())
+    # hourly energy per flow: small (8,760 × flows for a year), regrouped in the local zone
+    hourly = con.execute(
+        "SELECT CAST(sim_time / 3600 AS INTEGER) AS h, source, sink, carrier, SUM(joules) "
+        "FROM packet GROUP BY h, source, sink, carrier").fetchall()
+    balance = con.execute(
+        "SELECT node, SUM(energy_in), SUM(energy_out), SUM(delta_stored), SUM(losses) "
+        "FROM node_balance GROUP BY node").fetchall()
+    metrics = con.execute(
+        "SELECT w.tick0, w.n, m.device, m.metric, m.total, m.minimum, m.maximum "
+        "FROM device_metric m JOIN settled_window w ON w.window_index = m.window_index "
+        "WHERE m.metric IN ('soc', 'cost', 'unserved') ORDER BY w.tick0").fetchall()
+    return {"start": float(start), "dt": float(dt), "ticks": int(ticks), "home": home,
+            "tz": _tz(manifest), "kinds": kinds, "hourly": hourly, "balance": balance,
+            "metrics": metrics}
+
+
+def _month(ts: float, tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(ts, tz).strftime("%Y-%m")
+
+
+def _sankey(d: dict[str, Any], summary: dict[str, Any]):
+    import plotly.graph_objects as go
+
+    kinds = d["kinds"]
+    totals: dict[tuple[str, str], float] = {}
+    if summary.get("flows"):
+        for f in summary["flows"]:
+            totals[(f["source"], f["sink"])] = totals.get((f["source"], f["sink"]), 0.0) \
+                + f["kwh"]
+    else:
+        for _, src, snk, _, j in d["hourly"]:
+            totals[(src, snk)] = totals.get((src, snk), 0.0) + j / KWH
+    # a grid that imports and exports gets a second node for the export (no loop)
+    two_way = {n for (s, k) in totals for n in (s, k)
+               if kinds.get(n) == "grid" and any(k2 == n for (_, k2) in totals)
+               and any(s2 == n for (s2, _) in totals)}
+    links = [(s, f"{k} (export)" if k in two_way else k, v)
+             for (s, k), v in totals.items() if v > 1e-6]
+    loss_name = {"pv": "PV losses", "inverter": "inverter losses", "battery": "battery losses"}
+    for node, _ein, _eout, dstored, losses in d["balance"]:
+        kind = kinds.get(node)
+        if kind in loss_name and losses / KWH > 1e-6:
+            links.append((node, loss_name[kind], losses / KWH))
+        if kind == "battery" and abs(dstored) / KWH > 1e-6:
+            if dstored < 0:   # drawn from what was stored at the start
+                links.append((f"{node} (stored)", node, -dstored / KWH))
+            else:
+                links.append((node, f"{node} (stored)", dstored / KWH))
+    names = list(dict.fromkeys([n for s, k, _ in links for n in (s, k)]))
+    idx = {n: i for i, n in enumerate(names)}
+    colours = {"sun": "#f5c518", "pv": "#f39c12", "inverter": "#7f8c8d", "battery": "#27ae60",
+               "grid": "#2980b9", "load": "#8e44ad"}
+
+    def colour(n: str) -> str:
+        if n.endswith("losses"):
+            return "#c0392b"
+        if n.endswith("(stored)"):
+            return "#a3d9b1"
+        return colours.get(kinds.get(n.removesuffix(" (export)"), ""), "#95a5a6")
+
+    fig = go.Figure(go.Sankey(
+        valueformat=",.1f", valuesuffix=" kWh",
+        node={"label": names, "color": [colour(n) for n in names], "pad": 18,
+              "thickness": 18},
+        link={"source": [idx[s] for s, _, _ in links], "target": [idx[k] for _, k, _ in links],
+              "value": [v for _, _, v in links],
+              "color": ["rgba(192,57,43,0.35)" if k.endswith("losses")
+                        else "rgba(120,120,120,0.3)" for _, k, _ in links]}))
+    fig.update_layout(title="Energy flows of the period [kWh] (losses from node balances)")
+    return fig
+
+
+def _monthly(d: dict[str, Any]):
+    import plotly.graph_objects as go
+
+    tz = d["tz"]
+    months: dict[str, dict[str, float]] = {}
+    for h, src, snk, _, j in d["hourly"]:
+        m = _month(h * 3600 + 1800, tz)
+        flows = months.setdefault(_label(src, snk), {})
+        flows[m] = flows.get(m, 0.0) + j / KWH
+    all_months = sorted({m for f in months.values() for m in f})
+    fig = go.Figure()
+    for name in sorted(months):
+        fig.add_trace(go.Bar(x=all_months, y=[months[name].get(m, 0.0) for m in all_months],
+                             name=name))
+    fig.update_layout(title=f"Monthly energy per flow [kWh] ({tz.key})", barmode="group",
+                      xaxis={"type": "category"}, yaxis={"title": "kWh"})
+    return fig
+
+
+def _pick_day(d: dict[str, Any], day: str | None) -> date | None:
+    tz, kinds = d["tz"], d["kinds"]
+    if day:
+        return date.fromisoformat(day)
+    pv_by_day: dict[date, float] = {}
+    for h, src, _, _, j in d["hourly"]:
+        if kinds.get(src) == "pv":
+            dd = datetime.fromtimestamp(h * 3600 + 1800, tz).date()
+            pv_by_day[dd] = pv_by_day.get(dd, 0.0) + j
+    if pv_by_day:
+        return max(pv_by_day, key=pv_by_day.get)
+    if d["ticks"]:
+        return datetime.fromtimestamp(d["start"], tz).date()
+    return None
+
+
+def _day_stack(con: sqlite3.Connection, d: dict[str, Any], day: date | None):
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    if day is None:
+        fig.update_layout(title="Power stack: no data")
+        return fig
+    tz, kinds, dt, start = d["tz"], d["kinds"], d["dt"], d["start"]
+    t0 = datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+    t1 = datetime.combine(day + timedelta(days=1), datetime.min.time(), tz).timestamp()
+    k0, k1 = int((t0 - start) // dt), int((t1 - start) // dt)
+    rows = con.execute("SELECT tick, source, sink, SUM(joules) FROM packet "
+                       "WHERE tick >= ? AND tick < ? AND carrier = 'electricity' "
+                       "GROUP BY tick, source, sink ORDER BY tick", (k0, k1)).fetchall()
+    series: dict[str, dict[int, float]] = {}
+
+    def add(name: str, tick: int, kw: float) -> None:
+        s = series.setdefault(name, {})
+        s[tick] = s.get(tick, 0.0) + kw
+
+    for tick, src, snk, j in rows:
+        kw = j / dt / 1000.0
+        ks, kk = kinds.get(src), kinds.get(snk)
+        if ks == "pv":
+            add("PV (DC)", tick, kw)
+        elif ks == "battery":
+            add("battery discharge", tick, kw)
+        elif ks == "grid":
+            add("grid import", tick, kw)
+        if kk == "load":
+            add("load", tick, -kw)
+        elif kk == "battery":
+            add("battery charge", tick, -kw)
+        elif kk == "grid":
+            add("grid export", tick, -kw)
+    ticks = sorted({t for s in series.values() for t in s})
+    xs = [datetime.fromtimestamp(start + t * dt, tz).replace(tzinfo=None) for t in ticks]
+    style = {"PV (DC)": "#f39c12", "battery discharge": "#27ae60", "grid import": "#2980b9",
+             "load": "#8e44ad", "battery charge": "#82e0aa", "grid export": "#85c1e9"}
+    for name, col in style.items():
+        if name not in series:
+            continue
+        s = series[name]
+        fig.add_trace(go.Scatter(x=xs, y=[s.get(t, 0.0) for t in ticks], name=name,
+                                 mode="lines", line={"width": 0.5, "color": col},
+                                 stackgroup="supply" if s and max(s.values()) > 0 else "use"))
+    fig.update_layout(title=f"Power on {day.isoformat()} [kW] (supply above zero, use below; "
+                            f"{tz.key})",
+                      yaxis={"title": "kW"}, hovermode="x unified")
+    return fig
+
+
+def _soc(d: dict[str, Any], day: date | None):
+    import plotly.graph_objects as go
+
+    tz, dt, start = d["tz"], d["dt"], d["start"]
+    fig = go.Figure()
+    by_dev: dict[str, list[tuple[int, int, float, float]]] = {}
+    for tick0, n, dev, metric, _tot, lo, hi in d["metrics"]:
+        if metric == "soc":
+            by_dev.setdefault(dev, []).append((tick0, n, lo, hi))
+    for dev, rows in by_dev.items():
+        xs, lo, hi = [], [], []
+        for tick0, n, mn, mx in rows:   # a step band: each window's min–max over its span
+            for t in (tick0, tick0 + n):
+                xs.append(datetime.fromtimestamp(start + t * dt, tz).replace(tzinfo=None))
+                lo.append(mn)
+                hi.append(mx)
+        fig.add_trace(go.Scatter(x=xs, y=hi, name=f"{dev} SoC max", mode="lines",
+                                 line={"width": 0.8}))
+        fig.add_trace(go.Scatter(x=xs, y=lo, name=f"{dev} SoC min", mode="lines",
+                                 fill="tonexty", line={"width": 0.8}))
+    if day is not None and by_dev:
+        fig.add_vrect(x0=day.isoformat(), x1=(day + timedelta(days=1)).isoformat(),
+                      fillcolor="orange", opacity=0.25, line_width=0,
+                      annotation_text="chosen day")
+    fig.update_layout(title="Battery state of charge per window (min–max; per-tick SoC is not "
+                            "stored)", yaxis={"title": "SoC", "range": [0, 1]})
+    return fig
+
+
+def _by_month(d: dict[str, Any], metric: str, kinds_ok: set[str], scale: float,
+              title: str, ytitle: str):
+    import plotly.graph_objects as go
+
+    tz, dt, start, kinds = d["tz"], d["dt"], d["start"], d["kinds"]
+    months: dict[str, float] = {}
+    for tick0, n, dev, m, tot, _lo, _hi in d["metrics"]:
+        if m == metric and kinds.get(dev) in kinds_ok:
+            key = _month(start + (tick0 + n / 2) * dt, tz)
+            months[key] = months.get(key, 0.0) + tot / scale
+    xs = sorted(months)
+    fig = go.Figure(go.Bar(x=xs, y=[months[m] for m in xs], name=metric))
+    fig.update_layout(title=title, xaxis={"type": "category"}, yaxis={"title": ytitle})
+    return fig
+
+
+def _currency(con: sqlite3.Connection, summary: dict[str, Any]) -> str:
+    return (summary.get("cost") or {}).get("currency", "USD")
+
+
+def _screenshot(chromium: str, html: Path, png: Path, timeout: float = 60.0) -> None:
+    with tempfile.TemporaryDirectory(prefix="homesim-chromium-") as profile:
+        cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu",
+               "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run", "--hide-scrollbars",
+               "--disable-dev-shm-usage", f"--user-data-dir={profile}",
+               "--virtual-time-budget=10000", f"--screenshot={png}",
+               f"--window-size={PNG_SIZE[0]},{PNG_SIZE[1]}", html.resolve().as_uri()]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if res.returncode != 0 or not png.exists():
+        raise ReportError(f"chromium could not screenshot {html.name} ({res.returncode}): "
+                          f"{res.stderr[-500:]}")
+
+
+def _write_pngs(figs: dict[str, Any], out_dir: Path, chromium: str) -> list[Path]:
+    """One PNG per figure: a bare page per figure, screenshot by headless Chromium."""
+    from plotly.offline import get_plotlyjs
+
+    out_dir.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="homesim-png-") as tmp:
+        tmpd = Path(tmp)
+        (tmpd / "plotly.min.js").write_text(get_plotlyjs())
+        jobs = []
+        for name, fig in figs.items():
+            f = type(fig)(fig)   # a copy, sized to the screenshot
+            f.update_layout(width=PNG_SIZE[0], height=PNG_SIZE[1], template="plotly_white")
+            div = f.to_html(full_html=False, include_plotlyjs=False,
+                            config={"staticPlot": True})
+            page = tmpd / f"{name}.html"
+            page.write_text("<!DOCTYPE html><html><head><meta charset='utf-8'>"
+                            "<script src='plotly.min.js'></script><style>body{margin:0;"
+                            "background:white}</style></head><body>" + div +
+                            "</body></html>")
+            jobs.append((page, out_dir / f"{name}.png"))
+        with ThreadPoolExecutor(len(jobs)) as ex:
+            list(ex.map(lambda j: _screenshot(chromium, *j), jobs))
+    return [png for _, png in jobs]
+
+
+def write_report(run_dir: Path, day: str | None = None, png: bool = True) -> Path:
+    """Write ``run_dir/report.html`` (and ``run_dir/figures/*.png``) from the ledger.
+
+    Parameters
+    ----------
+    run_dir
+        A run folder with ``ledger.sqlite`` (``summary.json`` optional).
+    day
+        ``YYYY-MM-DD`` (the home's time zone) of the power-stack figure; default the day
+        with the most PV energy.
+    png
+        Also write ``figures/{sankey,monthly,day}.png`` with headless Chromium.
 
     Raises
     ------
     FileNotFoundError
         If the run folder has no ledger.
+    ReportError
+        If PNGs were asked for and Chromium is missing or fails (report.html is written).
     """
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
+    run_dir = Path(run_dir)
     db = run_dir / "ledger.sqlite"
     if not db.exists():
         raise FileNotFoundError(f"no ledger at {db}")
     summary = json.loads((run_dir / "summary.json").read_text()) \
         if (run_dir / "summary.json").exists() else {}
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    rows = con.execute(
-        "SELECT CAST(sim_time / 86400 AS INTEGER) AS day, source || ' → ' || sink, "
-        "SUM(joules) / 3.6e6 FROM packet WHERE carrier = 'electricity' "
-        "GROUP BY day, source, sink ORDER BY day").fetchall()
-    soc = con.execute(
-        "SELECT w.tick0, m.minimum, m.maximum FROM device_metric m JOIN settled_window w "
-        "ON w.window_index = m.window_index WHERE m.metric = 'soc' ORDER BY w.tick0").fetchall()
-    unserved = con.execute(
-        "SELECT w.tick0, SUM(m.total) / 3.6e6 FROM device_metric m JOIN settled_window w "
-        "ON w.window_index = m.window_index WHERE m.metric = 'unserved' GROUP BY w.tick0 "
-        "ORDER BY w.tick0").fetchall()
-    run = con.execute("SELECT start_time, dt FROM run").fetchone()
-    con.close()
-    start, dt = (run if run else (0.0, 60.0))
-    fig = make_subplots(rows=3, cols=1, shared_xaxes=False, vertical_spacing=0.08,
-                        subplot_titles=("Daily electricity flows [kWh]",
-                                        "Battery state of charge per window (min–max)",
-                                        "Unserved energy per window [kWh]"))
-    flows: dict[str, tuple[list, list]] = {}
-    for day, name, kwh in rows:
-        xs, ys = flows.setdefault(name, ([], []))
-        xs.append(day * 86400 * 1000)
-        ys.append(kwh)
-    for name, (xs, ys) in sorted(flows.items()):
-        fig.add_trace(go.Bar(x=xs, y=ys, name=name), row=1, col=1)
-    if soc:
-        xs = [(start + t * dt) * 1000 for t, _, _ in soc]
-        fig.add_trace(go.Scatter(x=xs, y=[hi for _, _, hi in soc], name="SoC max",
-                                 line={"width": 0.5}), row=2, col=1)
-        fig.add_trace(go.Scatter(x=xs, y=[lo for _, lo, _ in soc], name="SoC min",
-                                 fill="tonexty", line={"width": 0.5}), row=2, col=1)
-    if unserved:
-        fig.add_trace(go.Bar(x=[(start + t * dt) * 1000 for t, _ in unserved],
-                             y=[v for _, v in unserved], name="unserved"), row=3, col=1)
-    for r in (1, 2, 3):
-        fig.update_xaxes(type="date", row=r, col=1)
-    fig.update_layout(barmode="group", height=1000,
-                      title=f"homesim · {summary.get('home', '')} · "
-                            f"self-sufficiency {100 * (summary.get('self_sufficiency') or 0):.1f} %"
-                            f" · self-consumption "
-                            f"{100 * (summary.get('self_consumption') or 0):.1f} %")
+    try:
+        d = _load(con)
+        chosen = _pick_day(d, day)
+        figs = {
+            "sankey": _sankey(d, summary),
+            "monthly": _monthly(d),
+            "day": _day_stack(con, d, chosen),
+            "soc": _soc(d, chosen),
+            "cost": _by_month(d, "cost", {"grid"}, 1.0,
+                              f"Grid cost by month [{_currency(con, summary)}]",
+                              _currency(con, summary)),
+            "unserved": _by_month(d, "unserved", {"load"}, KWH,
+                                  "Unserved energy by month [kWh]", "kWh"),
+        }
+    finally:
+        con.close()
+    for f in figs.values():
+        f.update_layout(height=560, template="plotly_white")
+    ss = summary.get("self_sufficiency")
+    sc = summary.get("self_consumption")
+    head = (f"homesim · {summary.get('home') or d['home']} · "
+            f"{datetime.fromtimestamp(d['start'], d['tz']).date()} + "
+            f"{d['ticks'] * d['dt'] / 86400:g} d at dt = {d['dt']:g} s")
+    stats = " · ".join(x for x in (
+        f"self-sufficiency {100 * ss:.1f} %" if ss is not None else "",
+        f"self-consumption {100 * sc:.1f} %" if sc is not None else "",
+        f"net cost {summary['cost']['net']:,.2f} {summary['cost']['currency']}"
+        if summary.get("cost") else "") if x)
+    parts = []
+    for i, f in enumerate(figs.values()):
+        parts.append(f.to_html(full_html=False, include_plotlyjs=(i == 0)))
+    html = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>" + head +
+            "</title><style>body{font-family:sans-serif;margin:1em 2em}</style></head><body>"
+            f"<h1>{head}</h1><p>{stats}</p>" + "\n".join(parts) + "</body></html>")
     out = run_dir / "report.html"
-    fig.write_html(out, include_plotlyjs=True, full_html=True)
+    out.write_text(html, encoding="utf-8")
+    if png:
+        chromium = find_chromium()
+        if chromium is None:
+            raise ReportError("no Chromium found for the PNG figures (apt-get install chromium "
+                              "or set HOMESIM_CHROMIUM); report.html was written")
+        _write_pngs({k: figs[k] for k in PNG_FIGURES}, run_dir / "figures", chromium)
     return out

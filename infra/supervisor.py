@@ -147,8 +147,11 @@ def run_home(home: Home, opts: RunOptions,
     (run_dir / "router.json").write_text(json.dumps(
         {"ws_url": ws_url, "rs_url": rs_url, "realm": name}, indent=2))
     say(f"router {ws_url} realm {name}")
+    targets = write_prometheus_config(run_dir)
     env = dict(os.environ, HOMESIM_ROUTER_URL=rs_url, HOMESIM_REALM=name,
-               HOMESIM_RUN_ID=run_id, PYTHONUNBUFFERED="1")
+               HOMESIM_RUN_ID=run_id, PYTHONUNBUFFERED="1",
+               HOMESIM_METRICS_DIR=str(targets))
+    env.pop("HOMESIM_METRICS_PORT", None)  # many processes on one host: each picks a free port
     procs: list[_Proc] = []
 
     def spawn(kind: str, dev: str, extra: list[str], stdout: Any = None) -> _Proc:
@@ -251,6 +254,32 @@ def run_home(home: Home, opts: RunOptions,
         result.summary = json.loads(summary_path.read_text())
     result.wall_seconds = time.monotonic() - t0
     return result
+
+
+def write_prometheus_config(run_dir: Path) -> Path:
+    """Write ``prometheus/prometheus.yml`` (file_sd over ``prometheus/targets/*.json``).
+
+    Every process writes its target file there once its ``/metrics`` server listens.
+    Returns the targets folder (emptied of a previous run's files).
+    """
+    prom = run_dir / "prometheus"
+    targets = prom / "targets"
+    targets.mkdir(parents=True, exist_ok=True)
+    for stale in targets.glob("*.json"):
+        stale.unlink(missing_ok=True)
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [{
+            "job_name": "homesim",
+            "scrape_interval": "1s",
+            "scrape_timeout": "1s",
+            "honor_labels": True,  # the metrics' own home/device labels win
+            "file_sd_configs": [{"files": [str(targets / "*.json")],
+                                 "refresh_interval": "1s"}],
+        }],
+    }
+    (prom / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return targets
 
 
 def _stop_all(procs: list[_Proc], grace: float = 5.0) -> None:

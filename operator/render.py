@@ -85,6 +85,9 @@ def _security() -> tuple[dict[str, Any], dict[str, Any]]:
     return pod, container
 
 
+METRICS_PORT = 9100  # every homesim container serves Prometheus /metrics here
+
+
 def _deployment(home: Home, ns: str | None, part: str, component: str, args: list[str],
                 opts: RenderOptions, replicas: int, kind: str | None = None,
                 device: str | None = None, extra_volumes: list[dict[str, Any]] | None = None,
@@ -105,6 +108,9 @@ def _deployment(home: Home, ns: str | None, part: str, component: str, args: lis
         {"name": "HOME", "value": "/tmp"},
         # a Deployment restarts containers that exit: stay up (idle) when the run is over
         {"name": "HOMESIM_AFTER_FINISH", "value": "idle"},
+        # Prometheus /metrics (homesim.devices.metrics) on a fixed port in the pod
+        {"name": "HOMESIM_METRICS_PORT", "value": str(METRICS_PORT)},
+        {"name": "HOMESIM_METRICS_HOST", "value": "0.0.0.0"},
     ]
     mounts = [{"name": "manifest", "mountPath": "/etc/homesim", "readOnly": True},
               {"name": "tmp", "mountPath": "/tmp"}, *(extra_mounts or [])]
@@ -123,7 +129,11 @@ def _deployment(home: Home, ns: str | None, part: str, component: str, args: lis
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": selector},
             "template": {
-                "metadata": {"labels": labels, "annotations": annotations or {}},
+                "metadata": {"labels": labels,
+                             "annotations": {"prometheus.io/scrape": "true",
+                                             "prometheus.io/port": str(METRICS_PORT),
+                                             "prometheus.io/path": "/metrics",
+                                             **(annotations or {})}},
                 "spec": {
                     "securityContext": pod_sec,
                     "automountServiceAccountToken": False,
@@ -134,6 +144,8 @@ def _deployment(home: Home, ns: str | None, part: str, component: str, args: lis
                         "imagePullPolicy": opts.image_pull_policy,
                         "args": args,
                         "env": env,
+                        "ports": [{"name": "metrics", "containerPort": METRICS_PORT,
+                                   "protocol": "TCP"}],
                         "securityContext": c_sec,
                         "resources": {
                             "requests": {"cpu": opts.cpu_request, "memory": opts.memory_request},

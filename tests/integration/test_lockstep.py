@@ -88,7 +88,7 @@ def test_example_day_conserves_energy(tmp_path):
     assert set(pq.columns) == {"tick", "sim_time", "source", "sink", "carrier", "joules"}
     assert (pq["joules"] >= 0).all()
     html = (tmp_path / "run" / "report.html").read_text()
-    assert "Daily electricity flows" in html and "pv-south \\u2192 inverter" in html
+    assert "Monthly energy per flow" in html and "pv-south" in html
 
 
 def _device_pids(out_dir) -> dict[str, int]:
