@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
-from .conftest import EXAMPLE, homesim_run, write_manifest
+from .conftest import EXAMPLE, HOMESIM, homesim_run, write_manifest
 
 
 def _pv_only_home() -> dict:
@@ -70,9 +72,28 @@ def test_pvwatts_annual_yield_matches_pvlib(tmp_path):
 
 @pytest.mark.slow
 def test_example_home_year_at_dt_60(tmp_path):
-    """The README's run: the example home, a year, dt = 60 s, speed max; conservation ≤ 1e-9."""
+    """The README's run: the example home, a year, dt = 60 s, speed max; conservation ≤ 1e-9;
+    its report renders in headless Chromium."""
+    import re
+    import time
+
+    from .test_report import _assert_png, _dump_dom, find_chromium
+
     _, s = homesim_run(EXAMPLE, tmp_path / "year", "--until", "365d", "--dt", "60",
-                       "--speed", "max", timeout=900)
+                       "--speed", "max", "--no-report", timeout=900)
+    chromium = find_chromium()
+    assert chromium, "Chromium is missing (.ci/run installs it)"
+    t0 = time.perf_counter()
+    res = subprocess.run([*HOMESIM, "report", str(tmp_path / "year")], capture_output=True,
+                         text=True, timeout=600)
+    took = time.perf_counter() - t0
+    assert res.returncode == 0, res.stderr[-2000:]
+    dom = _dump_dom(chromium, tmp_path / "year" / "report.html")
+    assert len(re.findall(r'class="plot-container plotly"', dom)) >= 6
+    assert 'class="sankey"' in dom and "Monthly energy per flow" in dom
+    for name in ("sankey", "monthly", "day"):
+        _assert_png(tmp_path / "year" / "figures" / f"{name}.png")
+    print(f"report of the year (HTML + 3 PNGs): {took:.1f} s")
     assert s["complete"] and s["ticks"] == 525600
     c = s["conservation"]
     assert c["relative_residual"] <= 1e-9, c
