@@ -354,7 +354,7 @@ def test_without_patch_router_stalls(tmp_path, router_python, client_script):
     with start_router(tmp_path, [REALM], python=router_python, nodelay=False) as r:
         with rawsocket_hello(r.rs_port) as client:
             assert router_side_nodelay(r, client) is False
-        assert fanin_p50_ms(client_script, r) > 30
+        assert fanin_p50_ms(client_script, r) > 20  # ~40 ms delayed-ACK stall; >27 under CI load
 
 
 @pytest.mark.integration

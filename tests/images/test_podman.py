@@ -16,6 +16,8 @@ What the test changes in the rendered objects, and why (podman 4.3 is not a kube
   that uses the same volume name (``tmp`` in all pods). Each pod's emptyDir volumes are renamed
   ``<deployment>-<volume>`` (pod-local names in Kubernetes, so nothing else changes) to get
   Kubernetes' one-volume-per-pod semantics and volumes this test can remove.
+* **containerPort.** podman 4.3 publishes every declared ``containerPort`` on the host, so the
+  ``metrics`` port 9100 that every rendered pod declares would collide; the test drops them.
 * **Seeing the run end.** Rendered pods idle when the run is over (``HOMESIM_AFTER_FINISH=idle``:
   a Deployment restarts containers that exit, which would start the run again). Here they are
   switched to ``exit`` with ``restartPolicy: OnFailure`` (failures, e.g. a router not up yet,
@@ -105,6 +107,10 @@ def for_podman(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         spec = o["spec"]["template"]["spec"]
         spec["restartPolicy"] = "OnFailure"
+        for c in spec["containers"]:
+            # podman 4.3 binds every containerPort on the host (all pods declare 9100 for
+            # metrics): in Kubernetes containerPort is informational, so drop it here
+            c.pop("ports", None)
         for c in spec["containers"]:  # rendered: idle after the run; here: exit to see it end
             for e in c.get("env", []):
                 if e["name"] == "HOMESIM_AFTER_FINISH":
