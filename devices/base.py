@@ -244,9 +244,7 @@ class DeviceShell:
             idx = _index(node, last, path)
             node[idx] = value
         elif isinstance(node, dict):
-            if len(parts) > 1 and last not in node and not _has_field(self.model, parts):
-                raise UnknownProperty(f"no property {path!r}", field=path)
-            node[last] = value
+            node[last] = value  # an unknown nested key is refused by the model (extra=forbid)
         else:
             raise UnknownProperty(f"no property {path!r}", field=path)
         try:
@@ -282,8 +280,3 @@ def _child(node: Any, part: str, path: str) -> Any:
     if isinstance(node, list):
         return node[_index(node, part, path)]
     raise UnknownProperty(f"no property {path!r}", field=path)
-
-
-def _has_field(model: type[BaseModel], parts: list[str]) -> bool:
-    """Whether a nested path names a declared (possibly unset optional) field."""
-    return parts[0] in model.model_fields

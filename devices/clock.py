@@ -80,8 +80,7 @@ class Clock:
         self.energy: dict[str, float] = {}
         self._settles: dict[int, dict[str, dict[str, Any]]] = {}
         self._reports: dict[int, set[str]] = {}
-        self._inputs = {d.name: ([home.spec.first("weather").name, home.spec.first("sun").name]
-                                 if d.kind == "pv" else []) for d in home.spec.enabled()}
+        self._inputs: dict[str, list[str]] = {}  # from each device's describe reply
         self._waiting: tuple[int, defer.Deferred] | None = None
         self._resume: defer.Deferred | None = None
         self._wall0 = time.monotonic()
@@ -183,9 +182,12 @@ class Clock:
             for name in pending:
                 uri = "homesim.ledger.status" if name == "ledger" else T.rpc(name, "describe")
                 try:
-                    yield self.bus.call(uri)
+                    reply = yield self.bus.call(uri)
                 except Exception:  # noqa: BLE001 - not registered yet
                     still.append(name)
+                    continue
+                if name != "ledger":
+                    self._inputs[name] = list(reply.get("inputs", []))
             pending = still
             if pending:
                 if time.monotonic() > deadline:
@@ -271,7 +273,7 @@ class Clock:
             reported = self._reports.get(win, set())
             silent = [x for x in self.devices if x not in reported]
             # the root cause: silent devices whose own inputs did report
-            root = [x for x in silent if not any(i in silent for i in self._inputs[x])]
+            root = [x for x in silent if not any(i in silent for i in self._inputs.get(x, []))]
             if root:
                 others = [x for x in missing if x not in root]
                 text = (f"device(s) {', '.join(root)} did not report window {win} "

@@ -443,6 +443,8 @@ class DeviceRunner:
             self.reports.pop(old, None)
             self._received.pop(old, None)
             self._own_flows.pop(old, None)
+        self.reported = {k for k in self.reported if k >= w.window - 2}
+        self.settled = {k for k in self.settled if k >= w.window - 2}
         self._advance(w.window)
 
     def _on_report(self, msg: dict[str, Any]) -> None:
@@ -472,10 +474,10 @@ class DeviceRunner:
         inputs = {k: got[k] for k in self.shell.inputs()}
         out = self.shell.report(w, inputs)
         self.reported.add(w.window)
+        signals = {k: np.asarray(v, dtype=float) for k, v in out.get("signals", {}).items()}
         payload = {"run": w.run, "window": w.window, "tick0": w.tick0, "n": w.n,
                    "device": self.name, "kind": self.shell.kind,
-                   "signals": {k: np.asarray(v, dtype=float).tolist()
-                               for k, v in out.get("signals", {}).items()}}
+                   "signals": {k: v.tolist() for k, v in signals.items()}}
         if out.get("envelope") is not None:
             payload["envelope"] = out["envelope"]
         own = self.shell.own_flows(w)
@@ -484,7 +486,7 @@ class DeviceRunner:
             self._own_flows[w.window] = own
         # keep our own report for the balancer (it does not subscribe to itself)
         self.reports.setdefault(w.window, {})[self.name] = {
-            "kind": self.shell.kind, "signals": _arrays(payload["signals"]),
+            "kind": self.shell.kind, "signals": signals,
             "envelope": payload.get("envelope")}
         self.bus.publish(T.report(self.name), payload)
         self.own_packets[w.window] = 1 if own else 0
