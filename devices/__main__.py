@@ -25,6 +25,11 @@ SHELLS = {
     "battery": "homesim.devices.battery:BatteryShell",
     "grid": "homesim.devices.grid:GridShell",
     "load": "homesim.devices.load:LoadShell",
+    "flat": "homesim.devices.flat:FlatShell",
+    "heat_pump": "homesim.devices.heat_pump:HeatPumpShell",
+    "boiler": "homesim.devices.boiler:BoilerShell",
+    "buffer": "homesim.devices.buffer:BufferShell",
+    "heat_node": "homesim.devices.heat_node:HeatNodeShell",
 }
 
 
@@ -65,12 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--manifest (or HOMESIM_MANIFEST) is required")
 
     from homesim.devices.runtime import BusSettings, serve, setup_logging
-    from homesim.schemas.manifest import ManifestError, load_manifest
+    from homesim.schemas.manifest import ManifestError, load_any
 
     name = a.device or a.kind
     setup_logging(name)
     try:
-        home = load_manifest(a.manifest)
+        home = load_any(a.manifest)
     except ManifestError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -27,8 +27,9 @@ __all__ = [
     "UnknownProperty", "ReadOnly", "BUS_KINDS", "FlowKey",
 ]
 
-#: Device kinds whose energy the home's inverter balances.
-BUS_KINDS = ("pv", "battery", "grid", "load")
+#: Device kinds whose reports the home's inverter waits for (the heat node reports the
+#: electricity its heat pumps need).
+BUS_KINDS = ("pv", "battery", "grid", "load", "heat_node")
 #: Device kinds that are unbounded nodes (not balanced by the ledger).
 UNBOUNDED_KINDS = ("sun", "grid")
 
@@ -155,6 +156,17 @@ class DeviceShell:
 
     def inputs(self) -> list[str]:
         """Device ids whose reports this device needs before it can report."""
+        return []
+
+    def packet_publishers(self) -> list[str]:
+        """Devices whose packet message this device waits for before it settles a window.
+
+        Default: the home's inverter for a device on the electric bus, nobody otherwise
+        (the device settles right after its report).
+        """
+        if self.on_bus and not self.balancer:
+            inv = self.home.spec.first("inverter")
+            return [inv.name] if inv is not None else []
         return []
 
     def report(self, window: Window, inputs: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -65,25 +65,34 @@ class InverterShell(DeviceShell):
         bats = by_kind.get("battery", [])
         pv_dc = [r["signals"]["dc"] for _, r in pvs]
         demand = [r["signals"]["demand"] for _, r in loads]
+        # electricity the heat node's heat pumps need: served before the other loads
+        firm = [(key[3:], arr) for _, r in by_kind.get("heat_node", [])
+                for key, arr in r["signals"].items() if key.startswith("el:")]
         v_dc = pvs[0][1]["signals"].get("v_dc", np.full(n, np.nan)) if pvs else np.full(n, np.nan)
         if grids:
             g = grids[0][1]["signals"]
             import_max, export_max = g["import_max"], g["export_max"]
         else:
             import_max = export_max = zero
+        firm_total = np.sum([x for _, x in firm], axis=0) if firm else zero
         env = None
         if bats:
             env = BatteryEnvelope(**{k: v for k, v in bats[0][1]["envelope"].items()
                                      if v is not None})
         a = allocate(self.settings, window.dt, window.times,
                      np.sum(pv_dc, axis=0) if pv_dc else zero, v_dc,
-                     np.sum(demand, axis=0) if demand else zero, import_max, export_max, env)
+                     np.sum(demand, axis=0) + firm_total if demand else firm_total,
+                     import_max, export_max, env)
         self._last = a
         me = self.name
         flows: list[Flow] = []
         for (name, _), part in zip(pvs, _split(a.pv_dc_used, pv_dc), strict=True):
             flows.append(Flow(name, me, ELEC, part))
-        for (name, _), part in zip(loads, _split(a.to_load, demand), strict=True):
+        firm_served = np.minimum(a.to_load, firm_total)
+        for (name, _), part in zip(firm, _split(firm_served, [x for _, x in firm]), strict=True):
+            flows.append(Flow(me, name, ELEC, part))
+        rest = np.maximum(a.to_load - firm_served, 0.0)
+        for (name, _), part in zip(loads, _split(rest, demand), strict=True):
             flows.append(Flow(me, name, ELEC, part))
         if bats:
             flows.append(Flow(me, bats[0][0], ELEC, a.battery_charge))

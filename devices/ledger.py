@@ -27,7 +27,7 @@ from homesim.devices.base import UNBOUNDED_KINDS
 from homesim.devices.metrics import LedgerMetrics
 from homesim.devices.runtime import Bus, T, after_finish, validate_packets
 from homesim.schemas.generated.messages import Settle
-from homesim.schemas.manifest import Home
+from homesim.schemas.manifest import EXTERNAL_NODES, Home
 
 log = logging.getLogger("homesim.ledger")
 
@@ -89,7 +89,7 @@ class Ledger:
                          start, dt, ticks, home.model_dump_json()))
         self.db.executemany("INSERT OR REPLACE INTO node VALUES (?,?,?)",
                             [(n, k, n in self.bounded) for n, k in self.devices.items()]
-                            + [("ambient", "ambient", False)])
+                            + [(x, x, False) for x in EXTERNAL_NODES])
         self.db.execute("COMMIT")
         self._packets: dict[int, list[dict[str, Any]]] = {}
         self._settles: dict[int, dict[str, dict[str, Any]]] = {}
@@ -196,7 +196,7 @@ class Ledger:
                 if j.shape != (n,):
                     raise ValueError(f"flow {src}->{snk} has {j.shape} values, expected {n}")
                 for node in (src, snk):
-                    if node not in self.devices and node != "ambient":
+                    if node not in self.devices and node not in EXTERNAL_NODES:
                         self.unknown_nodes.add(node)
                 if snk in e_in:
                     e_in[snk] += j
@@ -333,8 +333,76 @@ def build_summary(led: Ledger, clock: dict[str, Any] | None) -> dict[str, Any]:
             "unknown_nodes": sorted(led.unknown_nodes),
         },
     }
+    heat = heat_summary(led, rel)
+    if heat:
+        out["heat"] = heat
     if clock is not None:
         out["clock"] = {"ok": clock.get("ok"), "message": clock.get("message"),
                         "missing": clock.get("missing", []),
                         "wall_elapsed": (clock.get("status") or {}).get("wall_elapsed")}
     return out
+
+
+HEAT_KINDS = ("flat", "heat_pump", "boiler", "buffer", "heat_node")
+
+
+def heat_summary(led: Ledger, rel: dict[str, float]) -> dict[str, Any]:
+    """Per-flat heat, electricity and comfort; heat-pump seasonal COP; boiler gas; the heat
+    carrier's conservation. Empty when the home has no heat devices."""
+    kinds = led.devices
+    if not any(k in HEAT_KINDS for k in kinds.values()):
+        return {}
+    ft = led.flow_totals
+
+    def flow(src: str | None, snk: str | None, carrier: str | None = None) -> float:
+        return math.fsum(v for (s, k, c), v in ft.items()
+                         if (src is None or s == src) and (snk is None or k == snk)
+                         and (carrier is None or c == carrier))
+
+    def met(dev: str, name: str) -> float:
+        return led.metric_totals.get((dev, name), 0.0)
+
+    hours = led.ticks_booked * led.dt / 3600.0
+    member = {d.name: d.flat for d in led.home.spec.enabled()}
+    node = next((d for d, k in kinds.items() if k == "heat_node"), None)
+    flats = {}
+    for f in (d for d, k in kinds.items() if k == "flat"):
+        group = member.get(f) or f
+        elec = math.fsum(flow(None, d, "electricity") for d, g in member.items()
+                         if g == group and kinds.get(d) != "flat")
+        flats[f] = {
+            "heat_kwh": flow(node, f, "heat") / KWH,
+            "electricity_kwh": elec / KWH,
+            "degree_hours_below_setpoint": met(f, "degree_hours"),
+            "temp_room_mean": met(f, "temp_room") / led.ticks_booked if led.ticks_booked else None,
+            "temp_room_min": led.metric_min.get((f, "temp_room")),
+            "solar_gains_kwh": flow(None, f, "solar") / KWH,
+            "internal_gains_kwh": flow("occupancy", f, "heat") / KWH,
+            "envelope_loss_kwh": (flow(f, "ambient") - flow("ambient", f)) / KWH,
+            "to_neighbours_kwh": math.fsum(flow(f, g, "heat") - flow(g, f, "heat")
+                                           for g, k in kinds.items() if k == "flat") / KWH,
+        }
+    hps = {}
+    for h in (d for d, k in kinds.items() if k == "heat_pump"):
+        q, el = flow(h, node, "heat"), flow(None, h, "electricity")
+        hps[h] = {"heat_kwh": q / KWH, "electricity_kwh": el / KWH,
+                  "scop": q / el if el > 0 else None}
+    boilers = {}
+    for b in (d for d, k in kinds.items() if k == "boiler"):
+        q, gas = flow(b, node, "heat"), flow("gas-grid", b, "gas")
+        boilers[b] = {"heat_kwh": q / KWH, "gas_kwh": gas / KWH, "cost": met(b, "cost"),
+                      "efficiency": q / gas if gas > 0 else None}
+    heat_nodes = [n for n, k in kinds.items() if k in HEAT_KINDS]
+    worst = max(heat_nodes, key=lambda n: rel.get(n, 0.0)) if heat_nodes else ""
+    return {
+        "hours": hours,
+        "demand_kwh": met(node, "demand") / KWH if node else 0.0,
+        "delivered_kwh": met(node, "heat") / KWH if node else 0.0,
+        "unmet_kwh": met(node, "unmet") / KWH if node else 0.0,
+        "distribution_loss_kwh": flow(node, "ambient") / KWH if node else 0.0,
+        "flats": flats,
+        "heat_pumps": hps,
+        "boilers": boilers,
+        "conservation_relative": rel.get(worst, 0.0),
+        "conservation_node": worst,
+    }

@@ -35,7 +35,12 @@ ENERGY = Counter("homesim_energy_joules_total",
 POWER = Gauge("homesim_power_watts",
               "Device power over the last tick of the last window [W]",
               ["home", "device", "carrier", "direction"])
-SOC = Gauge("homesim_soc_ratio", "Battery state of charge (0..1)", ["home", "device"])
+SOC = Gauge("homesim_soc_ratio", "Battery / buffer state of charge (0..1)", ["home", "device"])
+TEMPERATURE = Gauge("homesim_temperature_celsius",
+                    "Temperatures at the end of the last window (flat: room, mass, setpoint)",
+                    ["home", "device", "quantity"])
+COP = Gauge("homesim_cop_ratio", "Heat pump seasonal COP so far (heat / electricity)",
+            ["home", "device"])
 UNSERVED = Counter("homesim_unserved_joules_total", "Load not served [J]", ["home", "device"])
 CURTAILED = Counter("homesim_curtailed_joules_total", "PV DC curtailed [J]", ["home", "device"])
 COST = Gauge("homesim_cost", "Accumulated net grid cost (import cost - export revenue)",
@@ -148,15 +153,22 @@ class DeviceMetrics:
             if g is None:
                 g = self._power[key] = POWER.labels(self.home, self.device, *key)
             g.set(watts)
-        if self.kind == "battery" and "soc" in state:
+        if self.kind in ("battery", "buffer") and "soc" in state:
             SOC.labels(self.home, self.device).set(float(state["soc"]))
         elif self.kind == "load" and "unserved" in metrics:
             UNSERVED.labels(self.home, self.device).inc(float(np.sum(metrics["unserved"])))
         elif self.kind == "pv" and "curtailed" in metrics:
             CURTAILED.labels(self.home, self.device).inc(float(np.sum(metrics["curtailed"])))
-        elif self.kind == "grid" and "cost" in state:
+        elif self.kind in ("grid", "boiler") and "cost" in state:
             COST.labels(self.home, self.device, str(state.get("currency", ""))).set(
                 float(state["cost"]))
+        elif self.kind == "flat":
+            for q in ("temp_room", "temp_mass", "setpoint"):
+                if state.get(q) is not None:
+                    TEMPERATURE.labels(self.home, self.device, q.removeprefix("temp_")).set(
+                        float(state[q]))
+        elif self.kind == "heat_pump" and state.get("scop") is not None:
+            COP.labels(self.home, self.device).set(float(state["scop"]))
         self._lag.set(lag)
         self._windows.inc()
 

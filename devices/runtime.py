@@ -346,8 +346,8 @@ class DeviceRunner:
         self.name = shell.name
         spec = shell.home.spec
         self.bus_devices = [d.name for d in spec.enabled() if d.kind in BUS_KINDS]
-        inv = spec.first("inverter")
-        self.balancer = inv.name if inv is not None else None
+        self.publishers = set(shell.packet_publishers())
+        self._pk: dict[int, dict[str, dict[FlowKey, np.ndarray]]] = {}  # window -> publisher
         self.windows: dict[int, Window] = {}
         self.reports: dict[int, dict[str, dict[str, Any]]] = {}
         self.reported: set[int] = set()
@@ -374,7 +374,7 @@ class DeviceRunner:
             sources.update(d for d in self.bus_devices if d != self.name)
         for src in sorted(sources):
             ds.append(bus.subscribe(T.report(src), self._on_report))
-        if self.shell.on_bus and not self.shell.balancer:
+        if self.publishers:
             ds.append(bus.subscribe(T.PACKETS, self._on_packets))
         for proc, fn in (("describe", self._describe), ("get", self._get), ("set", self._set),
                          ("snapshot", self._snapshot)):
@@ -443,6 +443,7 @@ class DeviceRunner:
             self.reports.pop(old, None)
             self._received.pop(old, None)
             self._own_flows.pop(old, None)
+            self._pk.pop(old, None)
         self.reported = {k for k in self.reported if k >= w.window - 2}
         self.settled = {k for k in self.settled if k >= w.window - 2}
         self._advance(w.window)
@@ -450,7 +451,8 @@ class DeviceRunner:
     def _on_report(self, msg: dict[str, Any]) -> None:
         rep = DeviceReport.model_validate(msg)
         entry = {"kind": rep.kind, "signals": _arrays(rep.signals),
-                 "envelope": rep.envelope.model_dump() if rep.envelope else None}
+                 "envelope": rep.envelope.model_dump() if rep.envelope else None,
+                 "params": dict(rep.params or {})}
         self.reports.setdefault(rep.window, {})[rep.device] = entry
         self._advance(rep.window)
 
@@ -480,6 +482,8 @@ class DeviceRunner:
                    "signals": {k: v.tolist() for k, v in signals.items()}}
         if out.get("envelope") is not None:
             payload["envelope"] = out["envelope"]
+        if out.get("params"):
+            payload["params"] = {k: float(v) for k, v in out["params"].items()}
         own = self.shell.own_flows(w)
         if own:
             self._publish_packets(w, own)
@@ -487,11 +491,15 @@ class DeviceRunner:
         # keep our own report for the balancer (it does not subscribe to itself)
         self.reports.setdefault(w.window, {})[self.name] = {
             "kind": self.shell.kind, "signals": signals,
-            "envelope": payload.get("envelope")}
+            "envelope": payload.get("envelope"), "params": payload.get("params", {})}
         self.bus.publish(T.report(self.name), payload)
         self.own_packets[w.window] = 1 if own else 0
-        if not self.shell.on_bus and not self.shell.balancer:
+        if self.shell.balancer:
+            return  # settles after its balance
+        if not self.publishers:
             self._settle(w, {}, packets=self.own_packets.pop(w.window))
+        else:
+            self._try_settle(w)
 
     def _balance(self, w: Window, got: dict[str, dict[str, Any]]) -> None:
         reports = {k: v for k, v in got.items() if k in self.bus_devices or k == self.name}
@@ -501,17 +509,32 @@ class DeviceRunner:
                      packets=1 + self.own_packets.pop(w.window, 0))
 
     def _on_packets(self, msg: dict[str, Any]) -> None:
-        if msg.get("publisher") != self.balancer:
+        publisher = msg.get("publisher")
+        if publisher not in self.publishers:
             return
         pk, joules = validate_packets(msg)
-        w = self.windows.get(pk.window)
-        if w is None or pk.window in self.settled:
+        if pk.window in self.settled:
             return
         mine: dict[FlowKey, np.ndarray] = {}
         for f, j in zip(pk.flows, joules, strict=True):
             if f.source == self.name or f.sink == self.name:
                 mine[(f.source, f.sink, f.carrier)] = j
-        self._guarded(w, self._settle, w, mine, self.own_packets.pop(pk.window, 0))
+        self._pk.setdefault(pk.window, {})[publisher] = mine
+        w = self.windows.get(pk.window)
+        if w is not None:
+            self._try_settle(w)
+
+    def _try_settle(self, w: Window) -> None:
+        """Settle once we reported and every publisher's packets for ``w`` have arrived."""
+        got = self._pk.get(w.window, {})
+        if w.window in self.settled or w.window not in self.reported or \
+                any(p not in got for p in self.publishers):
+            return
+        mine: dict[FlowKey, np.ndarray] = {}
+        for p in sorted(self.publishers):
+            mine.update(self._pk[w.window][p])
+        self._pk.pop(w.window, None)
+        self._guarded(w, self._settle, w, mine, self.own_packets.pop(w.window, 0))
 
     def _publish_packets(self, w: Window, flows: list[Flow]) -> None:
         for f in flows:

@@ -30,12 +30,12 @@ def validate(
     manifests: Annotated[list[Path], typer.Argument(help="Home manifest(s) (YAML)")],
 ) -> None:
     """Check manifests; print every error with its field path. Exit 1 if any is invalid."""
-    from homesim.schemas.manifest import ManifestError, load_manifest
+    from homesim.schemas.manifest import ManifestError, load_any
 
     bad = 0
     for m in manifests:
         try:
-            home = load_manifest(m)
+            home = load_any(m)
         except ManifestError as exc:
             bad += 1
             err.print(f"[red]✗ {m}[/red]: {len(exc.errors)} error(s)")
@@ -85,10 +85,10 @@ def run(
     summary JSON, logs). Ctrl-C stops every process; the ledger keeps what was settled.
     """
     from homesim.infra.supervisor import RunOptions, run_home
-    from homesim.schemas.manifest import ManifestError, load_manifest
+    from homesim.schemas.manifest import ManifestError, load_any
 
     try:
-        home = load_manifest(manifest)
+        home = load_any(manifest)
     except ManifestError as exc:
         err.print(f"[red]invalid manifest {manifest}[/red]")
         for path, reason in exc.errors:

@@ -160,7 +160,7 @@ def refresh_ready(body: kopf.Body, patch: kopf.Patch, name: str, namespace: str,
 @kopf.on.update(GROUP, VERSION, "blocks")
 def reconcile_block(body: kopf.Body, patch: kopf.Patch, name: str, namespace: str,
                     **_: Any) -> None:
-    """Block → one child Home per flat (+ ``<block>-common``), all adopted."""
+    """Block → its building as one child Home (same name), adopted."""
     gen = body["metadata"].get("generation")
     try:
         block = Block.model_validate(_manifest(body, "Block"))

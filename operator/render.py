@@ -198,17 +198,21 @@ def render_home(home: Home, namespace: str | None = None,
 
 
 def render_block_homes(block: Block, namespace: str | None = None) -> list[dict[str, Any]]:
-    """Child Home manifests of a Block: one per flat, plus ``<block>-common`` if any."""
-    out = []
-    for suffix, spec in block.spec.child_specs().items():
-        meta: dict[str, Any] = {
-            "name": child_name(block.metadata.name, suffix),
-            "labels": {"homesim.io/block": block.metadata.name,
-                       "app.kubernetes.io/part-of": "homesim",
-                       "app.kubernetes.io/managed-by": "homesim-operator"},
-        }
-        if namespace:
-            meta["namespace"] = namespace
-        out.append({"apiVersion": API_VERSION, "kind": "Home", "metadata": meta,
-                    "spec": json.loads(spec.model_dump_json(exclude_none=True))})
-    return out
+    """The child Home of a Block: the whole building as one Home named like the Block.
+
+    A block is one simulation (one clock, one ledger, one realm): its flats are coupled
+    through the heat node, share the grid connection and are metered from one ledger. The
+    flats' devices are renamed ``<flat>-<device>`` (see ``BlockSpec``); returns a list so
+    that the operator can prune what a previous version of the Block created.
+    """
+    meta: dict[str, Any] = {
+        "name": block.metadata.name,
+        "labels": {"homesim.io/block": block.metadata.name,
+                   "app.kubernetes.io/part-of": "homesim",
+                   "app.kubernetes.io/managed-by": "homesim-operator"},
+    }
+    if namespace:
+        meta["namespace"] = namespace
+    spec = block.spec.home_spec()
+    return [{"apiVersion": API_VERSION, "kind": "Home", "metadata": meta,
+             "spec": json.loads(spec.model_dump_json(exclude_none=True))}]

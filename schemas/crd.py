@@ -38,6 +38,10 @@ def _merge_objects(variants: list[dict[str, Any]]) -> dict[str, Any]:
                     props[k] = {**props[k], "enum": sorted(set(props[k]["enum"]) | set(s["enum"]))}
                 elif props[k].get("type") == "object" and s.get("type") == "object":
                     props[k] = _merge_objects([props[k], s])
+                elif props[k].get("type") == s.get("type") and s.get("type") != "array":
+                    # same scalar type, different constraints (pv model enum vs heat-pump
+                    # model name): keep what both allow; the kind's own model validates.
+                    props[k] = {a: b for a, b in props[k].items() if s.get(a) == b}
                 else:
                     raise ValueError(f"union members disagree on property {k!r}")
             else:

@@ -20,7 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from homesim.schemas.generated.messages import (
     BatteryProperties,
+    BoilerProperties,
+    BufferProperties,
+    FlatProperties,
     GridProperties,
+    HeatNodeProperties,
+    HeatPumpProperties,
     InverterProperties,
     LoadProperties,
     PvProperties,
@@ -30,7 +35,8 @@ from homesim.schemas.generated.messages import (
 
 __all__ = [
     "API_VERSION", "DEVICE_KINDS", "Home", "HomeSpec", "Device", "ManifestError",
-    "load_manifest", "parse_duration", "home_json_schema", "PROPERTY_MODELS",
+    "load_manifest", "parse_duration", "home_json_schema", "PROPERTY_MODELS", "EXTERNAL_NODES",
+    "Block", "load_any", "as_home",
 ]
 
 API_VERSION = "homesim.io/v1alpha1"
@@ -45,8 +51,16 @@ PROPERTY_MODELS: dict[str, type[BaseModel]] = {
     "battery": BatteryProperties,
     "grid": GridProperties,
     "load": LoadProperties,
+    "flat": FlatProperties,
+    "heat_pump": HeatPumpProperties,
+    "boiler": BoilerProperties,
+    "buffer": BufferProperties,
+    "heat_node": HeatNodeProperties,
 }
 DEVICE_KINDS = tuple(PROPERTY_MODELS)
+#: Nodes that are not devices: the outdoors (envelope and standing losses, heat-pump source
+#: heat), the occupants' internal gains, the gas network. Unbounded, not balanced.
+EXTERNAL_NODES = ("ambient", "occupancy", "gas-grid")
 
 
 class ManifestError(ValueError):
@@ -141,6 +155,11 @@ class Simulation(_Strict):
 class _DeviceBase(_Strict):
     name: Annotated[str, Field(pattern=DNS_LABEL, max_length=63, description="Device id")]
     enabled: Annotated[bool, Field(description="false = not started (replicas 0)")] = True
+    flat: Annotated[
+        str | None,
+        Field(description="The flat this device belongs to (set for the devices of a Block's "
+                          "flats; meters, summaries and bills group by it)"),
+    ] = None
 
 
 class WeatherDevice(_DeviceBase):
@@ -200,9 +219,40 @@ class LoadDevice(_DeviceBase):
     properties: LoadProperties = LoadProperties()
 
 
+class FlatDevice(_DeviceBase):
+    kind: Literal["flat"]
+    properties: FlatProperties = FlatProperties()
+
+
+class HeatPumpDevice(_DeviceBase):
+    kind: Literal["heat_pump"]
+    properties: HeatPumpProperties = HeatPumpProperties()
+
+
+class BoilerDevice(_DeviceBase):
+    kind: Literal["boiler"]
+    properties: BoilerProperties = BoilerProperties()
+
+
+class BufferDevice(_DeviceBase):
+    kind: Literal["buffer"]
+    properties: BufferProperties = BufferProperties()
+
+    @model_validator(mode="after")
+    def _temps(self) -> BufferDevice:
+        if self.properties.t_max <= self.properties.t_min:
+            raise ValueError("properties.t_max must be above properties.t_min")
+        return self
+
+
+class HeatNodeDevice(_DeviceBase):
+    kind: Literal["heat_node"]
+    properties: HeatNodeProperties = HeatNodeProperties()
+
+
 Device = Annotated[
     WeatherDevice | SunDevice | PvDevice | InverterDevice | BatteryDevice | GridDevice
-    | LoadDevice,
+    | LoadDevice | FlatDevice | HeatPumpDevice | BoilerDevice | BufferDevice | HeatNodeDevice,
     Field(discriminator="kind"),
 ]
 
@@ -218,7 +268,7 @@ class HomeSpec(_Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"device names must be unique: {', '.join(dupes)}")
-        reserved = {"clock", "ledger", "ambient"}
+        reserved = {"clock", "ledger", *EXTERNAL_NODES}
         bad = sorted(reserved.intersection(names))
         if bad:
             raise ValueError(f"reserved device name(s): {', '.join(bad)}")
@@ -230,6 +280,28 @@ class HomeSpec(_Strict):
             raise ValueError("a home needs one enabled inverter (its balancing device)")
         if count["pv"] and not (count["weather"] and count["sun"]):
             raise ValueError("pv devices need an enabled weather and sun device")
+        heat = count["flat"] + count["heat_pump"] + count["boiler"] + count["buffer"]
+        if count["heat_node"] > 1:
+            raise ValueError("a home has at most one enabled heat_node device")
+        if heat and not count["heat_node"]:
+            raise ValueError("flat, heat_pump, boiler and buffer devices need an enabled "
+                             "heat_node (the building's heat balancing device)")
+        if (count["flat"] or count["heat_pump"]) and not (count["weather"] and count["sun"]):
+            raise ValueError("flat and heat_pump devices need an enabled weather and sun device")
+        if count["buffer"] > 1:
+            raise ValueError("a home has at most one enabled buffer device")
+        node = self.first("heat_node")
+        if node is not None:
+            flats = {d.name for d in self.devices if d.kind == "flat" and d.enabled}
+            for i, c in enumerate(node.properties.couplings):
+                for end in (c.a, c.b):
+                    if end not in flats:
+                        raise ValueError(
+                            f"heat_node {node.name!r} couplings[{i}]: {end!r} is not an "
+                            f"enabled flat device (flats: {', '.join(sorted(flats)) or 'none'})")
+                if c.a == c.b:
+                    raise ValueError(f"heat_node {node.name!r} couplings[{i}]: a flat cannot "
+                                     "be coupled to itself")
         return self
 
     def enabled(self) -> list[Any]:
@@ -328,43 +400,47 @@ def home_json_schema() -> dict[str, Any]:
 
 
 class Flat(_Strict):
-    """One flat of a block: a home of its own (realm, inverter, devices)."""
+    """One flat of a block: its devices (a ``flat`` thermal zone, loads, chargers…)."""
 
     name: Annotated[str, Field(pattern=DNS_LABEL, max_length=40, description="Flat id")]
     devices: Annotated[list[Device], Field(min_length=1)]
 
 
 class BlockSpec(_Strict):
-    """A block of flats: every flat becomes a child Home ``<block>-<flat>``; the block-level
-    devices (shared PV, a common battery…) become the child Home ``<block>-common``."""
+    """A block of flats that share one building: one grid connection, one inverter, one heat
+    node. It runs as **one** simulation (one clock, one ledger): the flats' devices join the
+    block-level devices on the building's buses, renamed ``<flat>-<device>``; a device of kind
+    ``flat`` (the flat's thermal zone) takes the flat's own name, so that heat-node couplings
+    and meters can name flats directly. Every flat device carries ``flat: <flat>``."""
 
     location: Location | None = None
     simulation: Simulation = Simulation()
     flats: Annotated[list[Flat], Field(min_length=1)]
-    devices: Annotated[list[Device], Field(description="Block-level devices")] = []
+    devices: Annotated[list[Device], Field(description="Block-level (shared) devices")] = []
 
     @model_validator(mode="after")
-    def _children_are_homes(self) -> BlockSpec:
+    def _is_a_building(self) -> BlockSpec:
         names = [f.name for f in self.flats]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"flat names must be unique: {', '.join(dupes)}")
-        if "common" in names:
-            raise ValueError("'common' is reserved for the block-level devices")
-        for spec in self.child_specs().values():
-            HomeSpec.model_validate(spec.model_dump())
+        for f in self.flats:
+            zones = [d.name for d in f.devices if d.kind == "flat"]
+            if len(zones) > 1:
+                raise ValueError(f"flat {f.name!r} has more than one device of kind flat")
+        HomeSpec.model_validate(self.home_spec().model_dump())
         return self
 
-    def child_specs(self) -> dict[str, HomeSpec]:
-        """Child name suffix → HomeSpec of each flat (and ``common`` for block devices)."""
-        out = {}
-        groups = [(f.name, f.devices) for f in self.flats]
-        if self.devices:
-            groups.append(("common", self.devices))
-        for name, devices in groups:
-            out[name] = HomeSpec.model_construct(location=self.location,
-                                                 simulation=self.simulation, devices=devices)
-        return out
+    def home_spec(self) -> HomeSpec:
+        """The building as one HomeSpec (not validated; ``Block`` validation does that)."""
+        devices: list[Any] = []
+        for f in self.flats:
+            for d in f.devices:
+                name = f.name if d.kind == "flat" else f"{f.name}-{d.name}"
+                devices.append(d.model_copy(update={"name": name, "flat": f.name}))
+        devices.extend(self.devices)
+        return HomeSpec.model_construct(location=self.location, simulation=self.simulation,
+                                        devices=devices)
 
 
 class Block(_Strict):
@@ -379,3 +455,45 @@ class Block(_Strict):
 def block_json_schema() -> dict[str, Any]:
     """JSON Schema of the Block manifest (pydantic, draft 2020-12)."""
     return Block.model_json_schema()
+
+
+def as_home(block: Block) -> Home:
+    """The Home that runs a Block: same name, every flat's devices on the building's buses."""
+    meta = block.metadata.model_dump()
+    meta["labels"] = {**meta.get("labels", {}), "homesim.io/block": block.metadata.name}
+    spec = HomeSpec.model_validate(block.spec.home_spec().model_dump())
+    return Home(apiVersion=API_VERSION, kind="Home", metadata=Metadata(**meta), spec=spec)
+
+
+def parse_any(data: Any, source: str = "manifest") -> Home:
+    """Validate a Home or a Block (returned as its Home, see :func:`as_home`).
+
+    Raises
+    ------
+    ManifestError
+        With every error and its field path.
+    """
+    if isinstance(data, dict) and data.get("kind") == "Block":
+        try:
+            return as_home(Block.model_validate(data))
+        except ValidationError as exc:
+            raise ManifestError(validation_errors(exc), source) from None
+    return parse_home(data, source)
+
+
+def load_any(path: str | Path) -> Home:
+    """Read a Home or Block manifest from a YAML file (a Block as its Home).
+
+    Raises
+    ------
+    ManifestError
+        If the file is missing, is not YAML, or does not validate.
+    """
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except OSError as exc:
+        raise ManifestError([("(file)", str(exc))], str(p)) from None
+    except yaml.YAMLError as exc:
+        raise ManifestError([("(yaml)", str(exc).replace("\n", " "))], str(p)) from None
+    return parse_any(data, str(p))

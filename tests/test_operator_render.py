@@ -11,7 +11,7 @@ from homesim.operator.conditions import set_condition
 from homesim.operator.live import live_changes, restart_hash
 from homesim.operator.render import render_block_homes, render_home
 from homesim.schemas.crd import block_crd, home_crd
-from homesim.schemas.manifest import Block, load_manifest, parse_home
+from homesim.schemas.manifest import DEVICE_KINDS, Block, load_manifest, parse_home
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = load_manifest(ROOT / "examples" / "home.yaml")
@@ -51,7 +51,7 @@ def test_crd_keeps_value_constraints_from_the_models():
     assert props["capacity"] == {"description": "Usable capacity [J] (10 kWh = 3.6e7 J).",
                                  "minimum": 0.0, "exclusiveMinimum": True, "type": "number"}
     kinds = spec["properties"]["devices"]["items"]["properties"]["kind"]["enum"]
-    assert set(kinds) == {"weather", "sun", "pv", "inverter", "battery", "grid", "load"}
+    assert set(kinds) == set(DEVICE_KINDS) and "heat_pump" in kinds
 
 
 def test_render_home_one_deployment_per_device():
@@ -105,11 +105,17 @@ def test_conditions_keep_transition_time_when_status_is_unchanged():
     assert c[0]["lastTransitionTime"] == "t3" and c[0]["status"] == "True"
 
 
-def test_block_renders_child_homes():
+def test_block_renders_one_building_home():
+    """A Block is one simulation: one child Home named like the Block, flats' devices renamed."""
     h = yaml.safe_load((ROOT / "examples" / "block.yaml").read_text())
     block = Block.model_validate(h)
     homes = render_block_homes(block, "ns1")
-    names = [x["metadata"]["name"] for x in homes]
-    assert names == ["tower-flat-1", "tower-flat-2", "tower-common"]
-    for x in homes:
-        parse_home(x)  # each child is a valid Home
+    assert [x["metadata"]["name"] for x in homes] == ["tower"]
+    home = parse_home(homes[0])
+    names = [d.name for d in home.spec.devices]
+    assert "top-west" in names and "top-west-kitchen" in names and "heat-node" in names
+    assert home.spec.device("top-west-kitchen").flat == "top-west"
+    assert home.spec.device("heat-node").flat is None
+    objs = render_home(home)
+    deployments = [o for o in objs if o["kind"] == "Deployment"]
+    assert len(deployments) == len(names) + 2  # every device + clock + ledger

@@ -79,26 +79,34 @@ def home_overview() -> dict[str, Any]:
 
 
 def block_overview() -> dict[str, Any]:
-    sel = 'home=~"$block-.*"'
+    sel = 'home="$block"'
     panels = [
-        _panel(1, "Load power per flat (simulated)", "heatmap",
-               [_target(f'sum by (home) (homesim_power_watts{{{sel}, direction="in", '
-                        f'device!~"inverter|battery|grid"}})', "{{home}}")],
-               0, 0, w=24, unit="watt"),
-        _panel(2, "Energy by home and flow", "bargauge",
-               [_target(f"sum by (home, source, sink) (homesim_energy_joules_total{{{sel}}})"
-                        " / 3.6e6", "{{home}}: {{source}} → {{sink}}")], 0, 8, w=24,
+        _panel(1, "Room temperature per flat", "timeseries",
+               [_target(f'homesim_temperature_celsius{{{sel}, quantity="room"}}', "{{device}}"),
+                _target(f'homesim_temperature_celsius{{{sel}, quantity="setpoint"}}',
+                        "{{device}} setpoint")], 0, 0, w=24, unit="celsius"),
+        _panel(2, "Heat delivered per flat", "bargauge",
+               [_target(f'sum by (sink) (homesim_energy_joules_total{{{sel}, carrier="heat", '
+                        f'source="$heat_node"}}) / 3.6e6', "{{sink}}")], 0, 8,
+               w=12, unit="kwatth", options={"displayMode": "gradient",
+                                             "orientation": "horizontal"}),
+        _panel(3, "Energy by flow", "bargauge",
+               [_target(f"sum by (source, sink) (homesim_energy_joules_total{{{sel}}})"
+                        " / 3.6e6", "{{source}} → {{sink}}")], 12, 8, w=12,
                unit="kwatth", options={"displayMode": "gradient",
                                        "orientation": "horizontal"}),
-        _panel(3, "Shared battery state of charge", "timeseries",
-               [_target(f"homesim_soc_ratio{{{sel}}}", "{{home}} {{device}}")], 0, 16,
+        _panel(4, "Heat pump seasonal COP", "stat",
+               [_target(f"homesim_cop_ratio{{{sel}}}", "{{device}}")], 0, 16, unit="none"),
+        _panel(5, "Buffer and battery state of charge", "timeseries",
+               [_target(f"homesim_soc_ratio{{{sel}}}", "{{device}}")], 8, 16, w=8,
                unit="percentunit"),
-        _panel(4, "Unserved energy per flat", "bargauge",
-               [_target(f"sum by (home) (homesim_unserved_joules_total{{{sel}}}) / 3.6e6",
-                        "{{home}}")], 12, 16, unit="kwatth"),
+        _panel(6, "Unserved electricity per load", "bargauge",
+               [_target(f"sum by (device) (homesim_unserved_joules_total{{{sel}}}) / 3.6e6",
+                        "{{device}}")], 16, 16, w=8, unit="kwatth"),
     ]
     return _dashboard("homesim-block", "homesim · block", panels, [
-        {"name": "block", "type": "textbox", "label": "Block", "query": "tower"}])
+        {"name": "block", "type": "textbox", "label": "Block", "query": "tower"},
+        {"name": "heat_node", "type": "textbox", "label": "Heat node", "query": "heat-node"}])
 
 
 def system_overview() -> dict[str, Any]:

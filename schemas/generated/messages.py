@@ -127,6 +127,12 @@ class DeviceReport(BaseModel):
         ),
     ] = None
     envelope: BatteryEnvelopeReport | None = None
+    params: Annotated[
+        dict[str, float] | None,
+        Field(
+            description="Scalar parameters of the device for this window, for the node that balances it (e.g. a flat's 5R1C constants c_m [J/K], h_tr_em [W/K] and its mass temperature theta_m0 [°C]; a buffer's stored energy [J])."
+        ),
+    ] = None
 
 
 class Joule(RootModel[float]):
@@ -327,6 +333,461 @@ class Appliance(BaseModel):
         Literal['auto', 'on', 'off'],
         Field(description='auto follows the schedule; on / off override it live.'),
     ] = 'auto'
+
+
+class Wall(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    azimuth: Annotated[
+        float,
+        Field(
+            description='Facade orientation (180 = south).',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'deg'},
+            le=360.0,
+        ),
+    ] = 180.0
+    area: Annotated[
+        float,
+        Field(
+            description='Net opaque area [m2].',
+            gt=0.0,
+            json_schema_extra={'x-unit': 'm2'},
+        ),
+    ]
+    u_value: Annotated[
+        float,
+        Field(
+            description='Thermal transmittance [W/(m2 K)].',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'W/(m2 K)'},
+        ),
+    ]
+
+
+class Window(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    azimuth: Annotated[
+        float, Field(ge=0.0, json_schema_extra={'x-unit': 'deg'}, le=360.0)
+    ] = 180.0
+    tilt: Annotated[
+        float,
+        Field(
+            description='90 = vertical.',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'deg'},
+            le=90.0,
+        ),
+    ] = 90.0
+    area: Annotated[
+        float,
+        Field(
+            description='Window area incl. frame [m2].',
+            gt=0.0,
+            json_schema_extra={'x-unit': 'm2'},
+        ),
+    ]
+    u_value: Annotated[
+        float, Field(ge=0.0, json_schema_extra={'x-unit': 'W/(m2 K)'})
+    ] = 1.1
+    g_value: Annotated[
+        float,
+        Field(
+            description='Total solar energy transmittance at normal incidence g_n.',
+            ge=0.0,
+            le=1.0,
+        ),
+    ] = 0.6
+    frame_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.3
+    shading: Annotated[
+        float,
+        Field(
+            description='Shading reduction factor F_sh (1 = unshaded).', ge=0.0, le=1.0
+        ),
+    ] = 1.0
+
+
+class Surface(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    area: Annotated[float, Field(gt=0.0, json_schema_extra={'x-unit': 'm2'})]
+    u_value: Annotated[float, Field(ge=0.0, json_schema_extra={'x-unit': 'W/(m2 K)'})]
+    boundary: Annotated[
+        Literal['outdoor', 'ground', 'unheated'],
+        Field(
+            description='What is on the other side; unheated (a garage, an attic) uses the ISO 13789 adjustment factor b_unheated.'
+        ),
+    ] = 'outdoor'
+
+
+class Thermostat(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    comfort: Annotated[
+        float,
+        Field(
+            description='Setpoint when at home and awake [°C].',
+            json_schema_extra={'x-unit': '°C'},
+        ),
+    ] = 21.0
+    eco: Annotated[
+        float,
+        Field(
+            description='Setpoint at night / outside the schedule [°C].',
+            json_schema_extra={'x-unit': '°C'},
+        ),
+    ] = 18.0
+    away: Annotated[
+        float,
+        Field(
+            description='Setpoint during away windows [°C].',
+            json_schema_extra={'x-unit': '°C'},
+        ),
+    ] = 15.0
+    comfort_windows: Annotated[
+        list[TimeWindow],
+        Field(
+            description='When the comfort setpoint applies (local time).',
+            validate_default=True,
+        ),
+    ] = [{'start': '06:00', 'end': '22:00'}]
+    away_windows: Annotated[
+        list[TimeWindow],
+        Field(
+            description='When the away setpoint applies (wins over comfort).',
+            validate_default=True,
+        ),
+    ] = []
+    mode: Annotated[
+        Literal['auto', 'comfort', 'eco', 'away', 'off'],
+        Field(
+            description='auto follows the windows; comfort / eco / away hold one setpoint; off = no heating.'
+        ),
+    ] = 'auto'
+
+
+class FlatProperties(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    floor_area: Annotated[
+        float,
+        Field(
+            description='Conditioned floor area A_f [m2].',
+            gt=0.0,
+            json_schema_extra={'x-unit': 'm2', 'x-live': False},
+        ),
+    ] = 60.0
+    room_height: Annotated[
+        float, Field(gt=0.0, json_schema_extra={'x-unit': 'm', 'x-live': False})
+    ] = 2.6
+    thermal_class: Annotated[
+        Literal['very_light', 'light', 'medium', 'heavy', 'very_heavy'],
+        Field(
+            description='ISO 13790 Table 12 class (A_m and C_m per floor area).',
+            json_schema_extra={'x-live': False},
+        ),
+    ] = 'medium'
+    walls: Annotated[
+        list[Wall],
+        Field(
+            description='External walls by facade.',
+            json_schema_extra={'x-live': False},
+            validate_default=True,
+        ),
+    ] = []
+    windows: Annotated[
+        list[Window],
+        Field(
+            description='Windows by facade (solar gains from pvlib plane-of-array irradiance).',
+            json_schema_extra={'x-live': True},
+            validate_default=True,
+        ),
+    ] = []
+    roof: Annotated[
+        Surface | None,
+        Field(
+            description='Roof / top ceiling to the outdoors; null = heated flat above.',
+            json_schema_extra={'x-live': False},
+        ),
+    ] = None
+    floor: Annotated[
+        Surface | None,
+        Field(
+            description='Floor to the ground or to an unheated space; null = heated flat below.',
+            json_schema_extra={'x-live': False},
+        ),
+    ] = None
+    b_unheated: Annotated[
+        float,
+        Field(
+            description='ISO 13789 adjustment factor b for surfaces towards unheated spaces.',
+            ge=0.0,
+            json_schema_extra={'x-live': False},
+            le=1.0,
+        ),
+    ] = 0.5
+    temp_ground: Annotated[
+        float,
+        Field(
+            description='Ground temperature under floors on the ground [°C].',
+            json_schema_extra={'x-unit': '°C', 'x-live': True},
+        ),
+    ] = 10.0
+    ach_vent: Annotated[
+        float,
+        Field(
+            description='Ventilation air change rate [1/h].',
+            ge=0.0,
+            json_schema_extra={'x-unit': '1/h', 'x-live': True},
+        ),
+    ] = 0.4
+    ach_inf: Annotated[
+        float,
+        Field(
+            description='Infiltration in calm air [1/h].',
+            ge=0.0,
+            json_schema_extra={'x-unit': '1/h', 'x-live': True},
+        ),
+    ] = 0.1
+    wind_coeff: Annotated[
+        float,
+        Field(
+            description='Extra infiltration per wind speed [1/h per m/s].',
+            ge=0.0,
+            json_schema_extra={'x-unit': '1/h per m/s', 'x-live': True},
+        ),
+    ] = 0.03
+    internal_gains: Annotated[
+        float,
+        Field(
+            description='Internal gains (people, appliances) when at home and awake [W/m2]; x0.5 in eco, x0.2 away.',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'W/m2', 'x-live': True},
+        ),
+    ] = 4.0
+    phi_hc_max: Annotated[
+        float,
+        Field(
+            description='Heating emitter capacity [W].',
+            gt=0.0,
+            json_schema_extra={'x-unit': 'W', 'x-live': True},
+        ),
+    ] = 8000.0
+    temp_initial: Annotated[
+        float,
+        Field(
+            description='Initial temperature of the zone [°C].',
+            json_schema_extra={'x-unit': '°C', 'x-live': False},
+        ),
+    ] = 20.0
+    thermostat: Annotated[
+        Thermostat | None,
+        Field(
+            description='Setpoints and schedule; e.g. set thermostat.comfort 22.',
+            json_schema_extra={'x-live': True},
+        ),
+    ] = None
+
+
+class HeatingCurve(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    t_flow_design: Annotated[
+        float,
+        Field(
+            description='Supply temperature at the design outdoor temperature [°C].',
+            json_schema_extra={'x-unit': '°C'},
+        ),
+    ] = 55.0
+    temp_air_design: Annotated[float, Field(json_schema_extra={'x-unit': '°C'})] = -10.0
+    exponent: Annotated[
+        float, Field(description='Radiator exponent (EN 442).', gt=0.0)
+    ] = 1.3
+    t_flow_min: Annotated[float, Field(json_schema_extra={'x-unit': '°C'})] = 25.0
+
+
+class HeatPumpProperties(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    model: Annotated[
+        str,
+        Field(
+            description="Keymark model name from hplib's database, or Generic.",
+            json_schema_extra={'x-live': False},
+        ),
+    ] = 'Generic'
+    group_id: Annotated[
+        int,
+        Field(
+            description='hplib group (Generic): 1 air/water, 2 brine/water, 3 water/water (regulated); 4-6 on/off.',
+            ge=1,
+            json_schema_extra={'x-live': False},
+            le=6,
+        ),
+    ] = 1
+    p_th_ref: Annotated[
+        float,
+        Field(
+            description='Nominal heat output of the generic model [W].',
+            gt=0.0,
+            json_schema_extra={'x-unit': 'W', 'x-live': False},
+        ),
+    ] = 10000.0
+    t_cutoff: Annotated[
+        float,
+        Field(
+            description='Below this source temperature the heat pump is off [°C].',
+            json_schema_extra={'x-unit': '°C', 'x-live': True},
+        ),
+    ] = -20.0
+    modulation_min: Annotated[
+        float, Field(ge=0.0, json_schema_extra={'x-live': True}, le=1.0)
+    ] = 0.3
+    heating_curve: Annotated[
+        HeatingCurve | None,
+        Field(
+            description='Weather-compensated supply temperature.',
+            json_schema_extra={'x-live': True},
+        ),
+    ] = None
+
+
+class BoilerProperties(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    p_th_max: Annotated[
+        float, Field(gt=0.0, json_schema_extra={'x-unit': 'W', 'x-live': True})
+    ] = 24000.0
+    modulation_min: Annotated[
+        float, Field(ge=0.0, json_schema_extra={'x-live': True}, le=1.0)
+    ] = 0.2
+    eta_full: Annotated[
+        float,
+        Field(
+            description='Efficiency at full load, 80/60 °C (GCV).',
+            gt=0.0,
+            json_schema_extra={'x-live': True},
+            le=1.1,
+        ),
+    ] = 0.88
+    eta_part: Annotated[
+        float,
+        Field(
+            description='Efficiency at 30 % load, 30 °C return (GCV).',
+            gt=0.0,
+            json_schema_extra={'x-live': True},
+            le=1.1,
+        ),
+    ] = 0.96
+    delta_t: Annotated[
+        float,
+        Field(
+            description='Supply minus return temperature [K].',
+            gt=0.0,
+            json_schema_extra={'x-unit': 'K', 'x-live': True},
+        ),
+    ] = 15.0
+    gas_price: Annotated[
+        float,
+        Field(
+            description='Gas price [currency/kWh] (gross calorific value).',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'currency/kWh', 'x-live': True},
+        ),
+    ] = 0.1
+    currency: Annotated[str, Field(json_schema_extra={'x-live': False})] = 'USD'
+
+
+class BufferProperties(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    volume: Annotated[
+        float, Field(gt=0.0, json_schema_extra={'x-unit': 'm3', 'x-live': False})
+    ] = 0.8
+    t_min: Annotated[
+        float,
+        Field(
+            description='Lowest useful temperature (empty) [°C].',
+            json_schema_extra={'x-unit': '°C', 'x-live': False},
+        ),
+    ] = 35.0
+    t_max: Annotated[
+        float,
+        Field(
+            description='Highest temperature (full) [°C].',
+            json_schema_extra={'x-unit': '°C', 'x-live': False},
+        ),
+    ] = 60.0
+    ua: Annotated[
+        float,
+        Field(
+            description='Standing loss coefficient [W/K].',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'W/K', 'x-live': True},
+        ),
+    ] = 3.0
+    t_surround: Annotated[
+        float, Field(json_schema_extra={'x-unit': '°C', 'x-live': True})
+    ] = 15.0
+    soc_initial: Annotated[
+        float, Field(ge=0.0, json_schema_extra={'x-live': False}, le=1.0)
+    ] = 0.5
+
+
+class Coupling(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    a: Annotated[str, Field(description='A flat device.')]
+    b: Annotated[str, Field(description='Another flat device.')]
+    conductance: Annotated[
+        float,
+        Field(
+            description='Conductance of the party wall / floor between them [W/K].',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'W/K'},
+        ),
+    ]
+
+
+class HeatNodeProperties(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    strategy: Annotated[
+        Literal['heat_pump_first', 'heat_pump_only', 'boiler_only'],
+        Field(
+            description='heat_pump_first: heat pump, spare heat pump output into the buffer, buffer, then the boiler.',
+            json_schema_extra={'x-live': True},
+        ),
+    ] = 'heat_pump_first'
+    distribution_loss: Annotated[
+        float,
+        Field(
+            description='Fraction of delivered heat lost in distribution.',
+            ge=0.0,
+            json_schema_extra={'x-live': True},
+            le=0.5,
+        ),
+    ] = 0.02
+    couplings: Annotated[
+        list[Coupling],
+        Field(
+            description='Adjacency of the flats: conductances between pairs.',
+            json_schema_extra={'x-live': False},
+            validate_default=True,
+        ),
+    ] = []
 
 
 class WeatherProperties(BaseModel):

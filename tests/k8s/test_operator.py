@@ -132,15 +132,16 @@ def test_operator_restart_does_not_duplicate_children(cluster, namespace, operat
                            "homesim.io/home=greensboro")["items"]) == 1
 
 
-def test_block_reconciles_into_child_homes(cluster, namespace, operator):
-    """A Block → one Home per flat + <block>-common, each reconciled into Deployments."""
+def test_block_reconciles_into_one_building_home(cluster, namespace, operator):
+    """A Block → one child Home (the building, same name) → one Deployment per device."""
     cluster.kubectl("apply", "-n", namespace, "-f", str(ROOT / "examples" / "block.yaml"))
-    names = {"tower-flat-1", "tower-flat-2", "tower-common"}
     wait_for(lambda: {h["metadata"]["name"] for h in cluster.get("homes", "-n", namespace)
-                      ["items"]} == names, 90, "child homes", operator.log)
-    wait_for(lambda: len(cluster.get("deployments", "-n", namespace)["items"]) == 3 + 3 + 6
-             + 3 * 2, 90, "deployments of every child home", operator.log)
-    for h in cluster.get("homes", "-n", namespace)["items"]:
-        assert h["metadata"]["ownerReferences"][0]["kind"] == "Block"
+                      ["items"]} == {"tower"}, 90, "child home", operator.log)
+    n_devices = 6 * 2 + 9  # six flats (zone + kitchen) + nine building devices
+    wait_for(lambda: len(cluster.get("deployments", "-n", namespace)["items"]) == n_devices
+             + 2, 90, "deployments of the building", operator.log)
+    h = cluster.get("home", "tower", "-n", namespace)
+    assert h["metadata"]["ownerReferences"][0]["kind"] == "Block"
+    assert h["metadata"]["labels"]["homesim.io/block"] == "tower"
     block = cluster.get("block", "tower", "-n", namespace)
-    assert sorted(block["status"]["children"]) == sorted(names)
+    assert block["status"]["children"] == ["tower"]

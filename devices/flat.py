@@ -1,0 +1,173 @@
+"""Flat: one thermal zone (ISO 13790 5R1C) with its envelope, gains and thermostat."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from homesim.devices.base import DeviceShell, Flow, FlowKey, SettleResult, Window
+from homesim.devices.context import home_context
+from homesim.devices.models.schedule import in_windows
+from homesim.devices.models.thermal import (
+    Element,
+    facade_irradiance,
+    simulate,
+    solar_gains,
+    ventilation_conductance,
+    zone_constants,
+)
+from homesim.schemas.generated.messages import Thermostat
+
+#: Setpoint used when the thermostat is off [°C]: the ideal controller never heats.
+SETPOINT_OFF = -100.0
+#: Internal gains relative to ``internal_gains`` by thermostat period (ISO 17772-1 style
+#: occupancy: at home and awake / asleep / away).
+GAIN_FACTOR = {"comfort": 1.0, "eco": 0.5, "away": 0.2, "off": 0.2}
+HEAT = "heat"
+
+
+def zone_params(props: Any) -> tuple[Any, list[Element]]:
+    """The 5R1C :class:`Zone` of a flat's properties and its envelope elements."""
+    p = props
+    elements = [Element(area=w.area, u_value=w.u_value, kind="opaque") for w in p.walls]
+    elements += [Element(area=w.area, u_value=w.u_value, kind="window") for w in p.windows]
+    for s in (p.roof, p.floor):
+        if s is None:
+            continue
+        if s.boundary == "ground":
+            elements.append(Element(area=s.area, u_value=s.u_value, boundary="ground"))
+        elif s.boundary == "unheated":
+            elements.append(Element(area=s.area, u_value=s.u_value, b=p.b_unheated))
+        else:
+            elements.append(Element(area=s.area, u_value=s.u_value))
+    zone = zone_constants(p.floor_area, p.room_height, elements, p.thermal_class, p.phi_hc_max)
+    return zone, elements
+
+
+def setpoints(thermostat: Thermostat, times: np.ndarray, tz: str) -> tuple[np.ndarray, np.ndarray]:
+    """Setpoint [°C] and period name per tick from the thermostat's schedule."""
+    t = thermostat
+    n = len(times)
+    if t.mode == "auto":
+        period = np.where(in_windows(times, tz, [w.model_dump(exclude_none=True)
+                                                 for w in t.comfort_windows]),
+                          "comfort", "eco").astype(object)
+        away = in_windows(times, tz, [w.model_dump(exclude_none=True) for w in t.away_windows])
+        period[away] = "away"
+    else:
+        period = np.full(n, t.mode, dtype=object)
+    value = {"comfort": t.comfort, "eco": t.eco, "away": t.away, "off": SETPOINT_OFF}
+    sp = np.array([value[x] for x in period], dtype=float)
+    return sp, period
+
+
+class FlatShell(DeviceShell):
+    """A flat's thermal zone. Phase 1: reports its 5R1C constants (``params``), its mass
+    temperature and per-tick boundary conditions (outdoor temperature, ventilation
+    conductance, solar and internal gains, setpoint); publishes the solar (``sun→flat``) and
+    internal-gain (``occupancy→flat``) packets it absorbs. The heat node solves the coupled
+    flats and publishes the heat packets; phase 2: the flat advances its own zone with the
+    heat it was given and the heat exchanged with its neighbours, and reports its
+    temperatures, comfort (degree-hours below the setpoint) and stored heat ``c_m·θ_m``.
+    """
+
+    kind = "flat"
+    description = "Flat: ISO 13790 5R1C thermal zone, envelope, solar/internal gains, thermostat"
+
+    def setup(self) -> None:
+        self.ctx = home_context(self.home)
+        self.zone, _ = zone_params(self.props)
+        self.thermostat = self.props.thermostat or Thermostat()
+        spec = self.home.spec
+        self.weather = spec.first("weather").name
+        self.sun = spec.first("sun").name
+        self.node = spec.first("heat_node").name
+        if not hasattr(self, "theta_m"):
+            self.theta_m = float(self.props.temp_initial)
+            self.totals = {"heat": 0.0, "degree_hours": 0.0, "solar": 0.0, "internal": 0.0}
+            self.last = {"temp_room": float(self.props.temp_initial)}
+        self._win: dict[int, dict[str, np.ndarray]] = {}
+
+    def inputs(self) -> list[str]:
+        return [self.weather, self.sun]
+
+    def packet_publishers(self) -> list[str]:
+        return [self.node]
+
+    def boundary(self, window: Window, weather: dict[str, np.ndarray],
+                 sun: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per-tick boundary conditions of the window (see class docstring)."""
+        p = self.props
+        phi_sol = np.zeros(window.n)
+        for w in p.windows:
+            poa = facade_irradiance(w.tilt, w.azimuth, sun["apparent_zenith"], sun["azimuth"],
+                                    weather["ghi"], weather["dni"], weather["dhi"],
+                                    sun.get("dni_extra"))
+            phi_sol = phi_sol + solar_gains(poa, w.area, w.g_value, w.frame_fraction, w.shading)
+        h_ve = ventilation_conductance(self.zone.volume, p.ach_vent, p.ach_inf,
+                                       np.asarray(weather["wind_speed"], dtype=float),
+                                       p.wind_coeff)
+        sp, period = setpoints(self.thermostat, window.times, self.ctx.tz)
+        gain = np.array([GAIN_FACTOR[x] for x in period]) * p.internal_gains * p.floor_area
+        return {"theta_e": np.asarray(weather["temp_air"], dtype=float), "h_ve": h_ve,
+                "phi_int": gain, "phi_sol": phi_sol, "setpoint": sp}
+
+    def report(self, window: Window, inputs: dict[str, Any]) -> dict[str, Any]:
+        b = self.boundary(window, inputs[self.weather]["signals"], inputs[self.sun]["signals"])
+        self._win = {window.window: b}
+        z = self.zone
+        params = {"floor_area": z.floor_area, "volume": z.volume, "c_m": z.c_m, "a_m": z.a_m,
+                  "a_t": z.a_t, "h_tr_is": z.h_tr_is, "h_tr_w": z.h_tr_w,
+                  "h_tr_ms": z.h_tr_ms, "h_tr_em": z.h_tr_em, "h_g": z.h_g,
+                  "phi_hc_max": z.phi_hc_max, "theta_m0": self.theta_m,
+                  "theta_g": float(self.props.temp_ground)}
+        return {"signals": b, "params": params}
+
+    def own_flows(self, window: Window) -> list[Flow]:
+        b = self._win[window.window]
+        return [Flow(self.sun, self.name, "solar", b["phi_sol"] * window.dt),
+                Flow("occupancy", self.name, HEAT, b["phi_int"] * window.dt)]
+
+    def settle(self, window: Window, flows: dict[FlowKey, np.ndarray]) -> SettleResult:
+        b = self._win[window.window]
+        n, dt = window.n, window.dt
+        zero = np.zeros(n)
+        heat = flows.get((self.node, self.name, HEAT), zero)
+        ext = zero.copy()  # net heat from the neighbours [J]
+        for (src, snk, car), j in flows.items():
+            if car != HEAT or self.node in (src, snk) or "ambient" in (src, snk) \
+                    or "occupancy" in (src, snk):
+                continue
+            if snk == self.name:
+                ext = ext + j
+            elif src == self.name:
+                ext = ext - j
+
+        def one(a: np.ndarray) -> np.ndarray:
+            return np.asarray(a, dtype=float).reshape(n, 1)
+
+        r = simulate([self.zone], np.zeros((1, 1)), np.array([self.theta_m]), dt,
+                     b["theta_e"], float(self.props.temp_ground), one(b["h_ve"]),
+                     one(b["phi_int"]), one(b["phi_sol"]), one(b["setpoint"]),
+                     phi_hc_fixed=one(heat / dt), phi_m_ext=one(ext / dt))
+        theta_air = r["theta_air"][:, 0]
+        theta_m = r["theta_m"][:, 0]
+        sp = b["setpoint"]
+        below = np.where(sp > SETPOINT_OFF, np.maximum(sp - theta_air - 1e-6, 0.0), 0.0)
+        dh = below * dt / 3600.0
+        stored0 = self.zone.c_m * self.theta_m
+        self.theta_m = float(theta_m[-1])
+        self.totals["heat"] += float(heat.sum())
+        self.totals["degree_hours"] += float(dh.sum())
+        self.totals["solar"] += float(b["phi_sol"].sum() * dt)
+        self.totals["internal"] += float(b["phi_int"].sum() * dt)
+        self.last = {"temp_room": float(theta_air[-1]), "setpoint": float(sp[-1])}
+        return SettleResult(stored0=stored0, stored=self.zone.c_m * theta_m,
+                            metrics={"temp_room": theta_air, "temp_mass": theta_m,
+                                     "setpoint": sp, "heat": heat, "degree_hours": dh})
+
+    def state(self) -> dict[str, Any]:
+        return {"temp_room": self.last.get("temp_room"), "temp_mass": self.theta_m,
+                "setpoint": self.last.get("setpoint"), "energy_heat": self.totals["heat"],
+                "degree_hours": self.totals["degree_hours"]}

@@ -1,0 +1,156 @@
+"""Heat node: the building's heat balancing device (dispatch + allocation to the flats)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from homesim.devices.base import DeviceShell, Flow, FlowKey, SettleResult, Window
+from homesim.devices.models.boiler import Boiler
+from homesim.devices.models.buffer import Buffer
+from homesim.devices.models.heatnode import HeatDispatch, HeatPumpOffer, dispatch
+from homesim.devices.models.thermal import Zone
+
+HEAT = "heat"
+ZONE_FIELDS = ("floor_area", "volume", "c_m", "a_m", "a_t", "h_tr_is", "h_tr_w", "h_tr_ms",
+               "h_tr_em", "h_g", "phi_hc_max")
+
+
+class HeatNodeShell(DeviceShell):
+    """Waits for the reports of the flats, heat pumps, boiler, buffer (and the grid's import
+    limit), solves the coupled flats with the plant tick by tick
+    (:func:`~homesim.devices.models.heatnode.dispatch`) and publishes every heat and gas
+    packet of the building: sources → node → flats, flat ⇄ flat through party walls,
+    flat ⇄ ambient, buffer and distribution losses → ambient, ambient → heat pump (source
+    heat), gas-grid → boiler. Its report tells the inverter the electricity each heat pump
+    needs (``el:<heat pump>`` [J]). Keeps a virtual heat meter per flat."""
+
+    kind = "heat_node"
+    description = "Heat node: heat source dispatch, allocation to flats, heat meters"
+
+    def setup(self) -> None:
+        spec = self.home.spec
+        on = spec.enabled()
+        self.flats = [d.name for d in on if d.kind == "flat"]
+        self.heat_pumps = [d.name for d in on if d.kind == "heat_pump"]
+        self.boilers = [d.name for d in on if d.kind == "boiler"]
+        self.buffers = [d.name for d in on if d.kind == "buffer"]
+        self.weather = spec.first("weather").name if spec.first("weather") else None
+        grid = spec.first("grid")
+        self.grid = grid.name if grid is not None else None
+        idx = {f: i for i, f in enumerate(self.flats)}
+        k = np.zeros((len(self.flats), len(self.flats)))
+        for c in self.props.couplings:
+            i, j = idx[c.a], idx[c.b]
+            k[i, j] += c.conductance
+            k[j, i] += c.conductance
+        self.coupling = k
+        self._last: HeatDispatch | None = None
+        if not hasattr(self, "meters"):
+            self.meters = {f: 0.0 for f in self.flats}
+            self.totals = {"unmet": 0.0, "distribution_loss": 0.0}
+
+    def inputs(self) -> list[str]:
+        extra = [self.weather] if self.weather else []
+        if self.grid and self.heat_pumps:
+            extra.append(self.grid)
+        return [*self.flats, *self.heat_pumps, *self.boilers, *self.buffers, *extra]
+
+    def packet_publishers(self) -> list[str]:
+        return []
+
+    def report(self, window: Window, inputs: dict[str, Any]) -> dict[str, Any]:
+        n = window.n
+        reps = [inputs[f] for f in self.flats]
+        zones = [Zone(**{k: float(r["params"][k]) for k in ZONE_FIELDS}) for r in reps]
+        theta_m0 = np.array([r["params"]["theta_m0"] for r in reps], dtype=float)
+        # one ground temperature under the building (the first flat's)
+        theta_g = float(reps[0]["params"]["theta_g"]) if reps else 10.0
+
+        def stack(name: str) -> np.ndarray:
+            if not reps:
+                return np.zeros((n, 0))
+            return np.stack([np.asarray(r["signals"][name], dtype=float) for r in reps], axis=1)
+
+        if reps:
+            theta_e = np.asarray(reps[0]["signals"]["theta_e"], dtype=float)
+        elif self.weather:
+            theta_e = np.asarray(inputs[self.weather]["signals"]["temp_air"], dtype=float)
+        else:
+            theta_e = np.full(n, 10.0)
+        offers = [HeatPumpOffer(np.asarray(inputs[h]["signals"]["p_th_max"], dtype=float),
+                                np.asarray(inputs[h]["signals"]["cop"], dtype=float))
+                  for h in self.heat_pumps]
+        el_max = None
+        if self.grid and self.heat_pumps:
+            el_max = np.asarray(inputs[self.grid]["signals"]["import_max"], dtype=float)
+        boiler = t_return = None
+        if self.boilers:
+            b = inputs[self.boilers[0]]
+            bp = b["params"]
+            boiler = Boiler(p_th_max=bp["p_th_max"], modulation_min=bp["modulation_min"],
+                            eta_full=bp["eta_full"], eta_part=bp["eta_part"])
+            t_return = np.asarray(b["signals"]["t_return"], dtype=float)
+        buffer = None
+        e0 = 0.0
+        if self.buffers:
+            bp = inputs[self.buffers[0]]["params"]
+            buffer = Buffer(volume=bp["volume"], t_min=bp["t_min"], t_max=bp["t_max"],
+                            ua=bp["ua"], t_surround=bp["t_surround"])
+            e0 = float(bp["energy"])
+        d = dispatch(zones, self.coupling, theta_m0, window.dt, theta_e, theta_g,
+                     stack("h_ve"), stack("phi_int"), stack("phi_sol"), stack("setpoint"),
+                     heat_pumps=offers, el_max=el_max, boiler=boiler, t_return=t_return,
+                     buffer=buffer, buffer_energy0=e0, strategy=self.props.strategy,
+                     distribution_loss=self.props.distribution_loss)
+        self._last = d
+        signals = {f"el:{h}": d.hp_el[:, i] for i, h in enumerate(self.heat_pumps)}
+        return {"signals": signals}
+
+    def own_flows(self, window: Window) -> list[Flow]:
+        d = self._last
+        me = self.name
+        flows: list[Flow] = []
+        for i, f in enumerate(self.flats):
+            flows.append(Flow(me, f, HEAT, d.heat[:, i]))
+            q = d.q_ambient[:, i]
+            flows.append(Flow(f, "ambient", HEAT, np.maximum(q, 0.0)))
+            flows.append(Flow("ambient", f, HEAT, np.maximum(-q, 0.0)))
+            for j in range(i + 1, len(self.flats)):
+                if self.coupling[i, j] > 0:
+                    q = d.q_couple[:, i, j]
+                    flows.append(Flow(f, self.flats[j], HEAT, np.maximum(q, 0.0)))
+                    flows.append(Flow(self.flats[j], f, HEAT, np.maximum(-q, 0.0)))
+        for i, h in enumerate(self.heat_pumps):
+            flows.append(Flow(h, me, HEAT, d.hp_heat[:, i]))
+            flows.append(Flow("ambient", h, HEAT, np.maximum(d.hp_heat[:, i] - d.hp_el[:, i],
+                                                             0.0)))
+        if self.boilers:
+            b = self.boilers[0]
+            flows.append(Flow(b, me, HEAT, d.boiler_heat))
+            flows.append(Flow("gas-grid", b, "gas", d.boiler_gas))
+            flows.append(Flow(b, "ambient", HEAT, np.maximum(d.boiler_gas - d.boiler_heat,
+                                                             0.0)))
+        if self.buffers:
+            b = self.buffers[0]
+            flows.append(Flow(me, b, HEAT, d.buffer_charge))
+            flows.append(Flow(b, me, HEAT, d.buffer_discharge))
+            flows.append(Flow(b, "ambient", HEAT, d.buffer_loss))
+        flows.append(Flow(me, "ambient", HEAT, d.distribution_loss))
+        return flows
+
+    def settle(self, window: Window, flows: dict[FlowKey, np.ndarray]) -> SettleResult:
+        d = self._last
+        for i, f in enumerate(self.flats):
+            self.meters[f] += float(d.heat[:, i].sum())
+        self.totals["unmet"] += float(d.unmet.sum())
+        self.totals["distribution_loss"] += float(d.distribution_loss.sum())
+        src = np.array([{"heat_pump": 1.0, "boiler": 2.0, "buffer": 3.0}.get(s, 0.0)
+                        for s in d.source])
+        return SettleResult(metrics={"demand": d.demand.sum(axis=1), "unmet": d.unmet,
+                                     "heat": d.heat.sum(axis=1), "source": src})
+
+    def state(self) -> dict[str, Any]:
+        return {"heat_meters": dict(self.meters), **self.totals,
+                "strategy": self.props.strategy}
