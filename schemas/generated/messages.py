@@ -676,7 +676,7 @@ class BoilerProperties(BaseModel):
             description='Efficiency at full load, 80/60 °C (GCV).',
             gt=0.0,
             json_schema_extra={'x-live': True},
-            le=1.1,
+            le=1.0,
         ),
     ] = 0.88
     eta_part: Annotated[
@@ -685,7 +685,7 @@ class BoilerProperties(BaseModel):
             description='Efficiency at 30 % load, 30 °C return (GCV).',
             gt=0.0,
             json_schema_extra={'x-live': True},
-            le=1.1,
+            le=1.0,
         ),
     ] = 0.96
     delta_t: Annotated[
