@@ -123,6 +123,8 @@ class SettleResult:
     stored: np.ndarray | None = None
     losses: np.ndarray | None = None
     metrics: dict[str, np.ndarray] = field(default_factory=dict)
+    #: decisions taken in the window: ``{"tick", "kind", "value", "reason", "data"}``
+    events: list[dict[str, Any]] = field(default_factory=list)
 
 
 class DeviceShell:

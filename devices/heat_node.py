@@ -39,6 +39,11 @@ class HeatNodeShell(DeviceShell):
         self.weather = spec.first("weather").name if spec.first("weather") else None
         grid = spec.first("grid")
         self.grid = grid.name if grid is not None else None
+        # PV and the other loads: the economic broker's PV surplus
+        self.pvs = [d.name for d in on if d.kind == "pv"] if self.heat_pumps else []
+        self.loads = [d.name for d in on if d.kind == "load"] if self.heat_pumps else []
+        inv = spec.first("inverter")
+        self.eta_inv = float(inv.properties.eta_inv_nom) if inv is not None else 0.96
         idx = {f: i for i, f in enumerate(self.flats)}
         k = np.zeros((len(self.flats), len(self.flats)))
         for c in self.props.couplings:
@@ -50,12 +55,15 @@ class HeatNodeShell(DeviceShell):
         if not hasattr(self, "meters"):
             self.meters = {f: 0.0 for f in self.flats}
             self.totals = {"unmet": 0.0, "distribution_loss": 0.0}
+            self.last_choice = ""
+            self.choice_ticks: dict[str, int] = {}
 
     def inputs(self) -> list[str]:
         extra = [self.weather] if self.weather else []
         if self.grid and self.heat_pumps:
             extra.append(self.grid)
-        return [*self.flats, *self.heat_pumps, *self.boilers, *self.buffers, *extra]
+        return [*self.flats, *self.heat_pumps, *self.boilers, *self.buffers, *extra,
+                *self.pvs, *self.loads]
 
     def packet_publishers(self) -> list[str]:
         return []
@@ -82,16 +90,26 @@ class HeatNodeShell(DeviceShell):
         offers = [HeatPumpOffer(np.asarray(inputs[h]["signals"]["p_th_max"], dtype=float),
                                 np.asarray(inputs[h]["signals"]["cop"], dtype=float))
                   for h in self.heat_pumps]
-        el_max = None
+        el_max = price_el = None
         if self.grid and self.heat_pumps:
-            el_max = np.asarray(inputs[self.grid]["signals"]["import_max"], dtype=float)
+            g = inputs[self.grid]["signals"]
+            el_max = np.asarray(g["import_max"], dtype=float)
+            price_el = np.asarray(g["price_import"], dtype=float)
+        pv_surplus = np.zeros(n)
+        for name in self.pvs:  # estimated AC: DC × nominal inverter efficiency
+            pv_surplus += np.asarray(inputs[name]["signals"]["dc"], dtype=float) * self.eta_inv
+        for name in self.loads:
+            pv_surplus -= np.asarray(inputs[name]["signals"]["demand"], dtype=float)
+        pv_surplus = np.maximum(pv_surplus, 0.0)
         boiler = t_return = None
+        gas_price = 0.0
         if self.boilers:
             b = inputs[self.boilers[0]]
             bp = b["params"]
             boiler = Boiler(p_th_max=bp["p_th_max"], modulation_min=bp["modulation_min"],
                             eta_full=bp["eta_full"], eta_part=bp["eta_part"])
             t_return = np.asarray(b["signals"]["t_return"], dtype=float)
+            gas_price = float(bp["gas_price"])
         buffer = None
         e0 = 0.0
         if self.buffers:
@@ -103,7 +121,8 @@ class HeatNodeShell(DeviceShell):
                      stack("h_ve"), stack("phi_int"), stack("phi_sol"), stack("setpoint"),
                      heat_pumps=offers, el_max=el_max, boiler=boiler, t_return=t_return,
                      buffer=buffer, buffer_energy0=e0, strategy=self.props.strategy,
-                     distribution_loss=self.props.distribution_loss)
+                     distribution_loss=self.props.distribution_loss, price_el=price_el,
+                     gas_price=gas_price, pv_surplus=pv_surplus if self.pvs else None)
         self._last = d
         signals = {f"el:{h}": d.hp_el[:, i] for i, h in enumerate(self.heat_pumps)}
         return {"signals": signals}
@@ -148,9 +167,20 @@ class HeatNodeShell(DeviceShell):
         self.totals["distribution_loss"] += float(d.distribution_loss.sum())
         src = np.array([{"heat_pump": 1.0, "boiler": 2.0, "buffer": 3.0}.get(s, 0.0)
                         for s in d.source])
-        return SettleResult(metrics={"demand": d.demand.sum(axis=1), "unmet": d.unmet,
-                                     "heat": d.heat.sum(axis=1), "source": src})
+        events = []
+        for k, c in enumerate(d.choice):  # the broker's decisions, when they change
+            self.choice_ticks[c.source] = self.choice_ticks.get(c.source, 0) + 1
+            if c.source != self.last_choice:
+                data = {x: v for x, v in (("cost_hp", c.cost_hp), ("cost_gas", c.cost_gas))
+                        if np.isfinite(v)}
+                events.append({"tick": window.tick0 + k, "kind": "heat_source",
+                               "value": c.source, "reason": c.reason, "data": data})
+                self.last_choice = c.source
+        metrics = {"demand": d.demand.sum(axis=1), "unmet": d.unmet,
+                   "heat": d.heat.sum(axis=1), "source": src}
+        return SettleResult(metrics=metrics, events=events)
 
     def state(self) -> dict[str, Any]:
         return {"heat_meters": dict(self.meters), **self.totals,
-                "strategy": self.props.strategy}
+                "strategy": self.props.strategy, "heat_source": self.last_choice or None,
+                "broker_ticks": dict(self.choice_ticks)}

@@ -62,6 +62,10 @@ CREATE TABLE IF NOT EXISTS device_metric (
     maximum DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (window_index, device, metric)
 );
+CREATE TABLE IF NOT EXISTS event (
+    tick BIGINT NOT NULL, sim_time DOUBLE PRECISION NOT NULL, device TEXT NOT NULL,
+    kind TEXT NOT NULL, value TEXT, reason TEXT, data TEXT
+);
 CREATE INDEX IF NOT EXISTS packet_tick ON packet (tick);
 """
 
@@ -247,6 +251,11 @@ class Ledger:
         cur.executemany("INSERT INTO packet VALUES (?,?,?,?,?,?)", rows)
         cur.executemany("INSERT INTO node_balance VALUES (?,?,?,?,?,?,?,?)", bal_rows)
         cur.executemany("INSERT INTO device_metric VALUES (?,?,?,?,?,?)", met_rows)
+        ev_rows = [(int(e["tick"]), self.start + int(e["tick"]) * self.dt, dev, e["kind"],
+                    e.get("value"), e.get("reason"), json.dumps(e.get("data") or {}))
+                   for dev, s in settles.items() for e in (s.get("events") or [])]
+        if ev_rows:
+            cur.executemany("INSERT INTO event VALUES (?,?,?,?,?,?,?)", ev_rows)
         cur.execute("INSERT INTO settled_window VALUES (?,?,?,?)", (win, tick0, n, time.time()))
         cur.execute("COMMIT")
         self.booked += 1

@@ -76,6 +76,10 @@ class T:
         return f"homesim.device.{device}.report"
 
     @staticmethod
+    def events(device: str) -> str:
+        return f"homesim.device.{device}.events"
+
+    @staticmethod
     def rpc(device: str, name: str) -> str:
         return f"homesim.device.{device}.{name}"
 
@@ -558,6 +562,10 @@ class DeviceRunner:
         if res.metrics:
             msg["metrics"] = {k: np.asarray(v, dtype=float).tolist()
                               for k, v in res.metrics.items()}
+        if res.events:
+            msg["events"] = res.events
+            self.bus.publish(T.events(self.name), {"run": w.run, "window": w.window,
+                                                   "device": self.name, "events": res.events})
         self.settled.add(w.window)
         self.bus.publish(T.SETTLE, msg)
         self._observe(w, flows, res)

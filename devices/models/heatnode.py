@@ -16,10 +16,14 @@ One tick
 3. Cover ``N`` by ``strategy``:
 
    * ``heat_pump_first``: heat pumps (in manifest order, up to their full-load output, and
-     only while their electricity fits ``el_max``), then the buffer, then the boiler; a
-     heat pump's spare output charges the buffer when the buffer is not discharging;
+     only while their electricity fits ``el_max``), then the buffer, then the boiler; while a
+     heat pump runs, its spare output charges the buffer (when the buffer is not
+     discharging);
    * ``heat_pump_only``: heat pumps, then the buffer;
-   * ``boiler_only``: the boiler, then the buffer.
+   * ``boiler_only``: the boiler, then the buffer;
+   * ``economic`` (the broker, :func:`broker_choice`): every tick, PV surplus → heat pump
+     at full power into the buffer; otherwise the cheaper marginal heat (electricity price /
+     COP against gas price / boiler efficiency) first, then the other sources.
 
 4. If ``N`` is not covered, every flat gets the same fraction of its demand and the zones
    are solved again with that heat fixed (the shortfall is ``unmet``).
@@ -39,9 +43,80 @@ from homesim.devices.models.boiler import Boiler
 from homesim.devices.models.buffer import Buffer, buffer_headroom, buffer_step
 from homesim.devices.models.thermal import Zone, solve_tick
 
-__all__ = ["HeatPumpOffer", "HeatDispatch", "STRATEGIES", "dispatch"]
+__all__ = ["HeatPumpOffer", "HeatDispatch", "STRATEGIES", "BrokerChoice", "broker_choice",
+           "dispatch"]
 
-STRATEGIES = ("heat_pump_first", "heat_pump_only", "boiler_only")
+STRATEGIES = ("heat_pump_first", "heat_pump_only", "boiler_only", "economic")
+
+#: The broker's choice → (order of use, spare heat-pump output into the buffer).
+BROKER_ORDER = {
+    "pv_surplus": (("hp", "buffer", "boiler"), True),
+    "heat_pump": (("hp", "buffer", "boiler"), False),
+    "boiler": (("buffer", "boiler", "hp"), False),
+    "none": (("buffer", "boiler", "hp"), False),
+}
+
+
+@dataclass(frozen=True)
+class BrokerChoice:
+    """The economic broker's decision for one tick.
+
+    ``source``: ``pv_surplus`` (heat pump at full power, spare output into the buffer),
+    ``heat_pump`` or ``boiler`` (the cheaper marginal heat), ``none`` (no heat source
+    available). ``cost_hp`` = price_el / cop, ``cost_gas`` = gas_price / eta
+    [currency/kWh of heat] (``inf`` when unavailable).
+    """
+
+    source: str
+    cost_hp: float
+    cost_gas: float
+    reason: str
+
+
+def broker_choice(pv_surplus: float, hp_available: bool, price_el: float, cop: float,
+                  gas_price: float | None, boiler_eta: float) -> BrokerChoice:
+    """Choose the heat source of a tick by marginal cost (the economic broker).
+
+    1. PV surplus (> 0 J) and a heat pump that can run → ``pv_surplus``: the surplus
+       electricity is free (its alternative is export), so the heat pump runs at full power
+       and what the flats do not need goes into the buffer.
+    2. Otherwise compare the marginal cost of a kWh of heat: ``price_el / cop`` for the heat
+       pump against ``gas_price / boiler_eta`` for the boiler; the cheaper one goes first
+       (ties go to the heat pump). A cold night with a poor COP and paid electricity is how
+       gas wins.
+
+    Parameters
+    ----------
+    pv_surplus : float
+        PV electricity not used by the other loads in the tick [J].
+    hp_available : bool
+        A heat pump can run (above its cut-off, grid limit not zero).
+    price_el : float
+        Electricity price [currency/kWh].
+    cop : float
+        The heat pump's COP in this tick [-] (≤ 0: unavailable).
+    gas_price : float or None
+        Gas price [currency/kWh]; None: no boiler.
+    boiler_eta : float
+        Boiler efficiency at the tick's load and return temperature [-].
+
+    Returns
+    -------
+    BrokerChoice
+    """
+    inf = float("inf")
+    cost_hp = price_el / cop if hp_available and cop > 0 else inf
+    cost_gas = gas_price / boiler_eta if gas_price is not None and boiler_eta > 0 else inf
+    if hp_available and pv_surplus > 0.0:
+        return BrokerChoice("pv_surplus", cost_hp, cost_gas,
+                            f"PV surplus {pv_surplus / 3.6e6:.3f} kWh in the tick")
+    if cost_hp == inf and cost_gas == inf:
+        return BrokerChoice("none", cost_hp, cost_gas, "no heat source available")
+    if cost_hp <= cost_gas:
+        return BrokerChoice("heat_pump", cost_hp, cost_gas,
+                            f"heat pump {cost_hp:.4f} <= gas {cost_gas:.4f} per kWh of heat")
+    return BrokerChoice("boiler", cost_hp, cost_gas,
+                        f"gas {cost_gas:.4f} < heat pump {cost_hp:.4f} per kWh of heat")
 
 
 @dataclass(frozen=True)
@@ -77,6 +152,7 @@ class HeatDispatch:
     distribution_loss: np.ndarray  # (n,)
     unmet: np.ndarray           # (n,) demand not covered (summed over flats)
     source: list[str] = field(default_factory=list)  # main source of each tick
+    choice: list[BrokerChoice] = field(default_factory=list)  # economic strategy only
 
 
 def dispatch(
@@ -98,6 +174,9 @@ def dispatch(
     buffer_energy0: float = 0.0,
     strategy: str = "heat_pump_first",
     distribution_loss: float = 0.0,
+    price_el: np.ndarray | None = None,
+    gas_price: float = 0.0,
+    pv_surplus: np.ndarray | None = None,
 ) -> HeatDispatch:
     """Advance the flats and the plant over one window of n ticks of ``dt`` seconds.
 
@@ -132,6 +211,12 @@ def dispatch(
         One of :data:`STRATEGIES`.
     distribution_loss : float
         Fraction of the node's heat lost in distribution, in [0, 0.5].
+    price_el : array, shape (n,), optional
+        Electricity import price [currency/kWh] (``economic`` only, required there).
+    gas_price : float
+        Gas price [currency/kWh] (``economic``).
+    pv_surplus : array, shape (n,), optional
+        PV electricity not used by the other loads [J] (``economic``).
 
     Returns
     -------
@@ -165,51 +250,75 @@ def dispatch(
         boiler_heat=np.zeros(n), boiler_gas=np.zeros(n), buffer_charge=np.zeros(n),
         buffer_discharge=np.zeros(n), buffer_loss=np.zeros(n), buffer_stored=np.zeros(n),
         distribution_loss=np.zeros(n), unmet=np.zeros(n))
-    use_hp = strategy in ("heat_pump_first", "heat_pump_only") and n_hp > 0
-    use_boiler = strategy in ("heat_pump_first", "boiler_only") and boiler is not None
+    has_hp = n_hp > 0
+    has_boiler = boiler is not None
     theta_m = np.asarray(theta_m0, dtype=float).copy()
     e_buf = float(buffer_energy0)
     keep = 1.0 - distribution_loss
+    if strategy == "economic":
+        if price_el is None:
+            raise ValueError("the economic strategy needs price_el")
+        p_el = np.asarray(price_el, dtype=float)
+        surplus = np.zeros(n) if pv_surplus is None else np.asarray(pv_surplus, dtype=float)
     for k in range(n):
         res = solve_tick(zones, coupling, theta_m, dt, float(theta_e[k]), theta_g, h_ve[k],
                          phi_int[k], phi_sol[k], setpoint[k])
         demand = res.phi_hc * dt                      # [J] per flat
         need = float(demand.sum()) / keep             # [J] gross at the node
         rest = need
-        # heat pumps
-        hp_q = np.zeros(n_hp)
-        hp_spare = np.zeros(n_hp)
-        if use_hp:
-            el_left = float(el_cap[k])
-            for h, hp in enumerate(heat_pumps):
-                cop = float(hp.cop[k])
-                q_max = float(hp.p_th_max[k]) * dt
-                if cop <= 0.0 or q_max <= 0.0 or el_left <= 0.0:
-                    continue
-                q_max = min(q_max, el_left * cop)
-                hp_q[h] = min(rest, q_max)
-                hp_spare[h] = q_max - hp_q[h]
-                rest -= hp_q[h]
-                el_left -= hp_q[h] / cop
-        # buffer, boiler
-        charge = discharge = 0.0
+        # what the heat pumps can give this tick (limited by the electricity allowed)
+        hp_cap = np.zeros(n_hp)
+        el_left = float(el_cap[k])
+        for h, hp in enumerate(heat_pumps):
+            cop = float(hp.cop[k])
+            q_max = float(hp.p_th_max[k]) * dt
+            if cop <= 0.0 or q_max <= 0.0 or el_left <= 0.0:
+                continue
+            hp_cap[h] = min(q_max, el_left * cop)
+            el_left -= hp_cap[h] / cop
         if buffer is not None:
             max_charge, max_discharge = buffer_headroom(buffer, e_buf, dt)
         else:
             max_charge = max_discharge = 0.0
+        # order of use and whether spare heat-pump output charges the buffer
+        if strategy == "heat_pump_first":
+            order, to_buffer = ("hp", "buffer", "boiler"), True
+        elif strategy == "heat_pump_only":
+            order, to_buffer = ("hp", "buffer"), False
+        elif strategy == "boiler_only":
+            order, to_buffer = ("boiler", "buffer"), False
+        else:
+            best = int(np.argmax(hp_cap)) if n_hp else 0
+            eta = float(boiler.efficiency(np.array([min(need / (boiler.p_th_max * dt), 1.0)]),
+                                          np.array([t_return[k]]))[0]) if has_boiler else 0.0
+            choice = broker_choice(
+                pv_surplus=float(surplus[k]), hp_available=bool(hp_cap.sum() > 0.0),
+                price_el=float(p_el[k]), cop=float(heat_pumps[best].cop[k]) if n_hp else 0.0,
+                gas_price=gas_price if has_boiler else None, boiler_eta=eta)
+            out.choice.append(choice)
+            order, to_buffer = BROKER_ORDER[choice.source]
+        hp_q = np.zeros(n_hp)
+        charge = discharge = 0.0
         q_boiler = 0.0
-        if strategy == "boiler_only" and use_boiler:
-            q_boiler = min(rest, boiler.p_th_max * dt)
-            rest -= q_boiler
-        if rest > 0.0 and max_discharge > 0.0:
-            discharge = min(rest, max_discharge)
-            rest -= discharge
-        if strategy == "heat_pump_first" and use_boiler and rest > 0.0:
-            q_boiler = min(rest, boiler.p_th_max * dt)
-            rest -= q_boiler
-        if strategy == "heat_pump_first" and discharge == 0.0 and max_charge > 0.0:
-            for h in range(n_hp):  # spare heat-pump output into the buffer
-                extra = min(hp_spare[h], max_charge - charge)
+        for src in order:
+            if rest <= 0.0:
+                break
+            if src == "hp" and has_hp:
+                for h in range(n_hp):
+                    hp_q[h] = min(rest, hp_cap[h])
+                    rest -= hp_q[h]
+            elif src == "buffer" and max_discharge > 0.0:
+                discharge = min(rest, max_discharge)
+                rest -= discharge
+            elif src == "boiler" and has_boiler:
+                q_boiler = min(rest, boiler.p_th_max * dt)
+                rest -= q_boiler
+        # spare heat-pump output into the buffer: while the heat pump runs anyway
+        # (heat_pump_first), or on PV surplus (economic) even without demand
+        running = float(hp_q.sum()) > 0.0 or (strategy == "economic" and to_buffer)
+        if to_buffer and running and discharge == 0.0 and max_charge > 0.0:
+            for h in range(n_hp):
+                extra = min(hp_cap[h] - hp_q[h], max_charge - charge)
                 if extra > 0.0:
                     hp_q[h] += extra
                     charge += extra

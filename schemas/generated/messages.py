@@ -135,6 +135,35 @@ class DeviceReport(BaseModel):
     ] = None
 
 
+class DeviceEvent(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    tick: Annotated[int, Field(description='Tick the event happened in.')]
+    kind: Annotated[str, Field(description='e.g. heat_source')]
+    value: Annotated[str | None, Field(description='e.g. boiler')] = None
+    reason: Annotated[
+        str | None,
+        Field(
+            description='Why, readable (e.g. "gas 0.126 < heat pump 0.171 EUR/kWh").'
+        ),
+    ] = None
+    data: Annotated[
+        dict[str, float] | None,
+        Field(description='Numbers behind the decision (prices [currency/kWh], cop).'),
+    ] = None
+
+
+class DeviceEvents(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    run: str
+    window: int
+    device: str
+    events: list[DeviceEvent]
+
+
 class Joule(RootModel[float]):
     root: Annotated[float, Field(ge=0.0)]
 
@@ -201,6 +230,12 @@ class Settle(BaseModel):
     ] = None
     error: Annotated[
         str | None, Field(description='Set when the device could not apply the window.')
+    ] = None
+    events: Annotated[
+        list[DeviceEvent] | None,
+        Field(
+            description='Decisions of the window (also published on homesim.device.<id>.events).'
+        ),
     ] = None
 
 
@@ -765,9 +800,9 @@ class HeatNodeProperties(BaseModel):
         extra='forbid',
     )
     strategy: Annotated[
-        Literal['heat_pump_first', 'heat_pump_only', 'boiler_only'],
+        Literal['heat_pump_first', 'heat_pump_only', 'boiler_only', 'economic'],
         Field(
-            description='heat_pump_first: heat pump, spare heat pump output into the buffer, buffer, then the boiler.',
+            description='heat_pump_first: heat pump, spare heat pump output into the buffer, buffer, then the boiler. economic: the broker chooses every tick by marginal cost (PV surplus → heat pump into the buffer; else electricity price / COP against gas price / boiler efficiency).',
             json_schema_extra={'x-live': True},
         ),
     ] = 'heat_pump_first'
@@ -1087,6 +1122,10 @@ class JoulePacketsPayload(RootModel[JoulePackets]):
 
 class SettlePayload(RootModel[Settle]):
     root: Settle
+
+
+class DeviceEventsPayload(RootModel[DeviceEvents]):
+    root: DeviceEvents
 
 
 class EmptyRequestPayload(BaseModel):
