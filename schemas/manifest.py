@@ -22,11 +22,13 @@ from homesim.schemas.generated.messages import (
     BatteryProperties,
     BoilerProperties,
     BufferProperties,
+    EvChargerProperties,
     FlatProperties,
     GridProperties,
     HeatNodeProperties,
     HeatPumpProperties,
     InverterProperties,
+    LoadManagerProperties,
     LoadProperties,
     PvProperties,
     SunProperties,
@@ -56,6 +58,8 @@ PROPERTY_MODELS: dict[str, type[BaseModel]] = {
     "boiler": BoilerProperties,
     "buffer": BufferProperties,
     "heat_node": HeatNodeProperties,
+    "ev_charger": EvChargerProperties,
+    "load_manager": LoadManagerProperties,
 }
 DEVICE_KINDS = tuple(PROPERTY_MODELS)
 #: Nodes that are not devices: the outdoors (envelope and standing losses, heat-pump source
@@ -250,9 +254,34 @@ class HeatNodeDevice(_DeviceBase):
     properties: HeatNodeProperties = HeatNodeProperties()
 
 
+class EvChargerDevice(_DeviceBase):
+    kind: Literal["ev_charger"]
+    properties: EvChargerProperties = EvChargerProperties()
+
+    @model_validator(mode="after")
+    def _sessions(self) -> EvChargerDevice:
+        p = self.properties
+        if p.p_min > p.p_max:
+            raise ValueError("properties.p_min must not exceed properties.p_max")
+        for i, s in enumerate(p.sessions):
+            soc = s.soc_arrival is not None and s.target_soc is not None
+            if (s.energy_kwh is None) == (not soc):
+                raise ValueError(f"properties.sessions[{i}]: give energy_kwh, or soc_arrival "
+                                 "and target_soc")
+            if soc and s.target_soc < s.soc_arrival:
+                raise ValueError(f"properties.sessions[{i}]: target_soc below soc_arrival")
+        return self
+
+
+class LoadManagerDevice(_DeviceBase):
+    kind: Literal["load_manager"]
+    properties: LoadManagerProperties = LoadManagerProperties()
+
+
 Device = Annotated[
     WeatherDevice | SunDevice | PvDevice | InverterDevice | BatteryDevice | GridDevice
-    | LoadDevice | FlatDevice | HeatPumpDevice | BoilerDevice | BufferDevice | HeatNodeDevice,
+    | LoadDevice | FlatDevice | HeatPumpDevice | BoilerDevice | BufferDevice | HeatNodeDevice
+    | EvChargerDevice | LoadManagerDevice,
     Field(discriminator="kind"),
 ]
 
@@ -288,6 +317,11 @@ class HomeSpec(_Strict):
                              "heat_node (the building's heat balancing device)")
         if (count["flat"] or count["heat_pump"]) and not (count["weather"] and count["sun"]):
             raise ValueError("flat and heat_pump devices need an enabled weather and sun device")
+        if count["ev_charger"] and not count["load_manager"]:
+            raise ValueError("ev_charger devices need an enabled load_manager (it schedules "
+                             "and throttles them)")
+        if count["load_manager"] > 1:
+            raise ValueError("a home has at most one enabled load_manager device")
         if count["buffer"] > 1:
             raise ValueError("a home has at most one enabled buffer device")
         node = self.first("heat_node")
@@ -424,10 +458,15 @@ class BlockSpec(_Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"flat names must be unique: {', '.join(dupes)}")
-        for f in self.flats:
+        for i, f in enumerate(self.flats):
             zones = [d.name for d in f.devices if d.kind == "flat"]
             if len(zones) > 1:
                 raise ValueError(f"flat {f.name!r} has more than one device of kind flat")
+            for j, d in enumerate(f.devices):
+                full = f"{f.name}-{d.name}"
+                if d.kind != "flat" and len(full) > 63:
+                    raise ValueError(f"flats[{i}].devices[{j}].name: {full!r} (flat name + "
+                                     "'-' + device name) is longer than 63 characters")
         HomeSpec.model_validate(self.home_spec().model_dump())
         return self
 

@@ -242,6 +242,14 @@ def dispatch(
         raise ValueError("t_return is required with a boiler")
     theta_g = float(theta_g)
     n_hp = len(heat_pumps)
+    per_tick = {"el_max": el_max, "t_return": t_return, "price_el": price_el,
+                "pv_surplus": pv_surplus}
+    for h, hp in enumerate(heat_pumps):
+        per_tick[f"heat_pumps[{h}].p_th_max"] = hp.p_th_max
+        per_tick[f"heat_pumps[{h}].cop"] = hp.cop
+    for name, a in per_tick.items():
+        if a is not None and np.shape(a) != (n,):
+            raise ValueError(f"{name} must have shape ({n},), got {np.shape(a)}")
     el_cap = np.full(n, np.inf) if el_max is None else np.asarray(el_max, dtype=float)
     out = HeatDispatch(
         demand=np.zeros((n, n_z)), heat=np.zeros((n, n_z)), q_ambient=np.zeros((n, n_z)),
@@ -322,8 +330,6 @@ def dispatch(
                 if extra > 0.0:
                     hp_q[h] += extra
                     charge += extra
-        if rest < 1e-9 * max(need, 1.0):
-            rest = 0.0
         supplied = need - rest                         # [J] gross heat into the flats' loop
         if rest > 0.0:
             share = supplied / need

@@ -825,6 +825,141 @@ class HeatNodeProperties(BaseModel):
     ] = []
 
 
+class EvSession(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    arrival: Annotated[
+        str,
+        Field(
+            description='Plug-in time HH:MM.', pattern='^([01][0-9]|2[0-3]):[0-5][0-9]$'
+        ),
+    ]
+    departure: Annotated[
+        str,
+        Field(
+            description='Leave time HH:MM (earlier than arrival = next day).',
+            pattern='^([01][0-9]|2[0-4]):[0-5][0-9]$',
+        ),
+    ]
+    days: Annotated[
+        list[Literal['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']] | None,
+        Field(description='Days of arrival (all when absent).'),
+    ] = None
+    capacity_kwh: Annotated[
+        float, Field(gt=0.0, json_schema_extra={'x-unit': 'kWh'})
+    ] = 60.0
+    energy_kwh: Annotated[
+        float | None,
+        Field(
+            description='Energy wanted into the car battery.',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'kWh'},
+        ),
+    ] = None
+    soc_arrival: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
+    target_soc: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
+
+
+class EvGenerator(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    profile: Literal['commuter'] = 'commuter'
+    capacity_kwh: Annotated[
+        float, Field(gt=0.0, json_schema_extra={'x-unit': 'kWh'})
+    ] = 60.0
+    km_mean: Annotated[
+        float,
+        Field(
+            description='Mean daily distance [km].',
+            gt=0.0,
+            json_schema_extra={'x-unit': 'km'},
+        ),
+    ] = 40.0
+    kwh_per_km: Annotated[
+        float, Field(gt=0.0, json_schema_extra={'x-unit': 'kWh/km'})
+    ] = 0.18
+    arrival_mean: Annotated[str, Field(pattern='^([01][0-9]|2[0-3]):[0-5][0-9]$')] = (
+        '18:00'
+    )
+    departure_mean: Annotated[str, Field(pattern='^([01][0-9]|2[0-3]):[0-5][0-9]$')] = (
+        '07:30'
+    )
+    weekend_prob: Annotated[float, Field(ge=0.0, le=1.0)] = 0.4
+
+
+class EvChargerProperties(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    p_max: Annotated[
+        float,
+        Field(
+            description='Max power [W] (11 kW three-phase, 7.4 kW single-phase).',
+            gt=0.0,
+            json_schema_extra={'x-unit': 'W', 'x-live': True},
+        ),
+    ] = 11000.0
+    p_min: Annotated[
+        float,
+        Field(
+            description='Minimum charging power [W] (6 A); below it the charger pauses.',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'W', 'x-live': True},
+        ),
+    ] = 1400.0
+    efficiency: Annotated[
+        float,
+        Field(
+            description='AC to car battery.',
+            gt=0.0,
+            json_schema_extra={'x-live': True},
+            le=1.0,
+        ),
+    ] = 0.92
+    sessions: Annotated[
+        list[EvSession],
+        Field(
+            description='Scheduled sessions (daily).',
+            json_schema_extra={'x-live': True},
+            validate_default=True,
+        ),
+    ] = []
+    generator: Annotated[
+        EvGenerator | None,
+        Field(
+            description='Stochastic commuter sessions instead of (or with) the schedule.',
+            json_schema_extra={'x-live': False},
+        ),
+    ] = None
+
+
+class LoadManagerProperties(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    strategy: Annotated[
+        Literal['equal_share', 'first_come', 'departure_priority'],
+        Field(json_schema_extra={'x-live': True}),
+    ] = 'equal_share'
+    limit: Annotated[
+        float | None,
+        Field(
+            description="Connection limit [W]; null = the grid device's p_import_max.",
+            ge=0.0,
+            json_schema_extra={'x-unit': 'W', 'x-live': True},
+        ),
+    ] = None
+    surplus_only: Annotated[
+        bool,
+        Field(
+            description='Charge from PV surplus only, except the energy a car must take to be ready at departure.',
+            json_schema_extra={'x-live': True},
+        ),
+    ] = False
+
+
 class WeatherProperties(BaseModel):
     model_config = ConfigDict(
         extra='forbid',

@@ -1,4 +1,4 @@
-"""The six-flat block over the real router: coupled flats, hybrid heat node, summary, conservation."""
+"""The six-flat block over the real router: coupled flats, hybrid heat node, conservation."""
 
 from __future__ import annotations
 
