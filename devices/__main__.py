@@ -30,6 +30,8 @@ SHELLS = {
     "boiler": "homesim.devices.boiler:BoilerShell",
     "buffer": "homesim.devices.buffer:BufferShell",
     "heat_node": "homesim.devices.heat_node:HeatNodeShell",
+    "ev_charger": "homesim.devices.ev_charger:EvChargerShell",
+    "load_manager": "homesim.devices.load_manager:LoadManagerShell",
 }
 
 

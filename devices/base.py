@@ -28,8 +28,8 @@ __all__ = [
 ]
 
 #: Device kinds whose reports the home's inverter waits for (the heat node reports the
-#: electricity its heat pumps need).
-BUS_KINDS = ("pv", "battery", "grid", "load", "heat_node")
+#: electricity its heat pumps need, the load manager that of the EV chargers).
+BUS_KINDS = ("pv", "battery", "grid", "load", "heat_node", "load_manager")
 #: Device kinds that are unbounded nodes (not balanced by the ledger).
 UNBOUNDED_KINDS = ("sun", "grid")
 

@@ -65,8 +65,10 @@ class InverterShell(DeviceShell):
         bats = by_kind.get("battery", [])
         pv_dc = [r["signals"]["dc"] for _, r in pvs]
         demand = [r["signals"]["demand"] for _, r in loads]
-        # electricity the heat node's heat pumps need: served before the other loads
-        firm = [(key[3:], arr) for _, r in by_kind.get("heat_node", [])
+        # electricity decided by the heat node (heat pumps) and the load manager (EV
+        # chargers, already fitted under the connection limit): served before other loads
+        firm = [(key[3:], arr) for kind in ("heat_node", "load_manager")
+                for _, r in by_kind.get(kind, [])
                 for key, arr in r["signals"].items() if key.startswith("el:")]
         v_dc = pvs[0][1]["signals"].get("v_dc", np.full(n, np.nan)) if pvs else np.full(n, np.nan)
         if grids:

@@ -345,6 +345,20 @@ def build_summary(led: Ledger, clock: dict[str, Any] | None) -> dict[str, Any]:
     heat = heat_summary(led, rel)
     if heat:
         out["heat"] = heat
+    chargers = [d for d, k in kinds.items() if k == "ev_charger"]
+    if chargers:
+        out["ev"] = {
+            "chargers": {c: {"electricity_kwh": math.fsum(
+                v for (s_, k_, _), v in led.flow_totals.items() if k_ == c) / KWH,
+                "delivered_kwh": led.metric_totals.get((c, "delivered"), 0.0) / KWH,
+                "unmet_kwh": led.metric_totals.get((c, "unmet"), 0.0) / KWH,
+                "flat": next((d.flat for d in led.home.spec.devices if d.name == c), None)}
+                for c in chargers},
+            "throttled_kwh": metric("load_manager", "throttled") / KWH,
+            "delivered_kwh": metric("ev_charger", "delivered") / KWH,
+            "unmet_kwh": metric("ev_charger", "unmet") / KWH,
+            "peak_import_w": led.peak_import,
+        }
     if clock is not None:
         out["clock"] = {"ok": clock.get("ok"), "message": clock.get("message"),
                         "missing": clock.get("missing", []),

@@ -1,0 +1,108 @@
+"""EV charger device: one charge point, its sessions, energy delivered and unmet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from homesim.devices.base import DeviceShell, FlowKey, SettleResult, Window
+from homesim.devices.context import home_context
+from homesim.devices.models.ev import (
+    ActiveSession,
+    ChargePoint,
+    advance,
+    commuter_sessions,
+    scheduled_sessions,
+    window_sessions,
+)
+
+SESSION_FIELDS = ("arrival_tick", "departure_tick", "remaining", "capacity", "soc_start",
+                  "unmet_tick")
+
+
+def sessions_to_params(cp: ChargePoint, sessions: list[ActiveSession]) -> dict[str, float]:
+    """A window's sessions and the charge point as flat numeric ``params`` of a report."""
+    out: dict[str, float] = {"p_max": cp.p_max, "p_min": cp.p_min,
+                             "efficiency": cp.efficiency, "sessions": len(sessions)}
+    for i, s in enumerate(sessions):
+        for f in SESSION_FIELDS:
+            out[f"s{i}_{f}"] = float(getattr(s, f))
+    return out
+
+
+def params_to_sessions(params: dict[str, float]) -> tuple[ChargePoint, list[ActiveSession]]:
+    """Inverse of :func:`sessions_to_params` (used by the load manager)."""
+    cp = ChargePoint(p_max=params["p_max"], p_min=params["p_min"],
+                     efficiency=params["efficiency"])
+    out = []
+    for i in range(int(params["sessions"])):
+        v = {f: params[f"s{i}_{f}"] for f in SESSION_FIELDS}
+        out.append(ActiveSession(arrival_tick=int(v["arrival_tick"]),
+                                 departure_tick=int(v["departure_tick"]),
+                                 remaining=v["remaining"], capacity=v["capacity"],
+                                 soc_start=v["soc_start"], unmet_tick=int(v["unmet_tick"])))
+    return cp, out
+
+
+class EvChargerShell(DeviceShell):
+    """Reports the EV sessions of the window (scheduled and/or a seeded commuter generator)
+    with its power range as ``params``; the load manager decides how much it charges; the
+    charger receives that electricity from the inverter, charges the car (efficiency), and
+    books energy delivered and, when a car leaves, the energy it still wanted (unmet)."""
+
+    kind = "ev_charger"
+    on_bus = True
+    description = "EV charge point: power range, efficiency, sessions (schedule or commuter)"
+
+    def setup(self) -> None:
+        p = self.props
+        self.ctx = home_context(self.home)
+        self.cp = ChargePoint(p_max=p.p_max, p_min=p.p_min, efficiency=p.efficiency)
+        self.inverter = self.home.spec.first("inverter").name
+        self._win: dict[int, list[ActiveSession]] = {}
+        if not hasattr(self, "ev_state"):
+            self.ev_state: dict[float, float] = {}
+            self.totals = {"electricity": 0.0, "delivered": 0.0, "unmet": 0.0, "sessions": 0}
+            self.last: dict[str, Any] = {"connected": False, "soc": None}
+
+    def sessions(self, t_from: float, t_to: float) -> list[Any]:
+        """Sessions overlapping ``[t_from, t_to)``."""
+        p = self.props
+        out = scheduled_sessions([s.model_dump(exclude_none=True) for s in p.sessions],
+                                 self.ctx.tz, t_from, t_to) if p.sessions else []
+        if p.generator is not None:
+            g = p.generator
+            out += commuter_sessions(self.seed, self.name, self.ctx.tz, t_from, t_to,
+                                     capacity_kwh=g.capacity_kwh, kwh_per_km=g.kwh_per_km,
+                                     km_mean=g.km_mean, arrival_mean=g.arrival_mean,
+                                     departure_mean=g.departure_mean,
+                                     weekend_prob=g.weekend_prob)
+        return out
+
+    def report(self, window: Window, inputs: dict[str, Any]) -> dict[str, Any]:
+        t0 = float(window.times[0])
+        active = window_sessions(self.sessions(t0, window.end), self.ev_state, t0, window.dt,
+                                 window.n)
+        self._win = {window.window: active}
+        return {"signals": {}, "params": sessions_to_params(self.cp, active)}
+
+    def settle(self, window: Window, flows: dict[FlowKey, np.ndarray]) -> SettleResult:
+        active = self._win[window.window]
+        elec = flows.get((self.inverter, self.name, "electricity"), np.zeros(window.n))
+        r = advance(self.cp, active, elec, window.dt)
+        self.ev_state = r["state"]
+        self.totals["electricity"] += float(elec.sum())
+        self.totals["delivered"] += float(r["delivered"].sum())
+        self.totals["unmet"] += float(r["unmet"].sum())
+        self.totals["sessions"] += sum(1 for s in active if 0 <= s.unmet_tick < window.n)
+        soc = r["soc"][-1] if window.n else np.nan
+        self.last = {"connected": bool(r["connected"][-1]) if window.n else False,
+                     "soc": None if np.isnan(soc) else float(soc)}
+        # what reaches the car leaves the building: end use, like a load
+        return SettleResult(losses=elec, metrics={
+            "delivered": r["delivered"], "unmet": r["unmet"], "connected": r["connected"],
+            "charger_loss": r["losses"], "p": elec / window.dt})
+
+    def state(self) -> dict[str, Any]:
+        return {**self.totals, **self.last}
