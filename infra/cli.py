@@ -260,6 +260,79 @@ def report(
     console.print(f"wrote {out}" + (f" and {run_dir / 'figures'}/*.png" if png else ""))
 
 
+@app.command()
+def bill(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder (holds ledger.sqlite)")],
+    first: Annotated[str | None, typer.Option(
+        "--from", help="First day, YYYY-MM-DD in the home's time zone (default: run start)")]
+    = None,
+    last: Annotated[str | None, typer.Option(
+        "--to", help="Last day (inclusive), YYYY-MM-DD (default: run end)")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="CSV file (default RUN_DIR/bills.csv)")] = None,
+) -> None:
+    """Bill every flat for a period: print a table, write a CSV (a row per flat + total).
+
+    [bold]Meters[/bold] (the ledger's packets): a flat's electricity is what its
+    devices (`flat` set: loads, chargers…) received; its heat is what the heat
+    node delivered to its `flat` zone. The building's metered cost is the grid's
+    net cost per tick (import × import price − export × export price, tariffs of
+    the manifest) plus the boilers' gas × gas price.
+
+    [bold]Key[/bold] (the bills add up to the metered cost):
+
+    1. Each tick's grid net cost is split over that tick's electricity consumers
+    in proportion to their consumption (common PV and battery shared pro rata).
+
+    2. The heat pumps' share and the gas cost form the heat pool, split by the
+    flats' heat meters (gas column = the flat's heat share × gas kWh).
+
+    3. Common devices (no `flat`) and ticks without consumers form the shared
+    pool, split by the flats' floor areas (equally if a flat has no zone).
+
+    A home without flats gets one bill. Exit 2 on a missing or incomplete run.
+    """
+    from datetime import date
+
+    from homesim.infra.billing import BillingError, bill_run, write_csv
+
+    days: list[date | None] = []
+    for opt, text in (("--from", first), ("--to", last)):
+        try:
+            days.append(date.fromisoformat(text) if text is not None else None)
+        except ValueError:
+            err.print(f"[red]{opt} must be YYYY-MM-DD, not {text!r}[/red]")
+            raise typer.Exit(2) from None
+    try:
+        b = bill_run(run_dir, days[0], days[1])
+    except BillingError as exc:
+        err.print(f"[red]cannot bill {run_dir}:[/red] {exc}")
+        raise typer.Exit(2) from None
+    cur = b.currency
+    t = Table(title=f"Bills · {b.home} · {_fmt_time(b.t_start, b.tz)} to "
+                    f"{_fmt_time(b.t_end, b.tz)} ({b.tz})",
+              caption=f"Costs in {cur}; gas kWh: the flat's share of the boiler gas. "
+                      f"Shared costs (common devices, ticks without consumers) split by "
+                      f"{b.shared_key}; heat pool (heat pumps' electricity + gas) by heat "
+                      f"meters. Metered: grid {b.grid_cost:,.2f} + gas {b.gas_cost:,.2f} = "
+                      f"{b.metered_cost:,.2f} {cur}.")
+    t.add_column("flat", no_wrap=True)
+    for c in ("elec. kWh", "heat kWh", "gas kWh", "elec.", "heat", "shared", "total"):
+        t.add_column(c, justify="right", no_wrap=True)
+    for r in (*b.flats, b.total):
+        if r is b.total:
+            t.add_section()
+        t.add_row(r.flat, f"{r.electricity_kwh:,.1f}", f"{r.heat_kwh:,.1f}",
+                  f"{r.gas_kwh:,.1f}", f"{r.electricity_cost:,.2f}", f"{r.heat_cost:,.2f}",
+                  f"{r.shared_cost:,.2f}", f"{r.total:,.2f}",
+                  style="bold" if r is b.total else None)
+    console.print(t)
+    for note in b.notes:
+        err.print(f"[yellow]note:[/yellow] {note}")
+    target = write_csv(b, out or run_dir / "bills.csv")
+    console.print(f"wrote {target}")
+
+
 @app.command("router-env")
 def router_env() -> None:
     """Create (or find) the cached Crossbar environment and print its python."""
