@@ -13,6 +13,7 @@ from homesim.devices.models.ev import (
     ChargePoint,
     advance,
     commuter_sessions,
+    flexible_demand,
     scheduled_sessions,
     window_sessions,
 )
@@ -47,9 +48,11 @@ def params_to_sessions(params: dict[str, float]) -> tuple[ChargePoint, list[Acti
 
 class EvChargerShell(DeviceShell):
     """Reports the EV sessions of the window (scheduled and/or a seeded commuter generator)
-    with its power range as ``params``; the load manager decides how much it charges; the
-    charger receives that electricity from the inverter, charges the car (efficiency), and
-    books energy delivered and, when a car leaves, the energy it still wanted (unmet)."""
+    with its power range as ``params`` and its flexible demand per tick (``e_min``: what it
+    must take to be ready at departure, ``e_max``: as fast as it can) [J]. The load manager
+    decides how much it charges; the charger receives that electricity from the inverter,
+    charges the car (efficiency), and books energy delivered and, when a car leaves, the
+    energy it still wanted (unmet)."""
 
     kind = "ev_charger"
     on_bus = True
@@ -85,7 +88,9 @@ class EvChargerShell(DeviceShell):
         active = window_sessions(self.sessions(t0, window.end), self.ev_state, t0, window.dt,
                                  window.n)
         self._win = {window.window: active}
-        return {"signals": {}, "params": sessions_to_params(self.cp, active)}
+        e_min, e_max = flexible_demand(self.cp, active, window.dt, window.n)
+        return {"signals": {"e_min": e_min, "e_max": e_max},
+                "params": sessions_to_params(self.cp, active)}
 
     def settle(self, window: Window, flows: dict[FlowKey, np.ndarray]) -> SettleResult:
         active = self._win[window.window]

@@ -9,7 +9,7 @@ import numpy as np
 
 from homesim.devices.base import DeviceShell, FlowKey, SettleResult, Window
 from homesim.devices.context import home_context
-from homesim.devices.models.grid import availability, cost, tariff
+from homesim.devices.models.grid import availability, cost, read_price_series, tariff
 from homesim.devices.models.schedule import resolve_tz
 
 
@@ -41,11 +41,17 @@ class GridShell(DeviceShell):
             self.import_total = 0.0
             self.export_total = 0.0
         self._win: dict[int, dict[str, np.ndarray]] = {}
+        self._series: dict[str, tuple[np.ndarray, np.ndarray]] = getattr(self, "_series", {})
 
     def _tariff(self, which: Any, window: Window) -> np.ndarray:
         flat = which.flat if which is not None else 0.0
         tou = [b.model_dump() for b in which.tou] if which is not None else []
-        return tariff(window.times, window.dt, self.ctx.tz, flat, tou)
+        series = None
+        if which is not None and which.file:
+            if which.file not in self._series:
+                self._series[which.file] = read_price_series(which.file, self.ctx.tz)
+            series = self._series[which.file]
+        return tariff(window.times, window.dt, self.ctx.tz, flat, tou, series)
 
     def report(self, window: Window, inputs: dict[str, Any]) -> dict[str, Any]:
         p = self.props

@@ -338,7 +338,7 @@ def bill_run(run_dir: Path, first: date | None = None, last: date | None = None)
     """
     from homesim.devices.context import home_context
     from homesim.devices.models.grid import cost as grid_cost
-    from homesim.devices.models.grid import tariff
+    from homesim.devices.models.grid import read_price_series, tariff
 
     con = _connect(run_dir)
     try:
@@ -398,8 +398,10 @@ def bill_run(run_dir: Path, first: date | None = None, last: date | None = None)
             times = start + (k0 + np.arange(n)) * dt
             prices = []
             for t in (grid.properties.tariff_import, grid.properties.tariff_export):
+                series = read_price_series(t.file, tz) if t is not None and t.file else None
                 prices.append(tariff(times, dt, tz, t.flat if t is not None else 0.0,
-                                     [b.model_dump() for b in t.tou] if t is not None else []))
+                                     [b.model_dump() for b in t.tou] if t is not None else [],
+                                     series))
             cost = grid_cost(meters[:, 0], meters[:, 1], prices[0], prices[1])
             note = _window_cost_check(con, k0, k1, grid.name, cost)
             if note:

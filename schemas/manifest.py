@@ -520,6 +520,21 @@ def parse_any(data: Any, source: str = "manifest") -> Home:
     return parse_home(data, source)
 
 
+def resolve_paths(home: Home, base: Path) -> Home:
+    """Make the home's relative file paths (weather file, tariff price files) absolute,
+    relative to ``base`` (the manifest's folder): processes run in their run folder."""
+    for d in home.spec.devices:
+        p = d.properties
+        if d.kind == "weather" and p.file and not Path(p.file).is_absolute() \
+                and (base / p.file).exists():
+            p.file = str((base / p.file).resolve())
+        if d.kind == "grid":
+            for t in (p.tariff_import, p.tariff_export):
+                if t is not None and t.file and not Path(t.file).is_absolute():
+                    t.file = str((base / t.file).resolve())
+    return home
+
+
 def load_any(path: str | Path) -> Home:
     """Read a Home or Block manifest from a YAML file (a Block as its Home).
 
@@ -535,4 +550,4 @@ def load_any(path: str | Path) -> Home:
         raise ManifestError([("(file)", str(exc))], str(p)) from None
     except yaml.YAMLError as exc:
         raise ManifestError([("(yaml)", str(exc).replace("\n", " "))], str(p)) from None
-    return parse_any(data, str(p))
+    return resolve_paths(parse_any(data, str(p)), p.resolve().parent)

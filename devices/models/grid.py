@@ -77,12 +77,55 @@ def _band(entry: Mapping[str, object]) -> tuple[DailyWindow, float]:
     return window, price
 
 
+def read_price_series(path: str, tz: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read a price time series from a CSV file with columns ``time`` and ``price``.
+
+    A naive ``time`` is local time in ``tz``; rows are sorted by time.
+
+    Returns
+    -------
+    times : numpy.ndarray
+        Start of each price [s since epoch, UTC].
+    prices : numpy.ndarray
+        [currency/kWh].
+
+    Raises
+    ------
+    ValueError
+        If the file cannot be read, lacks the columns, or has unparsable or non-finite values.
+    """
+    import pandas as pd
+
+    from homesim.devices.models.schedule import resolve_tz
+
+    try:
+        df = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"price file {path}: {exc}") from None
+    missing = {"time", "price"} - set(df.columns)
+    if missing:
+        raise ValueError(f"price file {path}: missing column(s) {', '.join(sorted(missing))}")
+    try:
+        t = pd.to_datetime(df["time"], format="ISO8601")
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"price file {path}: bad time: {exc}") from None
+    if t.dt.tz is None:
+        t = t.dt.tz_localize(resolve_tz(tz))
+    secs = (t.dt.tz_convert("UTC") - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
+    prices = pd.to_numeric(df["price"], errors="coerce").to_numpy(dtype=float)
+    if not np.all(np.isfinite(prices)) or not np.all(np.isfinite(secs)):
+        raise ValueError(f"price file {path}: every row needs a time and a numeric price")
+    order = np.argsort(secs, kind="stable")
+    return secs[order], prices[order]
+
+
 def tariff(
     times: np.ndarray,
     dt: float,
     tz: str,
     flat: float | None,
     tou: Iterable[Mapping[str, object]] = (),
+    series: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Energy price at each tick.
 
@@ -99,6 +142,9 @@ def tariff(
     tou : iterable of mappings
         Time-of-use bands ``{start: "HH:MM", end: "HH:MM", price: float, days: [...]?}``
         [currency/kWh]; may wrap midnight. Where bands overlap, the first listed wins.
+    series : (times, prices), optional
+        A price time series (see :func:`read_price_series`): from each of its times the
+        price holds until the next; it wins over ``flat`` and ``tou`` from its first time on.
 
     Returns
     -------
@@ -120,6 +166,11 @@ def tariff(
         inside = in_windows(t, tz, (window,)) & ~assigned
         price[inside] = value
         assigned |= inside
+    if series is not None:
+        st, sp = series
+        idx = np.searchsorted(np.asarray(st, dtype=float), t, side="right") - 1
+        covered = idx >= 0
+        price[covered] = np.asarray(sp, dtype=float)[idx[covered]]
     return price
 
 

@@ -348,6 +348,12 @@ class Tariff(BaseModel):
         float, Field(description='Price outside any band [currency/kWh].')
     ] = 0.0
     tou: Annotated[list[TouBand], Field(validate_default=True)] = []
+    file: Annotated[
+        str | None,
+        Field(
+            description='CSV price time series (columns time, price [currency/kWh]; a naive time is local time of the home); the price holds until the next row, wins over flat and tou while it covers the tick. Relative paths are relative to the manifest.'
+        ),
+    ] = None
 
 
 class Appliance(BaseModel):

@@ -57,3 +57,33 @@ def test_cost() -> None:
     c = cost(np.array([3.6e6, 0.0]), np.array([0.0, 7.2e6]), np.array([0.3, 0.3]),
              np.array([0.05, 0.05]))
     assert_allclose(c, [0.3, -0.1])
+
+
+def test_price_series_file_steps_and_wins_over_tou(tmp_path):
+    """A CSV price series (naive = local time) holds each price until the next row and
+    replaces flat/tou prices from its first row on."""
+    from homesim.devices.models.grid import read_price_series, tariff
+
+    f = tmp_path / "prices.csv"
+    f.write_text("time,price\n2025-01-01T02:00:00,0.50\n2025-01-01T01:00,0.20\n")
+    st, sp = read_price_series(str(f), "Etc/GMT+5")
+    assert list(sp) == [0.20, 0.50]  # sorted by time
+    t0 = 1735707600.0  # 2025-01-01 00:00 local (UTC-5)
+    times = t0 + np.arange(4) * 3600.0
+    p = tariff(times, 3600.0, "Etc/GMT+5", 0.1, [{"start": "00:00", "end": "01:00",
+                                                  "price": 0.9}], (st, sp))
+    assert list(p) == [0.9, 0.20, 0.50, 0.50]
+
+
+def test_price_series_file_errors(tmp_path):
+    from homesim.devices.models.grid import read_price_series
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("when,price\n2025-01-01,1\n")
+    with pytest.raises(ValueError, match="missing column"):
+        read_price_series(str(bad), "UTC")
+    bad.write_text("time,price\n2025-01-01,cheap\n")
+    with pytest.raises(ValueError, match="numeric price"):
+        read_price_series(str(bad), "UTC")
+    with pytest.raises(ValueError, match="price file"):
+        read_price_series(str(tmp_path / "nope.csv"), "UTC")
