@@ -69,9 +69,11 @@ def test_block_winter_month(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_block_year_dt_60_and_900_agree(tmp_path):
     """A year of the block at dt = 900 s and at dt = 60 s: annual heat per flat within 1 %,
-    heat pump SCOP within 1 %, conservation ≤ 1e-9 at both."""
+    heat pump SCOP within 1 %, conservation ≤ 1e-9 at both; the garage's chargers under the
+    40 kW connection (peak import, throttled and unmet EV energy in the summary)."""
     _, coarse = homesim_run(BLOCK, tmp_path / "y900", "--until", "365d", "--dt", "900",
                             "--no-report", timeout=1800)
     _, fine = homesim_run(BLOCK, tmp_path / "y60", "--until", "365d", "--dt", "60",
@@ -83,9 +85,16 @@ def test_block_year_dt_60_and_900_agree(tmp_path):
     total_c = sum(f["heat_kwh"] for f in hc["flats"].values())
     total_f = sum(f["heat_kwh"] for f in hf["flats"].values())
     assert total_c == pytest.approx(total_f, rel=0.01)
+    for s in (coarse, fine):
+        ev = s["ev"]
+        assert s["peak_import_w"] <= 40000 * (1 + 1e-9)
+        assert ev["delivered_kwh"] > 1000  # two cars, a year
+        assert ev["unmet_kwh"] < 0.01 * ev["delivered_kwh"]
+        assert ev["throttled_kwh"] >= 0
     scop_c = hc["heat_pumps"]["heat-pump"]["scop"]
     scop_f = hf["heat_pumps"]["heat-pump"]["scop"]
     assert scop_c == pytest.approx(scop_f, rel=0.01)
     print(f"annual heat: dt=900 {total_c:.1f} kWh, dt=60 {total_f:.1f} kWh "
           f"({100 * (total_c / total_f - 1):+.3f} %); SCOP {scop_c:.3f} / {scop_f:.3f}; "
-          f"clock {coarse['clock']['wall_elapsed']:.1f} s / {fine['clock']['wall_elapsed']:.1f} s")
+          f"clock {coarse['clock']['wall_elapsed']:.1f} s / {fine['clock']['wall_elapsed']:.1f} s;"
+          f" EV {fine['ev']}; peak import {fine['peak_import_w']:.0f} W")
