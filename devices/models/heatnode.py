@@ -41,7 +41,7 @@ import numpy as np
 
 from homesim.devices.models.boiler import Boiler
 from homesim.devices.models.buffer import Buffer, buffer_headroom, buffer_step
-from homesim.devices.models.thermal import Zone, solve_tick
+from homesim.devices.models.thermal import Zone, ZoneNetwork
 
 __all__ = ["HeatPumpOffer", "HeatDispatch", "STRATEGIES", "BrokerChoice", "broker_choice",
            "dispatch"]
@@ -268,9 +268,16 @@ def dispatch(
             raise ValueError("the economic strategy needs price_el")
         p_el = np.asarray(price_el, dtype=float)
         surplus = np.zeros(n) if pv_surplus is None else np.asarray(pv_surplus, dtype=float)
+    for name, a in (("h_ve", h_ve), ("phi_int", phi_int), ("phi_sol", phi_sol),
+                    ("setpoint", setpoint)):
+        if not np.all(np.isfinite(a) | (np.asarray(a) == -np.inf)):
+            raise ValueError(f"{name} must be finite")
+    if not np.all(np.isfinite(theta_e)):
+        raise ValueError("theta_e must be finite")
+    net = ZoneNetwork(zones, coupling, dt)
     for k in range(n):
-        res = solve_tick(zones, coupling, theta_m, dt, float(theta_e[k]), theta_g, h_ve[k],
-                         phi_int[k], phi_sol[k], setpoint[k])
+        res = net.step(theta_m, float(theta_e[k]), theta_g, h_ve[k], phi_int[k], phi_sol[k],
+                       setpoint[k])
         demand = res.phi_hc * dt                      # [J] per flat
         need = float(demand.sum()) / keep             # [J] gross at the node
         rest = need
@@ -333,9 +340,8 @@ def dispatch(
         supplied = need - rest                         # [J] gross heat into the flats' loop
         if rest > 0.0:
             share = supplied / need
-            res = solve_tick(zones, coupling, theta_m, dt, float(theta_e[k]), theta_g,
-                             h_ve[k], phi_int[k], phi_sol[k], setpoint[k],
-                             phi_hc_fixed=res.phi_hc * share)
+            res = net.step(theta_m, float(theta_e[k]), theta_g, h_ve[k], phi_int[k],
+                           phi_sol[k], setpoint[k], phi_hc_fixed=res.phi_hc * share)
         heat = res.phi_hc * dt
         delivered = float(heat.sum())
         out.demand[k] = demand

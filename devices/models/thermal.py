@@ -750,6 +750,39 @@ def _validate(
     return net, tm0, te, tg, arrays
 
 
+class ZoneNetwork:
+    """Coupled zones validated once, for many single-tick solves.
+
+    ``ZoneNetwork(zones, coupling, dt).step(...)`` gives what :func:`solve_tick` gives with the
+    same arguments, without re-validating the zones and the coupling every tick (the heat
+    node solves one tick at a time because its plant decides between ticks).
+
+    Raises
+    ------
+    ValueError
+        As :func:`solve_tick` for the zones, the coupling and ``dt``.
+    """
+
+    def __init__(self, zones: Sequence[Zone], coupling: np.ndarray, dt: float) -> None:
+        self._net = _Network(zones, coupling, dt)
+        self.n = self._net.n
+
+    def step(self, theta_m0: np.ndarray, theta_e: float, theta_g: float, h_ve: np.ndarray,
+             phi_int: np.ndarray, phi_sol: np.ndarray, setpoint: np.ndarray,
+             phi_hc_fixed: np.ndarray | None = None,
+             phi_m_ext: np.ndarray | None = None) -> TickResult:
+        """One tick; arguments as :func:`solve_tick` (shapes (N,), not re-checked)."""
+        def row(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else np.asarray(a, dtype=float).reshape(1, self.n)
+
+        out = _run(self._net, np.asarray(theta_m0, dtype=float),
+                   np.full((1, 1), float(theta_e)), float(theta_g), row(h_ve), row(phi_int),
+                   row(phi_sol), row(setpoint), row(phi_hc_fixed), row(phi_m_ext))
+        return TickResult(theta_air=out["theta_air"][0], theta_s=out["theta_s"][0],
+                          theta_m=out["theta_m"][0], phi_hc=out["phi_hc"][0],
+                          q_ambient=out["q_ambient"][0], q_couple=out["q_couple"][0])
+
+
 def solve_tick(
     zones: Sequence[Zone],
     coupling: np.ndarray,
