@@ -25,6 +25,7 @@ from homesim.schemas.generated.messages import (
     EvChargerProperties,
     FlatProperties,
     GridProperties,
+    HeatingCurve,
     HeatNodeProperties,
     HeatPumpProperties,
     InverterProperties,
@@ -32,6 +33,7 @@ from homesim.schemas.generated.messages import (
     LoadProperties,
     PvProperties,
     SunProperties,
+    Thermostat,
     WeatherProperties,
 )
 
@@ -227,10 +229,22 @@ class FlatDevice(_DeviceBase):
     kind: Literal["flat"]
     properties: FlatProperties = FlatProperties()
 
+    @model_validator(mode="after")
+    def _defaults(self) -> FlatDevice:
+        if self.properties.thermostat is None:  # explicit, so that set thermostat.x works
+            self.properties.thermostat = Thermostat()
+        return self
+
 
 class HeatPumpDevice(_DeviceBase):
     kind: Literal["heat_pump"]
     properties: HeatPumpProperties = HeatPumpProperties()
+
+    @model_validator(mode="after")
+    def _defaults(self) -> HeatPumpDevice:
+        if self.properties.heating_curve is None:  # explicit: set heating_curve.x works
+            self.properties.heating_curve = HeatingCurve()
+        return self
 
 
 class BoilerDevice(_DeviceBase):

@@ -17,7 +17,7 @@ EXAMPLE = ROOT / "examples" / "block.yaml"
 CLI = [sys.executable, "-m", "homesim.infra.cli"]
 FLATS = ["ground-west", "ground-east", "first-west", "first-east", "top-west", "top-east"]
 BLOCK_DEVICES = ["weather", "sun", "roof-pv", "inverter", "grid", "heat-node", "heat-pump",
-                 "boiler", "buffer"]
+                 "boiler", "buffer", "load-manager", "garage-1", "garage-2"]
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,9 @@ def test_example_parses_as_a_home(base) -> None:
     expected = [n for f in FLATS for n in (f, f"{f}-kitchen")] + BLOCK_DEVICES
     assert names == expected
     for d in home.spec.devices:
-        if d.name in BLOCK_DEVICES:
+        if d.name in ("garage-1", "garage-2"):  # block-level chargers owned by a flat
+            assert d.flat in FLATS, d.name
+        elif d.name in BLOCK_DEVICES:
             assert d.flat is None, d.name
         else:
             assert d.flat in FLATS and d.name.startswith(d.flat), d.name
@@ -265,3 +267,20 @@ def test_cli_validate_reports_the_field_path(base, tmp_path) -> None:
     assert "1 error(s)" in res.stderr
     assert "spec.flats[2].devices[0].properties.windows[0].g_value" in res.stderr
     assert "less than or equal to 1" in res.stderr
+
+
+def test_thermostat_and_heating_curve_are_settable_live():
+    """Nested live properties exist explicitly, so ``set thermostat.comfort 22.5`` works and
+    a bad value is refused with its field path."""
+    from homesim.devices.base import InvalidArgument
+    from homesim.devices.flat import FlatShell
+    from homesim.devices.heat_pump import HeatPumpShell
+
+    home = load_any(EXAMPLE)
+    flat = FlatShell(home, "top-west")
+    assert flat.validated_set("thermostat.comfort", 22.5).thermostat.comfort == 22.5
+    with pytest.raises(InvalidArgument) as exc:
+        flat.validated_set("thermostat.mode", "party")
+    assert exc.value.field == "thermostat.mode"
+    hp = HeatPumpShell(home, "heat-pump")
+    assert hp.validated_set("heating_curve.t_flow_design", 45).heating_curve.t_flow_design == 45
