@@ -481,6 +481,10 @@ class BlockSpec(_Strict):
                 if d.kind != "flat" and len(full) > 63:
                     raise ValueError(f"flats[{i}].devices[{j}].name: {full!r} (flat name + "
                                      "'-' + device name) is longer than 63 characters")
+        for j, d in enumerate(self.devices):
+            if d.flat is not None and d.flat not in names:
+                raise ValueError(f"devices[{j}].flat: {d.flat!r} is not a flat of this block "
+                                 f"(flats: {', '.join(names)})")
         HomeSpec.model_validate(self.home_spec().model_dump())
         return self
 

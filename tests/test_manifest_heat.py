@@ -284,3 +284,13 @@ def test_thermostat_and_heating_curve_are_settable_live():
     assert exc.value.field == "thermostat.mode"
     hp = HeatPumpShell(home, "heat-pump")
     assert hp.validated_set("heating_curve.t_flow_design", 45).heating_curve.t_flow_design == 45
+
+
+def test_block_device_owned_by_an_unknown_flat_is_refused():
+    data = yaml.safe_load(EXAMPLE.read_text())
+    for d in data["spec"]["devices"]:
+        if d["name"] == "garage-1":
+            d["flat"] = "penthouse"
+    with pytest.raises(ManifestError) as exc:
+        parse_any(data)
+    assert any("penthouse" in r and "devices[" in r for _, r in exc.value.errors)
