@@ -434,7 +434,8 @@ def bill_run(run_dir: Path, first: date | None = None, last: date | None = None)
     heat_pool = math.fsum((per[g_heat], gas_cost))
     w_heat = _weights(heat_j) if math.fsum(heat_j) > 0 else w_shared
     if math.fsum(heat_j) <= 0 and heat_pool != 0:
-        notes.append(f"no heat delivered in the period: the heat pool is split by {shared_key}")
+        how = "equally" if shared_key == "equal" else f"by {shared_key}"
+        notes.append(f"no heat delivered in the period: the heat pool is split {how}")
     shared_pool = math.fsum((per[g_shared], idle))
 
     bills = []

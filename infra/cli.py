@@ -312,8 +312,9 @@ def bill(
     t = Table(title=f"Bills · {b.home} · {_fmt_time(b.t_start, b.tz)} to "
                     f"{_fmt_time(b.t_end, b.tz)} ({b.tz})",
               caption=f"Costs in {cur}; gas kWh: the flat's share of the boiler gas. "
-                      f"Shared costs (common devices, ticks without consumers) split by "
-                      f"{b.shared_key}; heat pool (heat pumps' electricity + gas) by heat "
+                      f"Shared costs (common devices, ticks without consumers) split "
+                      f"{'equally' if b.shared_key == 'equal' else 'by ' + b.shared_key}; "
+                      f"heat pool (heat pumps' electricity + gas) by heat "
                       f"meters. Metered: grid {b.grid_cost:,.2f} + gas {b.gas_cost:,.2f} = "
                       f"{b.metered_cost:,.2f} {cur}.")
     t.add_column("flat", no_wrap=True)
