@@ -15,16 +15,23 @@ ELEC = "electricity"
 
 
 def _split(total: np.ndarray, parts: list[np.ndarray]) -> list[np.ndarray]:
-    """Split ``total`` over ``parts`` in proportion to each part (per tick)."""
+    """Split ``total`` over ``parts`` in proportion to each part (per tick).
+
+    The rounding remainder goes to the largest part of each tick, so the parts add up to
+    ``total`` and a part that is 0 gets exactly 0.
+    """
     if not parts:
         return []
     if len(parts) == 1:
         return [total]
-    whole = np.sum(parts, axis=0)
-    share = [np.divide(p, whole, out=np.zeros_like(p), where=whole > 0) for p in parts]
-    out = [total * s for s in share[:-1]]
-    out.append(np.maximum(total - np.sum(out, axis=0), 0.0))  # remainder: sums exactly
-    return out
+    p = np.stack([np.asarray(x, dtype=float) for x in parts])
+    whole = p.sum(axis=0)
+    out = total * np.divide(p, whole, out=np.zeros_like(p), where=whole > 0)
+    big = np.argmax(p, axis=0)
+    cols = np.arange(p.shape[1])
+    others = out.sum(axis=0) - out[big, cols]
+    out[big, cols] = np.where(whole > 0, np.maximum(total - others, 0.0), 0.0)
+    return list(out)
 
 
 class InverterShell(DeviceShell):
