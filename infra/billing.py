@@ -25,18 +25,21 @@ Consumers ``i`` are the devices that receive electricity from the inverter (any 
 grid and battery: loads, chargers, heat pumps…); ``e_i,t`` [J] is what ``i`` received in
 tick ``t`` and ``e_t = Σ_i e_i,t``.
 
-1. **Electricity, per tick.** ``c_t`` is split pro rata to consumption:
-   ``a_i = Σ_t c_t · e_i,t / e_t`` over the ticks with ``e_t > 0``. Common PV and the
-   battery thereby lower every consumer's price in proportion to its use in that tick.
+1. **Electricity, per tick.** The tick's import cost ``m_t = imp_t/3.6e6 · p_imp(t)`` is
+   split pro rata to consumption: ``a_i = Σ_t m_t · e_i,t / e_t`` over the ticks with
+   ``e_t > 0``. What the common PV and battery cover is not imported, so it costs nothing
+   to whoever consumed in that tick; the revenue of exported energy
+   ``r_t = exp_t/3.6e6 · p_exp(t)`` belongs to the building (step 3).
    A flat's electricity cost is ``Σ a_i`` over its consumers.
 2. **Heat.** The heat pool ``P_heat = Σ_{heat pumps} a_i + G`` is split by the heat meters:
    ``heat_cost_f = P_heat · H_f / Σ_g H_g`` (heat-node, buffer and distribution losses are
    shared by heat use); the gas column is ``gas_kwh_f = G_kWh · H_f / Σ_g H_g``. A period
    without delivered heat splits the pool (and gas) by the shared key below.
-3. **Shared pool.** ``P_shared = Σ_{consumers without a flat} a_i + Σ_{t: e_t = 0} c_t``
-   (common devices; ticks without consumers, e.g. pure export or grid charging of the battery
-   while nothing runs) is split by the flats' floor areas ``A_f / Σ_g A_g`` when every flat
-   has a ``flat``-kind device, else equally.
+3. **Shared pool.** ``P_shared = Σ_{consumers without a flat} a_i + Σ_{t: e_t = 0} m_t
+   − Σ_t r_t`` (common devices; imports in ticks without consumers, e.g. grid charging of the
+   battery while nothing runs; minus the export revenue of the common PV) is split by the
+   flats' floor areas ``A_f / Σ_g A_g`` when every flat has a ``flat``-kind device, else
+   equally.
 
 ``total_f = electricity_cost_f + heat_cost_f + shared_cost_f`` and ``Σ_f total_f = C``
 (up to rounding; every sum is :func:`math.fsum`). A home without flats (no device with
@@ -394,6 +397,8 @@ def bill_run(run_dir: Path, first: date | None = None, last: date | None = None)
         # grid: net cost per tick
         currency = grid.properties.currency if grid is not None else None
         cost = np.zeros(n)
+        import_cost = np.zeros(n)
+        export_revenue = np.zeros(n)
         if grid is not None:
             times = start + (k0 + np.arange(n)) * dt
             prices = []
@@ -403,6 +408,8 @@ def bill_run(run_dir: Path, first: date | None = None, last: date | None = None)
                                      [b.model_dump() for b in t.tou] if t is not None else [],
                                      series))
             cost = grid_cost(meters[:, 0], meters[:, 1], prices[0], prices[1])
+            import_cost = meters[:, 0] / KWH * prices[0]
+            export_revenue = meters[:, 1] / KWH * prices[1]
             note = _window_cost_check(con, k0, k1, grid.name, cost)
             if note:
                 notes.append(note)
@@ -420,8 +427,9 @@ def bill_run(run_dir: Path, first: date | None = None, last: date | None = None)
                          for g, b in zip(gas_j, boilers, strict=True))
     gas_kwh = math.fsum(gas_j) / KWH
 
-    # electricity: each tick's cost pro rata to consumption
-    per, idle = split_per_tick(cost, consumption)
+    # electricity: each tick's import cost pro rata to consumption; export revenue (the
+    # common PV's) to the shared pool
+    per, idle = split_per_tick(import_cost, consumption)
     elec_j = [math.fsum(consumption[:, i].tolist()) for i in range(len(flats))]
 
     if not single and all(f in zones for f in flats):
@@ -436,7 +444,7 @@ def bill_run(run_dir: Path, first: date | None = None, last: date | None = None)
     if math.fsum(heat_j) <= 0 and heat_pool != 0:
         how = "equally" if shared_key == "equal" else f"by {shared_key}"
         notes.append(f"no heat delivered in the period: the heat pool is split {how}")
-    shared_pool = math.fsum((per[g_shared], idle))
+    shared_pool = math.fsum((per[g_shared], idle, -math.fsum(export_revenue.tolist())))
 
     bills = []
     for i, f in enumerate(flats):

@@ -281,14 +281,16 @@ def bill(
 
     [bold]Key[/bold] (the bills add up to the metered cost):
 
-    1. Each tick's grid net cost is split over that tick's electricity consumers
-    in proportion to their consumption (common PV and battery shared pro rata).
+    1. Each tick's grid import cost is split over that tick's electricity consumers
+    in proportion to their consumption (what PV and battery cover is not imported,
+    so it is free to whoever used it in that tick).
 
     2. The heat pumps' share and the gas cost form the heat pool, split by the
     flats' heat meters (gas column = the flat's heat share × gas kWh).
 
-    3. Common devices (no `flat`) and ticks without consumers form the shared
-    pool, split by the flats' floor areas (equally if a flat has no zone).
+    3. Common devices (no `flat`), imports in ticks without consumers and, as a
+    credit, the revenue of exported (common PV) energy form the shared pool,
+    split by the flats' floor areas (equally if a flat has no zone).
 
     A home without flats gets one bill. Exit 2 on a missing or incomplete run.
     """
@@ -312,7 +314,7 @@ def bill(
     t = Table(title=f"Bills · {b.home} · {_fmt_time(b.t_start, b.tz)} to "
                     f"{_fmt_time(b.t_end, b.tz)} ({b.tz})",
               caption=f"Costs in {cur}; gas kWh: the flat's share of the boiler gas. "
-                      f"Shared costs (common devices, ticks without consumers) split "
+                      f"Shared pool (common devices, idle ticks, minus export revenue) split "
                       f"{'equally' if b.shared_key == 'equal' else 'by ' + b.shared_key}; "
                       f"heat pool (heat pumps' electricity + gas) by heat "
                       f"meters. Metered: grid {b.grid_cost:,.2f} + gas {b.gas_cost:,.2f} = "

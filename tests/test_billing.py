@@ -129,6 +129,19 @@ class TestAllocation:
         assert (a.shared_cost, bb.shared_cost) == pytest.approx((0.21, 0.14), abs=1e-12)
         assert (a.total, bb.total) == pytest.approx((1.01, 1.09), abs=1e-12)
 
+    def test_export_revenue_is_the_buildings_not_the_consumers(self, tmp_path):
+        """A sunny tick: the common PV serves a's load and exports the rest. a pays nothing
+        for that tick; the export revenue lowers the shared pool (split by floor area)."""
+        packets = [(11, "pv", "inverter", "electricity", 5.0),
+                   (11, "inverter", "a-load", "electricity", 1.0),
+                   (11, "inverter", "grid", "electricity", 4.0)]     # revenue 0.20
+        b = bill_run(make_run(tmp_path / "r", packets=packets))
+        f = by_flat(b)
+        assert f["a"].electricity_cost == 0.0
+        assert b.shared_pool == pytest.approx(-0.20, abs=1e-12)
+        assert (f["a"].shared_cost, f["b"].shared_cost) == pytest.approx((-0.12, -0.08))
+        assert math.fsum(x.total for x in b.flats) == pytest.approx(b.metered_cost, abs=1e-12)
+
     def test_bills_sum_to_the_metered_cost(self, tmp_path):
         """Σ totals == grid net cost + gas cost; the total row sums every column."""
         b = bill_run(make_run(tmp_path / "r"))
