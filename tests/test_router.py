@@ -354,7 +354,15 @@ def test_without_patch_router_stalls(tmp_path, router_python, client_script):
     with start_router(tmp_path, [REALM], python=router_python, nodelay=False) as r:
         with rawsocket_hello(r.rs_port) as client:
             assert router_side_nodelay(r, client) is False
-        assert fanin_p50_ms(client_script, r) > 20  # ~40 ms delayed-ACK stall; >27 under CI load
+        # ~40 ms delayed-ACK stall (>27 under CI load). The kernel sometimes stays in quick-ACK
+        # mode for a whole measurement (seen once in CI after 400 tests: 2.0 ms), so up to
+        # three measurements; a router that sets TCP_NODELAY itself stays fast in all three.
+        p50 = []
+        for _ in range(3):
+            p50.append(fanin_p50_ms(client_script, r))
+            if p50[-1] > 20:
+                break
+        assert max(p50) > 20, p50
 
 
 @pytest.mark.integration
