@@ -78,7 +78,7 @@ def _load(con: sqlite3.Connection) -> dict[str, Any]:
     metrics = con.execute(
         "SELECT w.tick0, w.n, m.device, m.metric, m.total, m.minimum, m.maximum "
         "FROM device_metric m JOIN settled_window w ON w.window_index = m.window_index "
-        "WHERE m.metric IN ('soc', 'cost', 'unserved') ORDER BY w.tick0").fetchall()
+        "WHERE m.metric IN ('soc', 'cost', 'unserved', 'temp_room') ORDER BY w.tick0").fetchall()
     return {"start": float(start), "dt": float(dt), "ticks": int(ticks), "home": home,
             "tz": _tz(manifest), "kinds": kinds, "hourly": hourly, "balance": balance,
             "metrics": metrics}
@@ -272,6 +272,48 @@ def _by_month(d: dict[str, Any], metric: str, kinds_ok: set[str], scale: float,
     return fig
 
 
+def _heat_monthly(d: dict[str, Any]):
+    """Heat delivered by the heat node to each flat per month [kWh] (grouped bars)."""
+    import plotly.graph_objects as go
+
+    tz, kinds = d["tz"], d["kinds"]
+    months: dict[str, dict[str, float]] = {}
+    for h, src, snk, car, j in d["hourly"]:
+        if car == "heat" and kinds.get(src) == "heat_node" and kinds.get(snk) == "flat":
+            m = months.setdefault(snk, {})
+            key = _month(h * 3600.0, tz)
+            m[key] = m.get(key, 0.0) + j / KWH
+    all_months = sorted({k for m in months.values() for k in m})
+    fig = go.Figure()
+    for flat in sorted(months):
+        fig.add_trace(go.Bar(x=all_months, y=[months[flat].get(m, 0.0) for m in all_months],
+                             name=flat))
+    fig.update_layout(title=f"Heat delivered per flat by month [kWh] ({tz.key})",
+                      barmode="group", xaxis={"type": "category"}, yaxis={"title": "kWh"})
+    return fig
+
+
+def _room_temps(d: dict[str, Any]):
+    """Mean and lowest room temperature of each flat per window [°C]."""
+    import plotly.graph_objects as go
+
+    tz, dt, start, kinds = d["tz"], d["dt"], d["start"], d["kinds"]
+    series: dict[str, list[tuple[str, float, float]]] = {}
+    for tick0, n, dev, m, tot, lo, _hi in d["metrics"]:
+        if m == "temp_room" and kinds.get(dev) == "flat" and n:
+            x = datetime.fromtimestamp(start + (tick0 + n / 2) * dt, tz).isoformat()
+            series.setdefault(dev, []).append((x, tot / n, lo))
+    fig = go.Figure()
+    for flat in sorted(series):
+        xs, mean, low = zip(*series[flat], strict=True)
+        fig.add_trace(go.Scatter(x=xs, y=mean, name=f"{flat} mean", mode="lines"))
+        fig.add_trace(go.Scatter(x=xs, y=low, name=f"{flat} min", mode="lines",
+                                 line={"dash": "dot"}, visible="legendonly"))
+    fig.update_layout(title="Room temperature per flat and window (mean; min in the legend)",
+                      yaxis={"title": "°C"})
+    return fig
+
+
 def _currency(con: sqlite3.Connection, summary: dict[str, Any]) -> str:
     return (summary.get("cost") or {}).get("currency", "USD")
 
@@ -356,6 +398,9 @@ def write_report(run_dir: Path, day: str | None = None, png: bool = True) -> Pat
             "unserved": _by_month(d, "unserved", {"load"}, KWH,
                                   "Unserved energy by month [kWh]", "kWh"),
         }
+        if "flat" in d["kinds"].values():
+            figs["heat"] = _heat_monthly(d)
+            figs["temperature"] = _room_temps(d)
     finally:
         con.close()
     for f in figs.values():
@@ -383,5 +428,6 @@ def write_report(run_dir: Path, day: str | None = None, png: bool = True) -> Pat
         if chromium is None:
             raise ReportError("no Chromium found for the PNG figures (apt-get install chromium "
                               "or set HOMESIM_CHROMIUM); report.html was written")
-        _write_pngs({k: figs[k] for k in PNG_FIGURES}, run_dir / "figures", chromium)
+        _write_pngs({k: figs[k] for k in (*PNG_FIGURES, "heat", "temperature") if k in figs},
+                    run_dir / "figures", chromium)
     return out
