@@ -24,7 +24,8 @@ from homesim.schemas.manifest import PROPERTY_MODELS, Home, validation_errors
 
 __all__ = [
     "Window", "Flow", "SettleResult", "DeviceShell", "HomesimError", "InvalidArgument",
-    "UnknownProperty", "ReadOnly", "BUS_KINDS", "FlowKey",
+    "UnknownProperty", "ReadOnly", "BUS_KINDS", "FlowKey", "FIRM_PREFIX", "firm_demand",
+    "pv_ac_estimate",
 ]
 
 #: Device kinds whose reports the home's inverter waits for (the heat node reports the
@@ -34,6 +35,27 @@ BUS_KINDS = ("pv", "battery", "grid", "load", "heat_node", "load_manager")
 UNBOUNDED_KINDS = ("sun", "grid")
 
 FlowKey = tuple[str, str, str]  # (source, sink, carrier)
+
+#: Prefix of report signals that carry the electricity a device decided for another one
+#: (``el:<device>`` [J] per tick: the heat node for its heat pumps, the load manager for
+#: the chargers); the inverter serves it before the other loads.
+FIRM_PREFIX = "el:"
+
+
+def firm_demand(report: dict[str, Any]) -> list[tuple[str, np.ndarray]]:
+    """``(device, joules per tick)`` of every ``el:<device>`` signal of one report."""
+    return [(key[len(FIRM_PREFIX):], np.asarray(arr, dtype=float))
+            for key, arr in report["signals"].items() if key.startswith(FIRM_PREFIX)]
+
+
+def pv_ac_estimate(reports: list[dict[str, Any]], eta: float, n: int,
+                   cap: float = np.inf) -> np.ndarray:
+    """AC energy per tick [J] estimated from PV reports before the inverter allocates:
+    reported DC × ``eta``, capped at ``cap`` [J] (the inverter's AC rating × dt)."""
+    pv = np.zeros(n)
+    for r in reports:
+        pv += np.asarray(r["signals"]["dc"], dtype=float) * eta
+    return np.minimum(pv, cap)
 
 
 class HomesimError(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -117,10 +118,7 @@ class FlatShell(DeviceShell):
         b = self.boundary(window, inputs[self.weather]["signals"], inputs[self.sun]["signals"])
         self._win = {window.window: b}
         z = self.zone
-        params = {"floor_area": z.floor_area, "volume": z.volume, "c_m": z.c_m, "a_m": z.a_m,
-                  "a_t": z.a_t, "h_tr_is": z.h_tr_is, "h_tr_w": z.h_tr_w,
-                  "h_tr_ms": z.h_tr_ms, "h_tr_em": z.h_tr_em, "h_g": z.h_g,
-                  "phi_hc_max": z.phi_hc_max, "theta_m0": self.theta_m,
+        params = {**asdict(z), "theta_m0": self.theta_m,
                   "theta_g": float(self.props.temp_ground)}
         return {"signals": b, "params": params}
 

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
 
-from homesim.devices.base import DeviceShell, Flow, FlowKey, SettleResult, Window
+from homesim.devices.base import (
+    DeviceShell,
+    Flow,
+    FlowKey,
+    SettleResult,
+    Window,
+    pv_ac_estimate,
+)
 from homesim.devices.models.boiler import Boiler
 from homesim.devices.models.buffer import Buffer
 from homesim.devices.models.heatnode import HeatDispatch, HeatPumpOffer, dispatch
 from homesim.devices.models.thermal import Zone
 
 HEAT = "heat"
-ZONE_FIELDS = ("floor_area", "volume", "c_m", "a_m", "a_t", "h_tr_is", "h_tr_w", "h_tr_ms",
-               "h_tr_em", "h_g", "phi_hc_max")
+ZONE_FIELDS = tuple(f.name for f in fields(Zone))  # the flat reports them in ``params``
 
 
 class HeatNodeShell(DeviceShell):
@@ -95,9 +102,8 @@ class HeatNodeShell(DeviceShell):
             g = inputs[self.grid]["signals"]
             el_max = np.asarray(g["import_max"], dtype=float)
             price_el = np.asarray(g["price_import"], dtype=float)
-        pv_surplus = np.zeros(n)
-        for name in self.pvs:  # estimated AC: DC × nominal inverter efficiency
-            pv_surplus += np.asarray(inputs[name]["signals"]["dc"], dtype=float) * self.eta_inv
+        # estimated AC (DC × nominal inverter efficiency) left after the other loads
+        pv_surplus = pv_ac_estimate([inputs[x] for x in self.pvs], self.eta_inv, n)
         for name in self.loads:
             pv_surplus -= np.asarray(inputs[name]["signals"]["demand"], dtype=float)
         pv_surplus = np.maximum(pv_surplus, 0.0)

@@ -6,7 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from homesim.devices.base import DeviceShell, Flow, FlowKey, SettleResult, Window
+from homesim.devices.base import (
+    DeviceShell,
+    Flow,
+    FlowKey,
+    SettleResult,
+    Window,
+    firm_demand,
+)
 from homesim.devices.context import home_context
 from homesim.devices.models.battery import BatteryEnvelope
 from homesim.devices.models.inverter import InverterSettings, allocate
@@ -74,9 +81,8 @@ class InverterShell(DeviceShell):
         demand = [r["signals"]["demand"] for _, r in loads]
         # electricity decided by the heat node (heat pumps) and the load manager (EV
         # chargers, already fitted under the connection limit): served before other loads
-        firm = [(key[3:], arr) for kind in ("heat_node", "load_manager")
-                for _, r in by_kind.get(kind, [])
-                for key, arr in r["signals"].items() if key.startswith("el:")]
+        firm = [x for kind in ("heat_node", "load_manager") for _, r in by_kind.get(kind, [])
+                for x in firm_demand(r)]
         v_dc = pvs[0][1]["signals"].get("v_dc", np.full(n, np.nan)) if pvs else np.full(n, np.nan)
         if grids:
             g = grids[0][1]["signals"]

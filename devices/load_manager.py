@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from homesim.devices.base import DeviceShell, SettleResult, Window
+from homesim.devices.base import DeviceShell, SettleResult, Window, firm_demand, pv_ac_estimate
 from homesim.devices.ev_charger import params_to_sessions
 from homesim.devices.models.loadmanager import ChargerWindow, manage
 
@@ -56,13 +56,9 @@ class LoadManagerShell(DeviceShell):
         for name in self.loads:
             other += np.asarray(inputs[name]["signals"]["demand"], dtype=float)
         for name in self.nodes:
-            for key, arr in inputs[name]["signals"].items():
-                if key.startswith("el:"):
-                    other += np.asarray(arr, dtype=float)
-        pv = np.zeros(n)
-        for name in self.pvs:
-            pv += np.asarray(inputs[name]["signals"]["dc"], dtype=float) * self.eta
-        pv = np.minimum(pv, self.p_ac_max * dt)
+            for _, arr in firm_demand(inputs[name]):
+                other += arr
+        pv = pv_ac_estimate([inputs[x] for x in self.pvs], self.eta, n, self.p_ac_max * dt)
         if self.grid:
             limit = np.asarray(inputs[self.grid]["signals"]["import_max"], dtype=float)
             if self.props.limit is not None:
