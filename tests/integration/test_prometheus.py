@@ -148,8 +148,12 @@ def test_prometheus_scrapes_a_running_home(tmp_path: Path) -> None:
 
         soc = query(base, "homesim_soc_ratio")
         assert soc and all(0.0 <= float(r["value"][1]) <= 1.0 for r in soc)
-        paused = query(base, 'homesim_clock_paused{home="greensboro"}')
-        assert float(paused[0]["value"][1]) == 1.0
+        def paused() -> float:  # the clock's next scrape (1 s) after the pause shows it
+            r = query(base, 'homesim_clock_paused{home="greensboro"}')
+            return float(r[0]["value"][1]) if r else 0.0
+
+        wait_for(lambda: paused() == 1.0, timeout=15, what="homesim_clock_paused == 1")
+        assert paused() == 1.0
         assert float(query(base, "homesim_speed_factor")[0]["value"][1]) == 3600.0
         assert query(base, "homesim_window_settle_duration_seconds_count")
         assert query(base, 'homesim_power_watts{device="battery"}')
