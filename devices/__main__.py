@@ -18,20 +18,20 @@ import sys
 from pathlib import Path
 
 SHELLS = {
-    "weather": "homesim.devices.weather:WeatherShell",
-    "sun": "homesim.devices.sun:SunShell",
-    "pv": "homesim.devices.pv:PvShell",
-    "inverter": "homesim.devices.inverter:InverterShell",
-    "battery": "homesim.devices.battery:BatteryShell",
-    "grid": "homesim.devices.grid:GridShell",
-    "load": "homesim.devices.load:LoadShell",
-    "flat": "homesim.devices.flat:FlatShell",
-    "heat_pump": "homesim.devices.heat_pump:HeatPumpShell",
-    "boiler": "homesim.devices.boiler:BoilerShell",
-    "buffer": "homesim.devices.buffer:BufferShell",
-    "heat_node": "homesim.devices.heat_node:HeatNodeShell",
-    "ev_charger": "homesim.devices.ev_charger:EvChargerShell",
-    "load_manager": "homesim.devices.load_manager:LoadManagerShell",
+    "weather": "homesim.devices.kinds.weather:WeatherShell",
+    "sun": "homesim.devices.kinds.sun:SunShell",
+    "pv": "homesim.devices.kinds.pv:PvShell",
+    "inverter": "homesim.devices.kinds.inverter:InverterShell",
+    "battery": "homesim.devices.kinds.battery:BatteryShell",
+    "grid": "homesim.devices.kinds.grid:GridShell",
+    "load": "homesim.devices.kinds.load:LoadShell",
+    "flat": "homesim.devices.kinds.flat:FlatShell",
+    "heat_pump": "homesim.devices.kinds.heat_pump:HeatPumpShell",
+    "boiler": "homesim.devices.kinds.boiler:BoilerShell",
+    "buffer": "homesim.devices.kinds.buffer:BufferShell",
+    "heat_node": "homesim.devices.kinds.heat_node:HeatNodeShell",
+    "ev_charger": "homesim.devices.kinds.ev_charger:EvChargerShell",
+    "load_manager": "homesim.devices.kinds.load_manager:LoadManagerShell",
 }
 
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     if not a.manifest:
         p.error("--manifest (or HOMESIM_MANIFEST) is required")
 
-    from homesim.devices.runtime import BusSettings, serve, setup_logging
+    from homesim.devices.bus.runtime import BusSettings, serve, setup_logging
     from homesim.schemas.manifest import ManifestError, load_any
 
     name = a.device or a.kind
@@ -85,12 +85,12 @@ def main(argv: list[str] | None = None) -> int:
                                     or home.metadata.name)
     sim = home.spec.simulation
     if a.kind != "tap":  # every device, the clock and the ledger serve /metrics
-        from homesim.devices.metrics import start as start_metrics
+        from homesim.devices.bus.metrics import start as start_metrics
 
         start_metrics(home.metadata.name, name, a.kind)
 
     if a.kind == "clock":
-        from homesim.devices.clock import Clock
+        from homesim.devices.bus.clock import Clock
         from homesim.devices.context import home_context
 
         ctx = home_context(home)
@@ -99,20 +99,20 @@ def main(argv: list[str] | None = None) -> int:
         code = serve(settings, "clock", clock.on_join)
         return code or (0 if clock.state == "finished" else 1)
     if a.kind == "ledger":
+        from homesim.devices.bus.ledger import Ledger
         from homesim.devices.context import home_context
-        from homesim.devices.ledger import Ledger
 
         ctx = home_context(home)
         led = Ledger(home, a.run_id, a.db, ctx.start, sim.dt, run_ticks(home), a.summary)
         return serve(settings, "ledger", led.on_join, on_stop=led.finalize)
 
     if a.kind == "tap":
-        from homesim.devices.tap import Tap
+        from homesim.devices.bus.tap import Tap
 
         tap = Tap(a.out)
         return serve(settings, "tap", tap.on_join, on_stop=tap.write)
 
-    from homesim.devices.runtime import DeviceRunner
+    from homesim.devices.bus.runtime import DeviceRunner
 
     if not a.device:
         p.error("--device (or HOMESIM_DEVICE) is required for a device")
@@ -135,7 +135,7 @@ def _call(a: argparse.Namespace) -> int:
 
     from twisted.internet import defer
 
-    from homesim.devices.runtime import BusSettings, serve, setup_logging, stop_soon
+    from homesim.devices.bus.runtime import BusSettings, serve, setup_logging, stop_soon
 
     setup_logging("call")
     if not a.args:

@@ -134,7 +134,7 @@ def run(
             err.print(f"[red]homesim run failed:[/red] {exc}")
             raise typer.Exit(1) from None
     if res.summary and not no_report:
-        from homesim.infra.report import ReportError, write_report
+        from homesim.infra.analysis.report import ReportError, write_report
 
         try:
             write_report(res.run_dir)
@@ -244,7 +244,7 @@ def report(
     """
     from datetime import date
 
-    from homesim.infra.report import ReportError, write_report
+    from homesim.infra.analysis.report import ReportError, write_report
 
     if day is not None:
         try:
@@ -296,7 +296,7 @@ def bill(
     """
     from datetime import date
 
-    from homesim.infra.billing import BillingError, bill_run, write_csv
+    from homesim.infra.analysis.billing import BillingError, bill_run, write_csv
 
     days: list[date | None] = []
     for opt, text in (("--from", first), ("--to", last)):

@@ -108,7 +108,7 @@ def _deployment(home: Home, ns: str | None, part: str, component: str, args: lis
         {"name": "HOME", "value": "/tmp"},
         # a Deployment restarts containers that exit: stay up (idle) when the run is over
         {"name": "HOMESIM_AFTER_FINISH", "value": "idle"},
-        # Prometheus /metrics (homesim.devices.metrics) on a fixed port in the pod
+        # Prometheus /metrics (homesim.devices.bus.metrics) on a fixed port in the pod
         {"name": "HOMESIM_METRICS_PORT", "value": str(METRICS_PORT)},
         {"name": "HOMESIM_METRICS_HOST", "value": "0.0.0.0"},
     ]

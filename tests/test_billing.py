@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from homesim.devices.ledger import SCHEMA
-from homesim.infra.billing import BillingError, bill_run, split_per_tick, write_csv
+from homesim.devices.bus.ledger import SCHEMA
+from homesim.infra.analysis.billing import BillingError, bill_run, split_per_tick, write_csv
 from homesim.schemas.manifest import Home
 
 CLI = [sys.executable, "-m", "homesim.infra.cli"]

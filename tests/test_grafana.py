@@ -15,8 +15,8 @@ PROMQL_FUNCS = {"sum", "by", "rate", "histogram_quantile", "le", "home", "device
 
 
 def exported_metric_names() -> set[str]:
-    """Names of the series homesim processes export (from homesim.devices.metrics)."""
-    metrics = pytest.importorskip("homesim.devices.metrics")
+    """Names of the series homesim processes export (from homesim.devices.bus.metrics)."""
+    metrics = pytest.importorskip("homesim.devices.bus.metrics")
     import prometheus_client
 
     registry = getattr(metrics, "REGISTRY", None) or prometheus_client.REGISTRY
@@ -53,7 +53,7 @@ def test_dashboard_is_valid_grafana_json(path):
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
 def test_every_metric_in_the_dashboards_is_exported(path):
     exported = exported_metric_names()
-    assert exported, "homesim.devices.metrics exports no metrics"
+    assert exported, "homesim.devices.bus.metrics exports no metrics"
     d = json.loads(path.read_text())
     used = set()
     for p in d["panels"]:

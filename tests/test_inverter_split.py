@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from homesim.devices.inverter import _split
+from homesim.devices.kinds.inverter import _split
 
 
 @given(st.lists(st.lists(st.floats(0, 1e7), min_size=4, max_size=4), min_size=2, max_size=5),

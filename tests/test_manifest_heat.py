@@ -272,9 +272,9 @@ def test_cli_validate_reports_the_field_path(base, tmp_path) -> None:
 def test_thermostat_and_heating_curve_are_settable_live():
     """Nested live properties exist explicitly, so ``set thermostat.comfort 22.5`` works and
     a bad value is refused with its field path."""
-    from homesim.devices.base import InvalidArgument
-    from homesim.devices.flat import FlatShell
-    from homesim.devices.heat_pump import HeatPumpShell
+    from homesim.devices.kinds.base import InvalidArgument
+    from homesim.devices.kinds.flat import FlatShell
+    from homesim.devices.kinds.heat_pump import HeatPumpShell
 
     home = load_any(EXAMPLE)
     flat = FlatShell(home, "top-west")

@@ -1,4 +1,4 @@
-"""Prometheus metrics (homesim.devices.metrics): sink-side counting, power, the HTTP server."""
+"""Prometheus metrics (homesim.devices.bus.metrics): sink-side counting, power, the HTTP server."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY
 
-from homesim.devices.base import Flow
-from homesim.devices.metrics import (
+from homesim.devices.bus.metrics import (
     ClockMetrics,
     DeviceMetrics,
     LedgerMetrics,
@@ -21,6 +20,7 @@ from homesim.devices.metrics import (
     sink_energy,
     write_target,
 )
+from homesim.devices.kinds.base import Flow
 
 DT = 60.0
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from homesim.devices.base import InvalidArgument, ReadOnly, UnknownProperty, Window
-from homesim.devices.battery import BatteryShell
-from homesim.devices.clock import window_ticks
-from homesim.devices.load import LoadShell
+from homesim.devices.bus.clock import window_ticks
+from homesim.devices.kinds.base import InvalidArgument, ReadOnly, UnknownProperty, Window
+from homesim.devices.kinds.battery import BatteryShell
+from homesim.devices.kinds.load import LoadShell
 from homesim.schemas.manifest import load_manifest
 
 HOME = load_manifest(Path(__file__).resolve().parent.parent / "examples" / "home.yaml")

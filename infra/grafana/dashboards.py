@@ -2,7 +2,7 @@
 ``infra/grafana/<uid>.json`` and copies them into ``helm/homesim/dashboards/`` for the chart.
 
 Every PromQL expression uses only metrics that homesim processes export
-(``homesim.devices.metrics``); ``tests/test_grafana.py`` checks that.
+(``homesim.devices.bus.metrics``); ``tests/test_grafana.py`` checks that.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 #
 #   localhost/homesim-base:bookworm    Debian 12 minbase + python3 (debootstrap, then podman import)
 #   localhost/homesim-device:latest    every device kind, the clock and the ledger
-#   localhost/homesim-router:latest    Crossbar in its own venv + infra/router_entry.py
+#   localhost/homesim-router:latest    Crossbar in its own venv + infra/router/entry.py
 #   localhost/homesim-operator:latest  kopf + homesim.operator
 #
 # Usage: bash infra/images/build.sh [device|router|operator ...]   (default: all three)

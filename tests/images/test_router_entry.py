@@ -1,4 +1,4 @@
-"""The router container's entry point (infra/router_entry.py): realm list and configuration."""
+"""The router container's entry point (infra/router/entry.py): realm list and configuration."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from homesim.infra import router_entry
-from homesim.infra.crossbar_config import render_config
+from homesim.infra.router import entry as router_entry
+from homesim.infra.router.config import render_config
 
-INFRA = Path(__file__).resolve().parents[2] / "infra"
+INFRA = Path(__file__).resolve().parents[2] / "infra" / "router"
 
 
 def test_realms_from_file_and_environment(tmp_path: Path) -> None:
@@ -36,12 +36,12 @@ def test_missing_realms_file_means_no_realm(tmp_path: Path) -> None:
 
 def test_print_config_runs_with_the_standard_library_only(tmp_path: Path) -> None:
     """As in the router image: the two files alone, isolated Python, no homesim installed."""
-    for name in ("router_entry.py", "crossbar_config.py"):
+    for name in ("entry.py", "config.py"):
         shutil.copy(INFRA / name, tmp_path / name)
     env = {"HOMESIM_REALMS": "greensboro", "HOMESIM_REALMS_FILE": str(tmp_path / "none"),
            "HOMESIM_WS_PORT": "9080", "HOMESIM_RS_PORT": "9081"}
     # -S: no site-packages at all; -I would drop the script's folder from sys.path
-    res = subprocess.run([sys.executable, "-S", "-E", str(tmp_path / "router_entry.py"),
+    res = subprocess.run([sys.executable, "-S", "-E", str(tmp_path / "entry.py"),
                           "--print-config"], capture_output=True, text=True, env=env,
                          cwd=tmp_path, timeout=60, check=True)
     assert json.loads(res.stdout) == render_config(["greensboro"], 9080, 9081, "0.0.0.0")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from homesim.infra.report import find_chromium
+from homesim.infra.analysis.report import find_chromium
 
 from .conftest import EXAMPLE, HOMESIM
 

@@ -5,7 +5,7 @@ lives in its own virtual environment, built once and cached:
 
     $HOMESIM_CACHE/router/<hash>/        (HOMESIM_CACHE defaults to ~/.cache/homesim)
 
-`<hash>` covers `router-requirements.txt`, the start-up hook in `crossbar/` and the Python
+`<hash>` covers `requirements.txt`, the start-up hook in `crossbar/` and the Python
 version, so editing either builds a fresh environment next time (old ones may be deleted by
 hand). The start-up hook (`crossbar/homesim_router_boot.py`, loaded by a `.pth` file in every
 Python process of that venv, including the router workers Crossbar spawns) turns TCP_NODELAY
@@ -50,7 +50,7 @@ from typing import Any
 import psutil
 
 # the config is shared with the router container's entry point (stdlib only)
-from homesim.infra.crossbar_config import (
+from homesim.infra.router.config import (
     RS_MAX_MESSAGE_SIZE,
     URI_PREFIX,
     WS_MAX_MESSAGE_SIZE,
@@ -74,7 +74,7 @@ __all__ = [
 ]
 
 HERE = Path(__file__).resolve().parent
-REQUIREMENTS = HERE / "router-requirements.txt"
+REQUIREMENTS = HERE / "requirements.txt"
 BOOT_FILES = (
     HERE / "crossbar" / "homesim_router_boot.py",
     HERE / "crossbar" / "homesim_router_boot.pth",

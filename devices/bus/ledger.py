@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from homesim.devices.base import UNBOUNDED_KINDS
-from homesim.devices.metrics import LedgerMetrics
-from homesim.devices.runtime import Bus, T, after_finish, validate_packets
+from homesim.devices.bus.metrics import LedgerMetrics
+from homesim.devices.bus.runtime import Bus, T, after_finish, validate_packets
+from homesim.devices.kinds.base import UNBOUNDED_KINDS
 from homesim.schemas.generated.messages import Settle
 from homesim.schemas.manifest import EXTERNAL_NODES, Home
 

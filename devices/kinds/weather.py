@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from homesim.devices.base import DeviceShell, Window
+from homesim.devices.kinds.base import DeviceShell, Window
 from homesim.devices.models.weather import apply_cloud_cover, read_weather
 
 

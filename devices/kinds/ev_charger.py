@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from homesim.devices.base import DeviceShell, FlowKey, SettleResult, Window
 from homesim.devices.context import home_context
+from homesim.devices.kinds.base import DeviceShell, FlowKey, SettleResult, Window
 from homesim.devices.models.ev import (
     ActiveSession,
     ChargePoint,

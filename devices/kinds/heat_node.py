@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from homesim.devices.base import (
+from homesim.devices.kinds.base import (
     DeviceShell,
     Flow,
     FlowKey,

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from homesim.devices.base import (
+from homesim.devices.context import home_context
+from homesim.devices.kinds.base import (
     DeviceShell,
     Flow,
     FlowKey,
@@ -14,7 +15,6 @@ from homesim.devices.base import (
     Window,
     firm_demand,
 )
-from homesim.devices.context import home_context
 from homesim.devices.models.battery import BatteryEnvelope
 from homesim.devices.models.inverter import InverterSettings, allocate
 

@@ -1,10 +1,10 @@
 """Entry point of the router container (``localhost/homesim-router``): Crossbar for a realm list.
 
 The image runs this file as a script with the router venv's Python, where neither homesim nor
-its dependencies are installed: only the standard library and :mod:`crossbar_config` (copied
-next to it; imported as ``homesim.infra.crossbar_config`` when homesim is installed).
+its dependencies are installed: only the standard library and :mod:`config` (copied
+next to it; imported as ``homesim.infra.router.config`` when homesim is installed).
 
-It renders the Crossbar configuration (:func:`crossbar_config.render_config`, the same as
+It renders the Crossbar configuration (:func:`config.render_config`, the same as
 ``homesim run``'s router) into ``$HOMESIM_CBDIR/config.json``, starts Crossbar, and every
 ``$HOMESIM_REALMS_POLL`` seconds re-reads the realm list; when the list changed it re-renders the
 configuration and restarts Crossbar (connected clients are dropped and reconnect). SIGTERM and
@@ -27,8 +27,8 @@ With no realm at all Crossbar still starts and listens (so readiness probes pass
 join fails with ``wamp.error.no_such_realm`` until a realm is listed. Invalid realm names are
 logged and skipped.
 
-    python router_entry.py                 run (the container's entry point)
-    python router_entry.py --print-config  print the configuration it would start and exit
+    python entry.py                 run (the container's entry point)
+    python entry.py --print-config  print the configuration it would start and exit
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ import time
 from pathlib import Path
 
 try:  # installed with homesim
-    from homesim.infra.crossbar_config import REALM_NAME, render_config
-except ImportError:  # the router image: crossbar_config.py sits next to this file
-    from crossbar_config import REALM_NAME, render_config  # type: ignore[no-redef]
+    from homesim.infra.router.config import REALM_NAME, render_config
+except ImportError:  # the router image: config.py sits next to this file
+    from config import REALM_NAME, render_config  # type: ignore[no-redef]
 
 __all__ = ["Settings", "main", "read_realms"]
 

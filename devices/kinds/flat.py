@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from homesim.devices.base import DeviceShell, Flow, FlowKey, SettleResult, Window
 from homesim.devices.context import home_context
+from homesim.devices.kinds.base import DeviceShell, Flow, FlowKey, SettleResult, Window
 from homesim.devices.models.schedule import in_windows
 from homesim.devices.models.thermal import (
     Element,

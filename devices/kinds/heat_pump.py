@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from homesim.devices.base import DeviceShell, FlowKey, SettleResult, Window
+from homesim.devices.kinds.base import DeviceShell, FlowKey, SettleResult, Window
 from homesim.devices.models.heatpump import HeatPumpModel, Performance, heating_curve
 from homesim.schemas.generated.messages import HeatingCurve
 

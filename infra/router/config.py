@@ -1,7 +1,7 @@
 """The Crossbar node configuration of homesim's router (standard library only).
 
 Shared by :mod:`homesim.infra.router` (the router of ``homesim run``) and
-:mod:`homesim.infra.router_entry` (the router container's entry point, which runs with the
+:mod:`homesim.infra.router.entry` (the router container's entry point, which runs with the
 router venv's Python, where homesim and its dependencies are not installed): keep this
 module free of anything but the standard library.
 

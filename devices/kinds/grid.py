@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from homesim.devices.base import DeviceShell, FlowKey, SettleResult, Window
 from homesim.devices.context import home_context
+from homesim.devices.kinds.base import DeviceShell, FlowKey, SettleResult, Window
 from homesim.devices.models.grid import availability, cost, read_price_series, tariff
 from homesim.devices.models.schedule import resolve_tz
 

@@ -1,7 +1,7 @@
 """What every device shell is made of, without any messaging.
 
 A *shell* wraps a pure model (``homesim.devices.models``) for one device kind. The runtime
-(``homesim.devices.runtime``, the only module that knows WAMP) drives it through the two
+(``homesim.devices.bus.runtime``, the only module that knows WAMP) drives it through the two
 phases of every window:
 
 1. ``report(window, inputs)`` → per-tick signals (and, for storage, an envelope);

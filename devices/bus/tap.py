@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from homesim.devices.runtime import Bus, T, after_finish
+from homesim.devices.bus.runtime import Bus, T, after_finish
 
 log = logging.getLogger("homesim.tap")
 

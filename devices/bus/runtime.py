@@ -3,7 +3,7 @@
 It connects a process to the router (explicit reconnect policy), joins the clock, publishes
 reports, packets and settles, registers ``describe`` / ``get`` / ``set`` / ``snapshot``,
 turns every domain error into a ``homesim.error.*`` WAMP error, and stops cleanly on
-SIGTERM/SIGINT. Device kinds are plain shells (``homesim.devices.base.DeviceShell``); the
+SIGTERM/SIGINT. Device kinds are plain shells (``homesim.devices.kinds.base.DeviceShell``); the
 clock and the ledger use :class:`Bus` and :func:`serve` too.
 
 Topics and procedures are those of ``schemas/asyncapi.yaml``.
@@ -32,7 +32,8 @@ from autobahn.wamp.types import PublishOptions, SubscribeOptions
 from pydantic import ValidationError
 from twisted.internet import defer, reactor
 
-from homesim.devices.base import (
+from homesim.devices.bus.metrics import DeviceMetrics
+from homesim.devices.kinds.base import (
     BUS_KINDS,
     DeviceShell,
     Flow,
@@ -41,7 +42,6 @@ from homesim.devices.base import (
     InvalidArgument,
     Window,
 )
-from homesim.devices.metrics import DeviceMetrics
 from homesim.schemas.generated.messages import (
     ClockStatus,
     ClockWindow,

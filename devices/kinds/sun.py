@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from homesim.devices.base import DeviceShell, Window
 from homesim.devices.context import home_context
+from homesim.devices.kinds.base import DeviceShell, Window
 from homesim.devices.models.sun import solar_position
 
 

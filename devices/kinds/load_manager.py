@@ -6,8 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from homesim.devices.base import DeviceShell, SettleResult, Window, firm_demand, pv_ac_estimate
-from homesim.devices.ev_charger import params_to_sessions
+from homesim.devices.kinds.base import (
+    DeviceShell,
+    SettleResult,
+    Window,
+    firm_demand,
+    pv_ac_estimate,
+)
+from homesim.devices.kinds.ev_charger import params_to_sessions
 from homesim.devices.models.loadmanager import ChargerWindow, manage
 
 #: PV AC is estimated from the reported DC with the inverter's nominal efficiency times

@@ -22,9 +22,9 @@ from typing import Any
 
 from twisted.internet import defer, reactor, task
 
-from homesim.devices.base import InvalidArgument
-from homesim.devices.metrics import ClockMetrics
-from homesim.devices.runtime import Bus, T, after_finish, parse_speed, rpc_args
+from homesim.devices.bus.metrics import ClockMetrics
+from homesim.devices.bus.runtime import Bus, T, after_finish, parse_speed, rpc_args
+from homesim.devices.kinds.base import InvalidArgument
 from homesim.schemas.manifest import Home
 
 log = logging.getLogger("homesim.clock")

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from homesim.devices.base import DeviceShell, FlowKey, SettleResult, Window
+from homesim.devices.kinds.base import DeviceShell, FlowKey, SettleResult, Window
 from homesim.devices.models.battery import storage_trajectory
 
 

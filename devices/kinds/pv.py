@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from homesim.devices.base import DeviceShell, Flow, FlowKey, SettleResult, Window
+from homesim.devices.kinds.base import DeviceShell, Flow, FlowKey, SettleResult, Window
 from homesim.devices.models.pv import CECArray, PVWattsArray, pv_dc
 
 

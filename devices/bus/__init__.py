@@ -1,0 +1,1 @@
+"""The bus runtime: WAMP adapter, the clock, the ledger, metrics (the only code importing autobahn)."""

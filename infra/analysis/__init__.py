@@ -1,0 +1,1 @@
+"""Analysis of finished runs: report, billing, export (read the ledger through its store)."""
