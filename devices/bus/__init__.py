@@ -1,1 +1,1 @@
-"""The bus runtime: WAMP adapter, the clock, the ledger, metrics (the only code importing autobahn)."""
+"""The bus runtime: WAMP adapter, clock, ledger, metrics (the only code importing autobahn)."""
