@@ -11,31 +11,24 @@ manifest, the device's ``describe`` and its ``set`` validation are one schema.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from homesim.schemas.generated.messages import (
-    BatteryProperties,
-    BoilerProperties,
-    BufferProperties,
-    EvChargerProperties,
-    FlatProperties,
-    GridProperties,
-    HeatingCurve,
-    HeatNodeProperties,
-    HeatPumpProperties,
-    InverterProperties,
-    LoadManagerProperties,
-    LoadProperties,
-    PvProperties,
-    SunProperties,
-    Thermostat,
-    WeatherProperties,
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
 )
+
+from homesim.schemas.generated.messages import HeatingCurve, Thermostat
+from homesim.schemas.registry import REGISTRY
 
 __all__ = [
     "API_VERSION", "DEVICE_KINDS", "Home", "HomeSpec", "Device", "ManifestError",
@@ -46,24 +39,10 @@ __all__ = [
 API_VERSION = "homesim.io/v1alpha1"
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
-#: Device kind → pydantic model of its properties (generated from the contract).
-PROPERTY_MODELS: dict[str, type[BaseModel]] = {
-    "weather": WeatherProperties,
-    "sun": SunProperties,
-    "pv": PvProperties,
-    "inverter": InverterProperties,
-    "battery": BatteryProperties,
-    "grid": GridProperties,
-    "load": LoadProperties,
-    "flat": FlatProperties,
-    "heat_pump": HeatPumpProperties,
-    "boiler": BoilerProperties,
-    "buffer": BufferProperties,
-    "heat_node": HeatNodeProperties,
-    "ev_charger": EvChargerProperties,
-    "load_manager": LoadManagerProperties,
-}
-DEVICE_KINDS = tuple(PROPERTY_MODELS)
+#: Device kind → pydantic model of its properties (generated from the contract; the
+#: registry, ``homesim.schemas.registry``, is the source).
+PROPERTY_MODELS: dict[str, type[BaseModel]] = {k: REGISTRY.properties_model(k) for k in REGISTRY}
+DEVICE_KINDS = REGISTRY.names()
 #: Nodes that are not devices: the outdoors (envelope and standing losses, heat-pump source
 #: heat), the occupants' internal gains, the gas network. Unbounded, not balanced.
 EXTERNAL_NODES = ("ambient", "occupancy", "gas-grid")
@@ -168,136 +147,130 @@ class _DeviceBase(_Strict):
     ] = None
 
 
-class WeatherDevice(_DeviceBase):
-    kind: Literal["weather"]
-    properties: WeatherProperties = WeatherProperties()
+def _pv(p: Any) -> None:
+    if p.model == "cec" and not p.module:
+        raise ValueError("properties.module is required when properties.model is 'cec'")
 
 
-class SunDevice(_DeviceBase):
-    kind: Literal["sun"]
-    properties: SunProperties = SunProperties()
+def _inverter(p: Any) -> None:
+    if p.efficiency_model == "cec" and not p.inverter:
+        raise ValueError("properties.inverter is required when properties.efficiency_model is "
+                         "'cec'")
 
 
-class PvDevice(_DeviceBase):
-    kind: Literal["pv"]
-    properties: PvProperties = PvProperties()
+def _battery(p: Any) -> None:
+    if not p.soc_min <= p.soc_initial <= p.soc_max:
+        raise ValueError("need soc_min ≤ soc_initial ≤ soc_max")
 
-    @model_validator(mode="after")
-    def _cec_needs_module(self) -> PvDevice:
-        if self.properties.model == "cec" and not self.properties.module:
-            raise ValueError("properties.module is required when properties.model is 'cec'")
+
+def _flat(p: Any) -> None:
+    if p.thermostat is None:  # explicit, so that set thermostat.x works
+        p.thermostat = Thermostat()
+
+
+def _heat_pump(p: Any) -> None:
+    if p.heating_curve is None:  # explicit: set heating_curve.x works
+        p.heating_curve = HeatingCurve()
+
+
+def _buffer(p: Any) -> None:
+    if p.t_max <= p.t_min:
+        raise ValueError("properties.t_max must be above properties.t_min")
+
+
+def _ev_charger(p: Any) -> None:
+    if p.p_min > p.p_max:
+        raise ValueError("properties.p_min must not exceed properties.p_max")
+    for i, s in enumerate(p.sessions):
+        soc = s.soc_arrival is not None and s.target_soc is not None
+        if (s.energy_kwh is None) == (not soc):
+            raise ValueError(f"properties.sessions[{i}]: give energy_kwh, or soc_arrival "
+                             "and target_soc")
+        if soc and s.target_soc < s.soc_arrival:
+            raise ValueError(f"properties.sessions[{i}]: target_soc below soc_arrival")
+
+
+#: Cross-field rules of a kind's properties that a JSON Schema cannot hold (they may also
+#: fill defaults that live ``set`` needs). Checked after the properties validate; the
+#: operator reports them as ``InvalidSpec``. Plugin kinds put such rules on their own model.
+PROPERTY_CHECKS: dict[str, Callable[[Any], None]] = {
+    "pv": _pv, "inverter": _inverter, "battery": _battery, "flat": _flat,
+    "heat_pump": _heat_pump, "buffer": _buffer, "ev_charger": _ev_charger,
+}
+
+
+def _device_model(kind: str) -> type[_DeviceBase]:
+    """The manifest entry model of one kind: name, enabled, flat, ``kind``, ``properties``."""
+    props = REGISTRY.properties_model(kind)
+    check = PROPERTY_CHECKS.get(kind)
+
+    def _check(self: Any) -> Any:
+        if check is not None:
+            check(self.properties)
         return self
 
-
-class InverterDevice(_DeviceBase):
-    kind: Literal["inverter"]
-    properties: InverterProperties = InverterProperties()
-
-    @model_validator(mode="after")
-    def _cec_needs_name(self) -> InverterDevice:
-        p = self.properties
-        if p.efficiency_model == "cec" and not p.inverter:
-            raise ValueError(
-                "properties.inverter is required when properties.efficiency_model is 'cec'"
-            )
-        return self
+    name = "".join(p.capitalize() for p in kind.split("_")) + "Device"
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        name, __base__=_DeviceBase, __module__=__name__,
+        __doc__=f"A ``{kind}`` device: {REGISTRY.get(kind).description}",
+        __validators__={"_check": model_validator(mode="after")(_check)},
+        kind=(Literal[kind], ...),  # type: ignore[valid-type]
+        properties=(props, Field(default_factory=props)))
 
 
-class BatteryDevice(_DeviceBase):
-    kind: Literal["battery"]
-    properties: BatteryProperties = BatteryProperties()
-
-    @model_validator(mode="after")
-    def _soc_order(self) -> BatteryDevice:
-        p = self.properties
-        if not p.soc_min <= p.soc_initial <= p.soc_max:
-            raise ValueError("need soc_min ≤ soc_initial ≤ soc_max")
-        return self
-
-
-class GridDevice(_DeviceBase):
-    kind: Literal["grid"]
-    properties: GridProperties = GridProperties()
-
-
-class LoadDevice(_DeviceBase):
-    kind: Literal["load"]
-    properties: LoadProperties = LoadProperties()
-
-
-class FlatDevice(_DeviceBase):
-    kind: Literal["flat"]
-    properties: FlatProperties = FlatProperties()
-
-    @model_validator(mode="after")
-    def _defaults(self) -> FlatDevice:
-        if self.properties.thermostat is None:  # explicit, so that set thermostat.x works
-            self.properties.thermostat = Thermostat()
-        return self
-
-
-class HeatPumpDevice(_DeviceBase):
-    kind: Literal["heat_pump"]
-    properties: HeatPumpProperties = HeatPumpProperties()
-
-    @model_validator(mode="after")
-    def _defaults(self) -> HeatPumpDevice:
-        if self.properties.heating_curve is None:  # explicit: set heating_curve.x works
-            self.properties.heating_curve = HeatingCurve()
-        return self
-
-
-class BoilerDevice(_DeviceBase):
-    kind: Literal["boiler"]
-    properties: BoilerProperties = BoilerProperties()
-
-
-class BufferDevice(_DeviceBase):
-    kind: Literal["buffer"]
-    properties: BufferProperties = BufferProperties()
-
-    @model_validator(mode="after")
-    def _temps(self) -> BufferDevice:
-        if self.properties.t_max <= self.properties.t_min:
-            raise ValueError("properties.t_max must be above properties.t_min")
-        return self
-
-
-class HeatNodeDevice(_DeviceBase):
-    kind: Literal["heat_node"]
-    properties: HeatNodeProperties = HeatNodeProperties()
-
-
-class EvChargerDevice(_DeviceBase):
-    kind: Literal["ev_charger"]
-    properties: EvChargerProperties = EvChargerProperties()
-
-    @model_validator(mode="after")
-    def _sessions(self) -> EvChargerDevice:
-        p = self.properties
-        if p.p_min > p.p_max:
-            raise ValueError("properties.p_min must not exceed properties.p_max")
-        for i, s in enumerate(p.sessions):
-            soc = s.soc_arrival is not None and s.target_soc is not None
-            if (s.energy_kwh is None) == (not soc):
-                raise ValueError(f"properties.sessions[{i}]: give energy_kwh, or soc_arrival "
-                                 "and target_soc")
-            if soc and s.target_soc < s.soc_arrival:
-                raise ValueError(f"properties.sessions[{i}]: target_soc below soc_arrival")
-        return self
-
-
-class LoadManagerDevice(_DeviceBase):
-    kind: Literal["load_manager"]
-    properties: LoadManagerProperties = LoadManagerProperties()
-
+#: Kind → manifest entry model, one per registered kind.
+DEVICE_MODELS: dict[str, type[_DeviceBase]] = {k: _device_model(k) for k in REGISTRY}
 
 Device = Annotated[
-    WeatherDevice | SunDevice | PvDevice | InverterDevice | BatteryDevice | GridDevice
-    | LoadDevice | FlatDevice | HeatPumpDevice | BoilerDevice | BufferDevice | HeatNodeDevice
-    | EvChargerDevice | LoadManagerDevice,
+    Union[tuple(DEVICE_MODELS.values())],  # type: ignore[valid-type]  # noqa: UP007
     Field(discriminator="kind"),
 ]
+
+
+def topology_errors(devices: list[Any]) -> list[tuple[str, str]]:
+    """What the kinds' descriptors forbid in a home's device list: ``(path, reason)`` with
+    ``path`` relative to the list (``devices[3]``).
+
+    Rules (``x-homesim-kind``): ``limits.max_per_home`` / ``min_per_home`` / ``max_per_flat``
+    of enabled devices, ``requires`` (kinds that must be enabled with it). A device beyond a
+    limit is named (the balancing devices cannot use it, so it is refused, never ignored).
+    """
+    errors: list[tuple[str, str]] = []
+    on = [(i, d) for i, d in enumerate(devices) if d.enabled]
+    by_kind: dict[str, list[int]] = {}
+    for i, d in on:
+        by_kind.setdefault(d.kind, []).append(i)
+    for kind in REGISTRY:
+        desc = REGISTRY.get(kind)
+        idx = by_kind.get(kind, [])
+        lim = desc.limits
+        if lim.max_per_home is not None and len(idx) > lim.max_per_home:
+            first = ", ".join(f"devices[{j}] {devices[j].name!r}" for j in idx[:lim.max_per_home])
+            for j in idx[lim.max_per_home:]:
+                errors.append((f"devices[{j}]", f"a home has at most {lim.max_per_home} enabled "
+                               f"{kind} device(s) ({first} already); disable or remove this one"))
+        if len(idx) < lim.min_per_home:
+            errors.append(("devices", f"a home needs {lim.min_per_home} enabled {kind} "
+                           f"device(s) ({desc.label}: {desc.description})"))
+        if lim.max_per_flat is not None:
+            per_flat: dict[str, list[int]] = {}
+            for j in idx:
+                if devices[j].flat is not None:
+                    per_flat.setdefault(devices[j].flat, []).append(j)
+            for flat, js in per_flat.items():
+                for j in js[lim.max_per_flat:]:
+                    errors.append((f"devices[{j}]", f"flat {flat!r} has more than "
+                                   f"{lim.max_per_flat} enabled {kind} device(s)"))
+        if idx:
+            missing = [r for r in desc.requires if r not in by_kind]
+            if missing:
+                errors.append((f"devices[{idx[0]}]", f"{kind} devices need an enabled "
+                               f"{' and '.join(missing)} device ({desc.label} uses "
+                               f"{', '.join(REGISTRY.get(m).label for m in missing)})"))
+    return sorted(errors, key=lambda e: [int(x) for x in re.findall(r"\d+", e[0])])
+
+
+_REL = re.compile(r"^((?:devices|flats)(?:\[\d+\]|\.[A-Za-z_]\w*)*): (.*)$", re.S)
 
 
 class HomeSpec(_Strict):
@@ -307,6 +280,9 @@ class HomeSpec(_Strict):
 
     @model_validator(mode="after")
     def _topology(self) -> HomeSpec:
+        errs = topology_errors(self.devices)
+        if errs:
+            raise ValueError("\n".join(f"{p}: {r}" for p, r in errs))
         names = [d.name for d in self.devices]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -315,29 +291,6 @@ class HomeSpec(_Strict):
         bad = sorted(reserved.intersection(names))
         if bad:
             raise ValueError(f"reserved device name(s): {', '.join(bad)}")
-        count = {k: sum(1 for d in self.devices if d.kind == k and d.enabled) for k in DEVICE_KINDS}
-        for kind in ("inverter", "weather", "sun", "grid"):
-            if count[kind] > 1:
-                raise ValueError(f"a home has at most one enabled {kind} device")
-        if count["inverter"] == 0:
-            raise ValueError("a home needs one enabled inverter (its balancing device)")
-        if count["pv"] and not (count["weather"] and count["sun"]):
-            raise ValueError("pv devices need an enabled weather and sun device")
-        heat = count["flat"] + count["heat_pump"] + count["boiler"] + count["buffer"]
-        if count["heat_node"] > 1:
-            raise ValueError("a home has at most one enabled heat_node device")
-        if heat and not count["heat_node"]:
-            raise ValueError("flat, heat_pump, boiler and buffer devices need an enabled "
-                             "heat_node (the building's heat balancing device)")
-        if (count["flat"] or count["heat_pump"]) and not (count["weather"] and count["sun"]):
-            raise ValueError("flat and heat_pump devices need an enabled weather and sun device")
-        if count["ev_charger"] and not count["load_manager"]:
-            raise ValueError("ev_charger devices need an enabled load_manager (it schedules "
-                             "and throttles them)")
-        if count["load_manager"] > 1:
-            raise ValueError("a home has at most one enabled load_manager device")
-        if count["buffer"] > 1:
-            raise ValueError("a home has at most one enabled buffer device")
         node = self.first("heat_node")
         if node is not None:
             flats = {d.name for d in self.devices if d.kind == "flat" and d.enabled}
@@ -398,8 +351,23 @@ def _path(loc: tuple[Any, ...]) -> str:
 
 
 def validation_errors(exc: ValidationError) -> list[tuple[str, str]]:
-    """``(field_path, reason)`` for every error of a pydantic ValidationError."""
-    return [(_path(e["loc"]), e["msg"]) for e in exc.errors()]
+    """``(field_path, reason)`` for every error of a pydantic ValidationError.
+
+    A model-level rule that names the element it is about (``devices[3]: reason``, one per
+    line) is reported at that element's path.
+    """
+    out = []
+    for e in exc.errors():
+        base = _path(e["loc"])
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        lines = msg.split("\n")
+        if e["type"] == "value_error" and all(_REL.match(x) for x in lines):
+            for x in lines:
+                rel, reason = _REL.match(x).groups()  # type: ignore[union-attr]
+                out.append((rel if base == "(root)" else f"{base}.{rel}", reason))
+        else:
+            out.append((base, e["msg"]))
+    return out
 
 
 def parse_home(data: Any, source: str = "manifest") -> Home:
@@ -473,9 +441,6 @@ class BlockSpec(_Strict):
         if dupes:
             raise ValueError(f"flat names must be unique: {', '.join(dupes)}")
         for i, f in enumerate(self.flats):
-            zones = [d.name for d in f.devices if d.kind == "flat"]
-            if len(zones) > 1:
-                raise ValueError(f"flat {f.name!r} has more than one device of kind flat")
             for j, d in enumerate(f.devices):
                 full = f"{f.name}-{d.name}"
                 if d.kind != "flat" and len(full) > 63:
@@ -485,8 +450,24 @@ class BlockSpec(_Strict):
             if d.flat is not None and d.flat not in names:
                 raise ValueError(f"devices[{j}].flat: {d.flat!r} is not a flat of this block "
                                  f"(flats: {', '.join(names)})")
-        HomeSpec.model_validate(self.home_spec().model_dump())
+        try:
+            HomeSpec.model_validate(self.home_spec().model_dump())
+        except ValidationError as exc:
+            origin = self.origins()
+            lines = []
+            for path, reason in validation_errors(exc):
+                reason = reason.removeprefix("Value error, ")
+                line = reason if path == "(root)" else f"{path}: {reason}"
+                lines.append(re.sub(r"(?<![\w.])devices\[(\d+)\]",
+                                    lambda m: origin[int(m.group(1))], line))
+            raise ValueError("\n".join(lines)) from None
         return self
+
+    def origins(self) -> list[str]:
+        """Where each device of :meth:`home_spec` is declared (``flats[1].devices[0]``)."""
+        out = [f"flats[{i}].devices[{j}]" for i, f in enumerate(self.flats)
+               for j in range(len(f.devices))]
+        return out + [f"devices[{j}]" for j in range(len(self.devices))]
 
     def home_spec(self) -> HomeSpec:
         """The building as one HomeSpec (not validated; ``Block`` validation does that)."""

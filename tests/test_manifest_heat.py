@@ -113,20 +113,25 @@ def test_flat_coupled_to_itself(data) -> None:
 
 def test_flat_devices_need_a_heat_node(data) -> None:
     del data["spec"]["devices"][block_index(data, "heat-node")]
-    (path, reason), = errors(data)
-    assert path == "spec" and "heat_node" in reason
+    errs = errors(data)
+    # one error per kind that needs it, at the first device of that kind
+    assert {r.split(" devices need")[0] for _, r in errs} == {"flat", "heat_pump", "boiler",
+                                                               "buffer"}
+    assert all("need an enabled heat_node" in r for _, r in errs)
+    assert ("spec.flats[0].devices[0]", errs[0][1]) == errs[0]
 
 
 def test_heat_node_with_a_disabled_node(data) -> None:
     block_device(data, "heat-node")["enabled"] = False
-    (path, reason), = errors(data)
-    assert "heat_node" in reason
+    errs = errors(data)
+    assert len(errs) == 4 and all("need an enabled heat_node" in r for _, r in errs)
 
 
 def test_two_heat_nodes(data) -> None:
     data["spec"]["devices"].append({"name": "heat-node-2", "kind": "heat_node"})
     (path, reason), = errors(data)
-    assert path == "spec" and "at most one enabled heat_node" in reason
+    assert path == f"spec.devices[{len(data['spec']['devices']) - 1}]"
+    assert "at most 1 enabled heat_node" in reason and "'heat-node' already" in reason
 
 
 # --------------------------------------------------------------- building rules
@@ -136,7 +141,9 @@ def test_a_flat_with_its_own_inverter(data) -> None:
     data["spec"]["flats"][3]["devices"].append(
         {"name": "inverter", "kind": "inverter", "properties": {"p_ac_max": 5000}})
     (path, reason), = errors(data)
-    assert path == "spec" and "at most one enabled inverter" in reason
+    # the flat's inverter comes first in the building, so the block's own is the extra one
+    assert path == f"spec.devices[{block_index(data, 'inverter')}]"
+    assert "at most 1 enabled inverter" in reason and "flats[3].devices[" in reason
 
 
 def test_two_zones_in_one_flat(data) -> None:
@@ -144,8 +151,8 @@ def test_two_zones_in_one_flat(data) -> None:
     zone["name"] = "annex"
     data["spec"]["flats"][1]["devices"].append(zone)
     (path, reason), = errors(data)
-    assert path == "spec"
-    assert "'ground-east'" in reason and "more than one device of kind flat" in reason
+    assert path == "spec.flats[1].devices[2]"
+    assert "'ground-east'" in reason and "more than 1 enabled flat device" in reason
 
 
 def test_duplicate_flat_names(data) -> None:
@@ -221,9 +228,10 @@ def test_buffer_in_a_flat_with_bad_temperatures(data) -> None:
 def test_flats_and_heat_pump_need_weather_and_sun(data) -> None:
     for name in ("weather", "sun", "roof-pv"):   # pv would complain first
         del data["spec"]["devices"][block_index(data, name)]
-    (path, reason), = errors(data)
-    assert path == "spec"
-    assert "flat and heat_pump devices need an enabled weather and sun" in reason
+    errs = errors(data)
+    assert [r.split(" devices")[0] for _, r in errs] == ["flat", "heat_pump", "boiler"]
+    assert "need an enabled weather and sun" in errs[0][1]
+    assert errs[0][0] == "spec.flats[0].devices[0]"
 
 
 def test_heat_pump_alone_needs_weather_and_sun(data) -> None:
@@ -234,13 +242,14 @@ def test_heat_pump_alone_needs_weather_and_sun(data) -> None:
     for f in data["spec"]["flats"]:
         f["devices"] = [d for d in f["devices"] if d["kind"] != "flat"]
     (path, reason), = errors(data)
-    assert "flat and heat_pump devices need an enabled weather and sun" in reason
+    assert "heat_pump devices need an enabled weather and sun" in reason
 
 
 def test_a_disabled_sun_counts_as_missing(data) -> None:
     block_device(data, "sun")["enabled"] = False
-    (path, reason), = errors(data)
-    assert "weather and sun" in reason
+    errs = errors(data)
+    assert {r.split(" devices")[0] for _, r in errs} == {"pv", "flat", "heat_pump"}
+    assert all("need an enabled sun device" in r for _, r in errs)
 
 
 # ------------------------------------------------------------------------- cli
@@ -293,4 +302,5 @@ def test_block_device_owned_by_an_unknown_flat_is_refused():
             d["flat"] = "penthouse"
     with pytest.raises(ManifestError) as exc:
         parse_any(data)
-    assert any("penthouse" in r and "devices[" in r for _, r in exc.value.errors)
+    assert any("penthouse" in r and p.startswith("spec.devices[") and p.endswith("].flat")
+               for p, r in exc.value.errors)
