@@ -12,33 +12,16 @@ The router URL and realm come from --router/--realm or HOMESIM_ROUTER_URL/HOMESI
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from pathlib import Path
 
-SHELLS = {
-    "weather": "homesim.devices.kinds.weather:WeatherShell",
-    "sun": "homesim.devices.kinds.sun:SunShell",
-    "pv": "homesim.devices.kinds.pv:PvShell",
-    "inverter": "homesim.devices.kinds.inverter:InverterShell",
-    "battery": "homesim.devices.kinds.battery:BatteryShell",
-    "grid": "homesim.devices.kinds.grid:GridShell",
-    "load": "homesim.devices.kinds.load:LoadShell",
-    "flat": "homesim.devices.kinds.flat:FlatShell",
-    "heat_pump": "homesim.devices.kinds.heat_pump:HeatPumpShell",
-    "boiler": "homesim.devices.kinds.boiler:BoilerShell",
-    "buffer": "homesim.devices.kinds.buffer:BufferShell",
-    "heat_node": "homesim.devices.kinds.heat_node:HeatNodeShell",
-    "ev_charger": "homesim.devices.kinds.ev_charger:EvChargerShell",
-    "load_manager": "homesim.devices.kinds.load_manager:LoadManagerShell",
-}
+from homesim.schemas.registry import REGISTRY
 
 
 def shell_class(kind: str) -> type:
-    """The shell class of a device kind (imported lazily)."""
-    mod, _, cls = SHELLS[kind].partition(":")
-    return getattr(importlib.import_module(mod), cls)
+    """The shell class of a device kind (from its descriptor, imported lazily)."""
+    return REGISTRY.shell_class(kind)
 
 
 def run_ticks(home) -> int:  # noqa: ANN001
@@ -51,7 +34,7 @@ def run_ticks(home) -> int:  # noqa: ANN001
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m homesim.devices", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("kind", choices=[*SHELLS, "clock", "ledger", "tap", "call"])
+    p.add_argument("kind", choices=[*REGISTRY.names(), "clock", "ledger", "tap", "call"])
     p.add_argument("args", nargs="*", help="(call) procedure URI and JSON arguments")
     p.add_argument("--manifest", default=os.environ.get("HOMESIM_MANIFEST"),
                    help="Home manifest (YAML or JSON) [HOMESIM_MANIFEST]")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +12,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from homesim.schemas.registry import REGISTRY
+from homesim.schemas.units import J_PER_KWH
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
@@ -112,17 +114,18 @@ def run(
         rate = f"{sim_s / wall:,.0f}× real time" if wall > 0 else ""
         energy = ev.get("energy") or {}
         load_kwh = sum(v for k, v in energy.items()
-                       if k.split("->")[1] in state.get("loads", ())) / 3.6e6
+                       if k.split("->")[1] in state.get("loads", ())) / J_PER_KWH
         pv_kwh = sum(v for k, v in energy.items()
-                     if k.split("->")[0] in state.get("pvs", ())) / 3.6e6
+                     if k.split("->")[0] in state.get("pvs", ())) / J_PER_KWH
         progress.update(task_id, total=total, completed=ticks,
                         simtime=_fmt_time(float(ev.get("sim_time", 0)), tz),
                         speedtxt=f"{ev.get('speed', '')} {rate}",
                         energy=f"PV {pv_kwh:,.1f} kWh · load {load_kwh:,.1f} kWh")
 
     tz = home.spec.location.timezone if home.spec.location else None
-    state["loads"] = {d.name for d in home.spec.devices if d.kind == "load"}
-    state["pvs"] = {d.name for d in home.spec.devices if d.kind == "pv"}
+    role = {d.name: REGISTRY.get(d.kind).role for d in home.spec.devices}
+    state["loads"] = {n for n, r in role.items() if r == "sink"}
+    state["pvs"] = {n for n, r in role.items() if r == "source"}
 
     def on_phase(text: str) -> None:
         progress.update(task_id, simtime=text)
@@ -208,18 +211,26 @@ def export(
     """Export a ledger table to CSV or Parquet."""
     import pandas as pd
 
+    from homesim.devices.bus.store import EXPORT_TABLES, LedgerError, LedgerStore
+
     if fmt not in ("csv", "parquet"):
         err.print("--format must be csv or parquet")
         raise typer.Exit(2)
-    if table not in ("packet", "node_balance", "device_metric", "settled_window"):
-        err.print("--table must be packet, node_balance, device_metric or settled_window")
+    if table not in EXPORT_TABLES:
+        err.print(f"--table must be {', '.join(EXPORT_TABLES[:-1])} or {EXPORT_TABLES[-1]}")
         raise typer.Exit(2)
     db = run_dir / "ledger.sqlite"
     if not db.exists():
         err.print(f"no ledger at {db}")
         raise typer.Exit(2)
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
-        df = pd.read_sql_query(f"SELECT * FROM {table}", con)  # noqa: S608 - whitelisted
+    try:
+        with LedgerStore.open(db) as store:
+            columns, rows = store.export_table(table)
+    except LedgerError as exc:
+        err.print(f"cannot read {db}: {exc}")
+        raise typer.Exit(2) from None
+    # as pandas.read_sql_query builds its frame
+    df = pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
     target = out or run_dir / f"{table}.{fmt}"
     if fmt == "csv":
         df.to_csv(target, index=False)

@@ -523,14 +523,14 @@ def resolve_paths(home: Home, base: Path) -> Home:
     """Make the home's relative file paths (weather file, tariff price files) absolute,
     relative to ``base`` (the manifest's folder): processes run in their run folder."""
     for d in home.spec.devices:
-        p = d.properties
-        if d.kind == "weather" and p.file and not Path(p.file).is_absolute() \
-                and (base / p.file).exists():
-            p.file = str((base / p.file).resolve())
-        if d.kind == "grid":
-            for t in (p.tariff_import, p.tariff_export):
-                if t is not None and t.file and not Path(t.file).is_absolute():
-                    t.file = str((base / t.file).resolve())
+        for path in REGISTRY.get(d.kind).files:  # e.g. "tariff_import.file"
+            *parents, leaf = path.split(".")
+            node: Any = d.properties
+            for part in parents:
+                node = getattr(node, part, None)
+            value = getattr(node, leaf, None) if node is not None else None
+            if value and not Path(value).is_absolute():
+                setattr(node, leaf, str((base / value).resolve()))
     return home
 
 

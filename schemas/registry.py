@@ -79,13 +79,16 @@ class KindDescriptor(_Strict):
     bounded: bool = Field(True, description="a balanced node (false: sun, grid — unbounded)")
     carriers: list[Carrier] = []
     inputs: list[str] = Field([], description="kinds whose reports it needs before it reports")
-    balances: list[str] = Field([], description="(balancer) kinds whose reports it balances")
+    balanced_by: str | None = Field(None, description="the balancing kind that waits for its "
+                                    "report and allocates its energy (the inverter)")
     packets_from: list[str] = Field([], description="kinds whose packets it waits for")
     requires: list[str] = Field([], description="kinds that must be enabled with it")
     limits: Limits = Limits()
     consumer: bool = Field(True, description="electricity it receives is consumption (billing)")
     colour: str = "#95a5a6"
     observe: list[str] = Field([], description="quantities exported as Prometheus gauges")
+    files: list[str] = Field([], description="property paths (dotted) holding file paths, "
+                                             "resolved against the manifest's folder")
     report: ReportSpec = ReportSpec()
     settle: SettleSpec = SettleSpec()
     properties_model: str | None = Field(
@@ -145,10 +148,9 @@ class Registry:
         return tuple(k for k, d in self._kinds.items()
                      if all(getattr(d, f) == v for f, v in flags.items()))
 
-    def balancer_of(self, kind: str) -> str | None:
-        """The balancing kind whose ``balances`` lists ``kind`` (the inverter for pv), or None."""
-        return next((k for k, d in self._kinds.items() if d.balancer and kind in d.balances),
-                    None)
+    def balanced_by(self, balancer: str) -> tuple[str, ...]:
+        """The kinds whose reports ``balancer`` balances (``balanced_by`` names it)."""
+        return tuple(k for k, d in self._kinds.items() if d.balanced_by == balancer)
 
     @cached_property
     def _models(self) -> dict[str, type[BaseModel]]:
@@ -204,8 +206,10 @@ class Registry:
 
     def _check(self) -> None:
         for k, d in self._kinds.items():
-            for field in ("inputs", "balances", "packets_from", "requires"):
-                bad = [x for x in getattr(d, field) if x not in self._kinds]
+            refs = {"inputs": d.inputs, "packets_from": d.packets_from,
+                    "requires": d.requires, "balanced_by": [d.balanced_by or ""]}
+            for field, names in refs.items():
+                bad = [x for x in names if x and x not in self._kinds]
                 if bad:
                     raise ValueError(f"kind {k!r}: {field} names unknown kind(s) "
                                      f"{', '.join(bad)}")

@@ -8,7 +8,9 @@ the ledger as a participant, so what the clock has passed is on disk).
 Balance of a bounded node over every tick: ``in − out − Δstored − losses = residual``.
 Unbounded nodes (the sun, the grid, ambient) are not balanced.
 
-Storage: SQLite (``ledger.sqlite``) with standard SQL types that PostgreSQL accepts.
+Storage: SQLite (``ledger.sqlite``) with standard SQL types that PostgreSQL accepts, written
+through :class:`homesim.devices.bus.store.LedgerStore` (which owns the schema and all SQL;
+``SCHEMA`` is re-exported here).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -25,49 +26,25 @@ import numpy as np
 
 from homesim.devices.bus.metrics import LedgerMetrics
 from homesim.devices.bus.runtime import Bus, T, after_finish, validate_packets
-from homesim.devices.kinds.base import UNBOUNDED_KINDS
+from homesim.devices.bus.store import (
+    SCHEMA,
+    Event,
+    Flow,
+    LedgerStore,
+    MetricTotal,
+    NodeBalance,
+)
 from homesim.schemas.generated.messages import Settle
 from homesim.schemas.manifest import EXTERNAL_NODES, Home
+from homesim.schemas.registry import REGISTRY
+from homesim.schemas.units import J_PER_KWH, S_PER_H
+
+__all__ = ["SCHEMA", "Ledger", "build_summary", "heat_summary"]
 
 log = logging.getLogger("homesim.ledger")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS run (
-    run_id TEXT PRIMARY KEY, home TEXT NOT NULL, created_at TEXT NOT NULL,
-    start_time DOUBLE PRECISION NOT NULL, dt DOUBLE PRECISION NOT NULL,
-    ticks BIGINT NOT NULL, manifest TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS node (
-    name TEXT PRIMARY KEY, kind TEXT NOT NULL, bounded BOOLEAN NOT NULL
-);
-CREATE TABLE IF NOT EXISTS packet (
-    tick BIGINT NOT NULL, sim_time DOUBLE PRECISION NOT NULL,
-    source TEXT NOT NULL, sink TEXT NOT NULL, carrier TEXT NOT NULL,
-    joules DOUBLE PRECISION NOT NULL CHECK (joules >= 0)
-);
-CREATE TABLE IF NOT EXISTS settled_window (
-    window_index BIGINT PRIMARY KEY, tick0 BIGINT NOT NULL, n INTEGER NOT NULL,
-    booked_at DOUBLE PRECISION NOT NULL
-);
-CREATE TABLE IF NOT EXISTS node_balance (
-    window_index BIGINT NOT NULL, node TEXT NOT NULL,
-    energy_in DOUBLE PRECISION NOT NULL, energy_out DOUBLE PRECISION NOT NULL,
-    delta_stored DOUBLE PRECISION NOT NULL, losses DOUBLE PRECISION NOT NULL,
-    residual DOUBLE PRECISION NOT NULL, max_abs_residual DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (window_index, node)
-);
-CREATE TABLE IF NOT EXISTS device_metric (
-    window_index BIGINT NOT NULL, device TEXT NOT NULL, metric TEXT NOT NULL,
-    total DOUBLE PRECISION NOT NULL, minimum DOUBLE PRECISION NOT NULL,
-    maximum DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (window_index, device, metric)
-);
-CREATE TABLE IF NOT EXISTS event (
-    tick BIGINT NOT NULL, sim_time DOUBLE PRECISION NOT NULL, device TEXT NOT NULL,
-    kind TEXT NOT NULL, value TEXT, reason TEXT, data TEXT
-);
-CREATE INDEX IF NOT EXISTS packet_tick ON packet (tick);
-"""
+UNBOUNDED_KINDS = REGISTRY.where(bounded=False)
+"""Kinds whose devices are not balanced (the sun, the grid)."""
 
 
 class Ledger:
@@ -83,18 +60,12 @@ class Ledger:
         self.devices = {d.name: d.kind for d in home.spec.enabled()}
         self.bounded = {n for n, k in self.devices.items() if k not in UNBOUNDED_KINDS}
         self.summary_path = summary_path
-        self.db = sqlite3.connect(str(db_path), isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        self.db.execute("BEGIN")
-        self.db.execute("INSERT OR REPLACE INTO run VALUES (?,?,?,?,?,?,?)",
-                        (run_id, home.metadata.name, time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                         start, dt, ticks, home.model_dump_json()))
-        self.db.executemany("INSERT OR REPLACE INTO node VALUES (?,?,?)",
-                            [(n, k, n in self.bounded) for n, k in self.devices.items()]
-                            + [(x, x, False) for x in EXTERNAL_NODES])
-        self.db.execute("COMMIT")
+        self.store = LedgerStore.create(db_path)
+        with self.store.transaction():
+            self.store.write_run(run_id, home.metadata.name, start, dt, ticks,
+                                 home.model_dump_json())
+            self.store.write_nodes([(n, k, n in self.bounded) for n, k in self.devices.items()]
+                                   + [(x, x, False) for x in EXTERNAL_NODES])
         self._packets: dict[int, list[dict[str, Any]]] = {}
         self._settles: dict[int, dict[str, dict[str, Any]]] = {}
         self.booked = 0
@@ -158,10 +129,8 @@ class Ledger:
         self.close()
 
     def close(self) -> None:
-        try:
-            self.db.close()
-        except sqlite3.Error:
-            pass
+        """Close the ledger file."""
+        self.store.close()
 
     # ---------------------------------------------------------------- booking
     def _try_book(self, win: int) -> None:
@@ -188,11 +157,9 @@ class Ledger:
         """Store one window and check conservation at every bounded node and tick."""
         first = next(iter(settles.values()))
         tick0, n = int(first["tick0"]), int(first["n"])
-        ticks = tick0 + np.arange(n)
-        sim_time = self.start + ticks * self.dt
         e_in = {node: np.zeros(n) for node in self.bounded}
         e_out = {node: np.zeros(n) for node in self.bounded}
-        rows: list[tuple[Any, ...]] = []
+        flows: list[Flow] = []
         for msg in packets:
             for f in msg["flows"]:
                 src, snk, car = f["source"], f["sink"], f["carrier"]
@@ -210,12 +177,8 @@ class Ledger:
                 self.flow_totals[key] = self.flow_totals.get(key, 0.0) + math.fsum(j)
                 if self.devices.get(src) == "grid":
                     self.peak_import = max(self.peak_import, float(j.max()) / self.dt)
-                nz = np.flatnonzero(j)
-                if nz.size:
-                    rows.extend(zip(ticks[nz].tolist(), sim_time[nz].tolist(),
-                                    [src] * nz.size, [snk] * nz.size, [car] * nz.size,
-                                    j[nz].tolist(), strict=True))
-        bal_rows = []
+                flows.append(Flow(src, snk, car, j))
+        balances = []
         for node in sorted(self.bounded):
             s = settles[node]
             losses = np.asarray(s.get("losses") or np.zeros(n), dtype=float)
@@ -232,9 +195,10 @@ class Ledger:
                 self.worst_abs = (worst, node, tick0 + k)
             self.node_in[node] = self.node_in.get(node, 0.0) + math.fsum(e_in[node])
             self.node_residual[node] = self.node_residual.get(node, 0.0) + math.fsum(res)
-            bal_rows.append((win, node, math.fsum(e_in[node]), math.fsum(e_out[node]),
-                             math.fsum(delta), math.fsum(losses), math.fsum(res), worst))
-        met_rows = []
+            balances.append(NodeBalance(node, math.fsum(e_in[node]), math.fsum(e_out[node]),
+                                        math.fsum(delta), math.fsum(losses), math.fsum(res),
+                                        worst))
+        metrics = []
         for dev, s in settles.items():
             for name, values in (s.get("metrics") or {}).items():
                 v = np.asarray(values, dtype=float)
@@ -245,32 +209,21 @@ class Ledger:
                 self.metric_totals[key] = self.metric_totals.get(key, 0.0) + tot
                 self.metric_max[key] = max(self.metric_max.get(key, -math.inf), float(v.max()))
                 self.metric_min[key] = min(self.metric_min.get(key, math.inf), float(v.min()))
-                met_rows.append((win, dev, name, tot, float(v.min()), float(v.max())))
-        cur = self.db.cursor()
-        cur.execute("BEGIN")
-        cur.executemany("INSERT INTO packet VALUES (?,?,?,?,?,?)", rows)
-        cur.executemany("INSERT INTO node_balance VALUES (?,?,?,?,?,?,?,?)", bal_rows)
-        cur.executemany("INSERT INTO device_metric VALUES (?,?,?,?,?,?)", met_rows)
-        ev_rows = [(int(e["tick"]), self.start + int(e["tick"]) * self.dt, dev, e["kind"],
-                    e.get("value"), e.get("reason"), json.dumps(e.get("data") or {}))
-                   for dev, s in settles.items() for e in (s.get("events") or [])]
-        if ev_rows:
-            cur.executemany("INSERT INTO event VALUES (?,?,?,?,?,?,?)", ev_rows)
-        cur.execute("INSERT INTO settled_window VALUES (?,?,?,?)", (win, tick0, n, time.time()))
-        cur.execute("COMMIT")
+                metrics.append(MetricTotal(dev, name, tot, float(v.min()), float(v.max())))
+        events = [Event(int(e["tick"]), dev, e["kind"], e.get("value"), e.get("reason"),
+                        e.get("data"))
+                  for dev, s in settles.items() for e in (s.get("events") or [])]
+        rows = self.store.book_window(win, tick0, n, flows, balances, metrics, events)
         self.booked += 1
         self.ticks_booked += n
         rel = max((abs(self.node_residual[k]) / v for k, v in self.node_in.items() if v),
                   default=0.0)
-        self.metrics.window(len(rows), self.worst_abs[0], rel)
+        self.metrics.window(rows, self.worst_abs[0], rel)
 
     # ---------------------------------------------------------------- summary
     def summary(self, clock: dict[str, Any] | None = None) -> dict[str, Any]:
         """Run summary (energies [kWh], ratios, cost, peak import [W], conservation)."""
         return build_summary(self, clock)
-
-
-KWH = 3.6e6
 
 
 def build_summary(led: Ledger, clock: dict[str, Any] | None) -> dict[str, Any]:
@@ -311,20 +264,20 @@ def build_summary(led: Ledger, clock: dict[str, Any] | None) -> dict[str, Any]:
         "windows": led.booked,
         "sim_seconds": led.ticks_booked * led.dt,
         "complete": led.ticks_booked == led.ticks,
-        "flows": [{"source": s, "sink": k, "carrier": c, "kwh": v / KWH}
+        "flows": [{"source": s, "sink": k, "carrier": c, "kwh": v / J_PER_KWH}
                   for (s, k, c), v in sorted(led.flow_totals.items())],
         "energy_kwh": {
-            "solar_incident": flows(src_kind="sun") / KWH,
-            "pv_dc": flows(src_kind="pv") / KWH,
-            "pv_ac": pv_ac / KWH,
-            "curtailed_dc": metric("pv", "curtailed") / KWH,
-            "load_demand": demand / KWH,
-            "load_served": served / KWH,
-            "unserved": unserved / KWH,
-            "grid_import": grid_import / KWH,
-            "grid_export": export / KWH,
-            "battery_charge": flows(snk_kind="battery") / KWH,
-            "battery_discharge": flows(src_kind="battery") / KWH,
+            "solar_incident": flows(src_kind="sun") / J_PER_KWH,
+            "pv_dc": flows(src_kind="pv") / J_PER_KWH,
+            "pv_ac": pv_ac / J_PER_KWH,
+            "curtailed_dc": metric("pv", "curtailed") / J_PER_KWH,
+            "load_demand": demand / J_PER_KWH,
+            "load_served": served / J_PER_KWH,
+            "unserved": unserved / J_PER_KWH,
+            "grid_import": grid_import / J_PER_KWH,
+            "grid_export": export / J_PER_KWH,
+            "battery_charge": flows(snk_kind="battery") / J_PER_KWH,
+            "battery_discharge": flows(src_kind="battery") / J_PER_KWH,
         },
         "self_consumption": (max(pv_ac - export, 0.0) / pv_ac) if pv_ac > 0 else None,
         "self_sufficiency": (min(max(served - grid_import, 0.0) / served, 1.0)
@@ -349,14 +302,14 @@ def build_summary(led: Ledger, clock: dict[str, Any] | None) -> dict[str, Any]:
     if chargers:
         out["ev"] = {
             "chargers": {c: {"electricity_kwh": math.fsum(
-                v for (s_, k_, _), v in led.flow_totals.items() if k_ == c) / KWH,
-                "delivered_kwh": led.metric_totals.get((c, "delivered"), 0.0) / KWH,
-                "unmet_kwh": led.metric_totals.get((c, "unmet"), 0.0) / KWH,
+                v for (s_, k_, _), v in led.flow_totals.items() if k_ == c) / J_PER_KWH,
+                "delivered_kwh": led.metric_totals.get((c, "delivered"), 0.0) / J_PER_KWH,
+                "unmet_kwh": led.metric_totals.get((c, "unmet"), 0.0) / J_PER_KWH,
                 "flat": next((d.flat for d in led.home.spec.devices if d.name == c), None)}
                 for c in chargers},
-            "throttled_kwh": metric("load_manager", "throttled") / KWH,
-            "delivered_kwh": metric("ev_charger", "delivered") / KWH,
-            "unmet_kwh": metric("ev_charger", "unmet") / KWH,
+            "throttled_kwh": metric("load_manager", "throttled") / J_PER_KWH,
+            "delivered_kwh": metric("ev_charger", "delivered") / J_PER_KWH,
+            "unmet_kwh": metric("ev_charger", "unmet") / J_PER_KWH,
             "peak_import_w": led.peak_import,
         }
     if clock is not None:
@@ -366,7 +319,8 @@ def build_summary(led: Ledger, clock: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-HEAT_KINDS = ("flat", "heat_pump", "boiler", "buffer", "heat_node")
+#: Kinds on the heat bus (their descriptor's carriers include heat).
+HEAT_KINDS = REGISTRY.where(heat=True)
 
 
 def heat_summary(led: Ledger, rel: dict[str, float]) -> dict[str, Any]:
@@ -385,7 +339,7 @@ def heat_summary(led: Ledger, rel: dict[str, float]) -> dict[str, Any]:
     def met(dev: str, name: str) -> float:
         return led.metric_totals.get((dev, name), 0.0)
 
-    hours = led.ticks_booked * led.dt / 3600.0
+    hours = led.ticks_booked * led.dt / S_PER_H
     member = {d.name: d.flat for d in led.home.spec.enabled()}
     node = next((d for d, k in kinds.items() if k == "heat_node"), None)
     flats = {}
@@ -394,35 +348,35 @@ def heat_summary(led: Ledger, rel: dict[str, float]) -> dict[str, Any]:
         elec = math.fsum(flow(None, d, "electricity") for d, g in member.items()
                          if g == group and kinds.get(d) != "flat")
         flats[f] = {
-            "heat_kwh": flow(node, f, "heat") / KWH,
-            "electricity_kwh": elec / KWH,
+            "heat_kwh": flow(node, f, "heat") / J_PER_KWH,
+            "electricity_kwh": elec / J_PER_KWH,
             "degree_hours_below_setpoint": met(f, "degree_hours"),
             "temp_room_mean": met(f, "temp_room") / led.ticks_booked if led.ticks_booked else None,
             "temp_room_min": led.metric_min.get((f, "temp_room")),
-            "solar_gains_kwh": flow(None, f, "solar") / KWH,
-            "internal_gains_kwh": flow("occupancy", f, "heat") / KWH,
-            "envelope_loss_kwh": (flow(f, "ambient") - flow("ambient", f)) / KWH,
+            "solar_gains_kwh": flow(None, f, "solar") / J_PER_KWH,
+            "internal_gains_kwh": flow("occupancy", f, "heat") / J_PER_KWH,
+            "envelope_loss_kwh": (flow(f, "ambient") - flow("ambient", f)) / J_PER_KWH,
             "to_neighbours_kwh": math.fsum(flow(f, g, "heat") - flow(g, f, "heat")
-                                           for g, k in kinds.items() if k == "flat") / KWH,
+                                           for g, k in kinds.items() if k == "flat") / J_PER_KWH,
         }
     hps = {}
     for h in (d for d, k in kinds.items() if k == "heat_pump"):
         q, el = flow(h, node, "heat"), flow(None, h, "electricity")
-        hps[h] = {"heat_kwh": q / KWH, "electricity_kwh": el / KWH,
+        hps[h] = {"heat_kwh": q / J_PER_KWH, "electricity_kwh": el / J_PER_KWH,
                   "scop": q / el if el > 0 else None}
     boilers = {}
     for b in (d for d, k in kinds.items() if k == "boiler"):
         q, gas = flow(b, node, "heat"), flow("gas-grid", b, "gas")
-        boilers[b] = {"heat_kwh": q / KWH, "gas_kwh": gas / KWH, "cost": met(b, "cost"),
+        boilers[b] = {"heat_kwh": q / J_PER_KWH, "gas_kwh": gas / J_PER_KWH, "cost": met(b, "cost"),
                       "efficiency": q / gas if gas > 0 else None}
     heat_nodes = [n for n, k in kinds.items() if k in HEAT_KINDS]
     worst = max(heat_nodes, key=lambda n: rel.get(n, 0.0)) if heat_nodes else ""
     return {
         "hours": hours,
-        "demand_kwh": met(node, "demand") / KWH if node else 0.0,
-        "delivered_kwh": met(node, "heat") / KWH if node else 0.0,
-        "unmet_kwh": met(node, "unmet") / KWH if node else 0.0,
-        "distribution_loss_kwh": flow(node, "ambient") / KWH if node else 0.0,
+        "demand_kwh": met(node, "demand") / J_PER_KWH if node else 0.0,
+        "delivered_kwh": met(node, "heat") / J_PER_KWH if node else 0.0,
+        "unmet_kwh": met(node, "unmet") / J_PER_KWH if node else 0.0,
+        "distribution_loss_kwh": flow(node, "ambient") / J_PER_KWH if node else 0.0,
         "flats": flats,
         "heat_pumps": hps,
         "boilers": boilers,

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from homesim.schemas.registry import REGISTRY as KINDS
+
 log = logging.getLogger("homesim.metrics")
 
 __all__ = ["serve_metrics", "start", "DeviceMetrics", "ClockMetrics", "LedgerMetrics",
@@ -132,6 +134,7 @@ class DeviceMetrics:
 
     def __init__(self, home: str, device: str, kind: str) -> None:
         self.home, self.device, self.kind = home, device, kind
+        self._observe = set(KINDS.get(kind).observe) if kind in KINDS else set()
         self._energy: dict[tuple[str, str, str], Any] = {}
         self._power: dict[tuple[str, str], Any] = {}
         self._lag = SETTLE_LAG.labels(home, device)
@@ -153,21 +156,23 @@ class DeviceMetrics:
             if g is None:
                 g = self._power[key] = POWER.labels(self.home, self.device, *key)
             g.set(watts)
-        if self.kind in ("battery", "buffer") and "soc" in state:
+        # what each kind exports as gauges is its descriptor's ``observe`` list
+        obs = self._observe
+        if "soc" in obs and "soc" in state:
             SOC.labels(self.home, self.device).set(float(state["soc"]))
-        elif self.kind == "load" and "unserved" in metrics:
+        if "unserved" in obs and "unserved" in metrics:
             UNSERVED.labels(self.home, self.device).inc(float(np.sum(metrics["unserved"])))
-        elif self.kind == "pv" and "curtailed" in metrics:
+        if "curtailed" in obs and "curtailed" in metrics:
             CURTAILED.labels(self.home, self.device).inc(float(np.sum(metrics["curtailed"])))
-        elif self.kind in ("grid", "boiler") and "cost" in state:
+        if "cost" in obs and "cost" in state:
             COST.labels(self.home, self.device, str(state.get("currency", ""))).set(
                 float(state["cost"]))
-        elif self.kind == "flat":
+        if "temperature" in obs:
             for q in ("temp_room", "temp_mass", "setpoint"):
                 if state.get(q) is not None:
                     TEMPERATURE.labels(self.home, self.device, q.removeprefix("temp_")).set(
                         float(state[q]))
-        elif self.kind == "heat_pump" and state.get("scop") is not None:
+        if "cop" in obs and state.get("scop") is not None:
             COP.labels(self.home, self.device).set(float(state["scop"]))
         self._lag.set(lag)
         self._windows.inc()

@@ -20,8 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 # bjdata (pulled in by autobahn's serializers) prints a NumPy 1.x/2.x notice from its C
 # extension; its pure-Python fallback is fine and silent.
 sys.modules.setdefault("_bjdata", None)  # type: ignore[arg-type]
@@ -33,55 +31,32 @@ from pydantic import ValidationError
 from twisted.internet import defer, reactor
 
 from homesim.devices.bus.metrics import DeviceMetrics
+from homesim.devices.bus.protocol import (
+    ControlReceived,
+    DeviceAction,
+    DeviceProtocol,
+    Finished,
+    PacketsReceived,
+    Publish,
+    ReportReceived,
+    RunEnded,
+    T,
+    WindowOpened,
+    WindowSettled,
+    parse_speed,
+    validate_packets,
+)
 from homesim.devices.kinds.base import (
-    BUS_KINDS,
     DeviceShell,
-    Flow,
-    FlowKey,
     HomesimError,
     InvalidArgument,
-    Window,
-)
-from homesim.schemas.generated.messages import (
-    ClockStatus,
-    ClockWindow,
-    DeviceReport,
-    JoulePackets,
-    SetSpeedRequest,
 )
 from homesim.schemas.manifest import validation_errors
 
 log = logging.getLogger("homesim.runtime")
 
-__all__ = ["BusSettings", "Bus", "serve", "DeviceRunner", "T", "rpc_args"]
-
-
-class T:
-    """Topic and procedure URIs (the contract's channel addresses)."""
-
-    WINDOW = "homesim.clock.window"
-    CONTROL = "homesim.clock.control"
-    PROGRESS = "homesim.clock.progress"
-    FINISHED = "homesim.clock.finished"
-    PACKETS = "homesim.packets"
-    SETTLE = "homesim.settle"
-    ALL_REPORTS = "homesim.device..report"  # wildcard subscription
-    CLOCK_PAUSE = "homesim.clock.pause"
-    CLOCK_RESUME = "homesim.clock.resume"
-    CLOCK_SET_SPEED = "homesim.clock.set_speed"
-    CLOCK_STATUS = "homesim.clock.status"
-
-    @staticmethod
-    def report(device: str) -> str:
-        return f"homesim.device.{device}.report"
-
-    @staticmethod
-    def events(device: str) -> str:
-        return f"homesim.device.{device}.events"
-
-    @staticmethod
-    def rpc(device: str, name: str) -> str:
-        return f"homesim.device.{device}.{name}"
+__all__ = ["BusSettings", "Bus", "serve", "DeviceRunner", "T", "rpc_args",
+           "validate_packets", "parse_speed"]
 
 
 @dataclass(frozen=True)
@@ -304,296 +279,75 @@ def after_finish(delay: float = 0.1) -> None:
 # ---------------------------------------------------------------------------- devices
 
 
-def validate_packets(msg: dict[str, Any]) -> tuple[JoulePackets, list[np.ndarray]]:
-    """Validate a ``JoulePackets`` message; return it and each flow's joules as an array.
-
-    The envelope is validated by the generated model; the (long) joules arrays by numpy with
-    the contract's rules (``n`` values, finite, ≥ 0): the same check, ~100x faster than
-    per-element pydantic validation.
-
-    Raises
-    ------
-    pydantic.ValidationError, ValueError
-    """
-    flows = msg.get("flows")
-    if not isinstance(flows, list):
-        raise ValueError("flows must be a list")
-    light = {**msg, "flows": [{**f, "joules": []} if isinstance(f, dict) else f
-                              for f in flows]}
-    pk = JoulePackets.model_validate(light)
-    arrays = []
-    for f in flows:
-        j = np.asarray(f["joules"], dtype=float)
-        if j.shape != (pk.n,) or not np.all(np.isfinite(j)) or np.any(j < 0):
-            raise ValueError(f"flow {f.get('source')}->{f.get('sink')}: joules must be "
-                             f"{pk.n} finite values ≥ 0")
-        arrays.append(j)
-    return pk, arrays
-
-
-def _arrays(d: dict[str, Any] | None) -> dict[str, np.ndarray]:
-    return {k: np.asarray(v, dtype=float) for k, v in (d or {}).items()}
-
-
 class DeviceRunner:
     """Drives one device shell through the lockstep windows of the clock.
 
-    Window ``w``: on ``homesim.clock.window`` the device waits for the reports of its
-    ``inputs()``, reports (phase 1), and—if it is on the bus—waits for the balancer's
-    packets, applies them and publishes its settle (phase 2). The balancer waits for every
-    bus device's report, allocates, publishes the packets and settles itself. Property
-    changes made with ``set`` are applied at the next window boundary.
+    A thin adapter: the window logic is :class:`~homesim.devices.bus.protocol.DeviceProtocol`;
+    this class subscribes and registers, feeds every message to it and executes the actions
+    it returns (publish, metrics, stop after the run).
     """
 
     def __init__(self, shell: DeviceShell) -> None:
         self.shell = shell
         self.name = shell.name
-        spec = shell.home.spec
-        self.bus_devices = [d.name for d in spec.enabled() if d.kind in BUS_KINDS]
-        self.publishers = set(shell.packet_publishers())
-        self._pk: dict[int, dict[str, dict[FlowKey, np.ndarray]]] = {}  # window -> publisher
-        self.windows: dict[int, Window] = {}
-        self.reports: dict[int, dict[str, dict[str, Any]]] = {}
-        self.reported: set[int] = set()
-        self.settled: set[int] = set()
-        self.own_packets: dict[int, int] = {}
-        self.pending_props: Any = None
-        self.clock_view: dict[str, Any] = {"state": "starting", "speed": "", "window": -1,
-                                           "sim_time": None}
+        self.protocol = DeviceProtocol(shell)
         self.bus: Bus | None = None
-        self.finished = False
         # metrics (updated once per settled window)
         self.metrics = DeviceMetrics(shell.home.metadata.name, self.name, shell.kind)
-        self._received: dict[int, float] = {}  # window -> wall time it arrived
-        self._own_flows: dict[int, list[Flow]] = {}  # window -> flows we published ourselves
+
+    @property
+    def finished(self) -> bool:
+        return self.protocol.finished
 
     # -------------------------------------------------------------- wiring
     def on_join(self, bus: Bus) -> defer.Deferred:
         self.bus = bus
-        ds = [bus.subscribe(T.WINDOW, self._on_window),
-              bus.subscribe(T.CONTROL, self._on_control),
-              bus.subscribe(T.FINISHED, self._on_finished)]
-        sources = set(self.shell.inputs())
-        if self.shell.balancer:
-            sources.update(d for d in self.bus_devices if d != self.name)
-        for src in sorted(sources):
-            ds.append(bus.subscribe(T.report(src), self._on_report))
-        if self.publishers:
-            ds.append(bus.subscribe(T.PACKETS, self._on_packets))
+        feed = self._feed
+        ds = [bus.subscribe(T.WINDOW, lambda m: feed(WindowOpened(m, time.monotonic()))),
+              bus.subscribe(T.CONTROL, lambda m: feed(ControlReceived(m))),
+              bus.subscribe(T.FINISHED, lambda m: feed(Finished(m)))]
+        for src in sorted(self.protocol.sources):
+            ds.append(bus.subscribe(T.report(src), lambda m: feed(ReportReceived(m))))
+        if self.protocol.publishers:
+            ds.append(bus.subscribe(T.PACKETS, lambda m: feed(PacketsReceived(m))))
         for proc, fn in (("describe", self._describe), ("get", self._get), ("set", self._set),
                          ("snapshot", self._snapshot)):
             ds.append(bus.register(T.rpc(self.name, proc), fn))
         return defer.gatherResults(ds, consumeErrors=True)
 
-    # -------------------------------------------------------------- RPCs
-    def _describe(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return self.shell.describe()
+    def _feed(self, event: Any) -> None:
+        for action in self.protocol.handle(event):
+            self._execute(action)
 
-    def _get(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        (name,) = rpc_args(args, kwargs, "name")
-        if self.pending_props is None:
-            return {"name": name, "value": self.shell.get_property(str(name))}
-        current, self.shell.props = self.shell.props, self.pending_props
-        try:  # a value set during this window is what get shows
-            return {"name": name, "value": self.shell.get_property(str(name))}
-        finally:
-            self.shell.props = current
+    def _execute(self, action: DeviceAction) -> None:
+        if isinstance(action, Publish):
+            assert self.bus is not None
+            self.bus.publish(action.topic, action.payload)
+        elif isinstance(action, WindowSettled):
+            self._observe(action)
+        elif isinstance(action, RunEnded):
+            after_finish(0.2)
 
-    def _set(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        name, value = rpc_args(args, kwargs, "name", "value")
-        base = self.pending_props
-        if base is not None:  # stack several sets inside one window
-            current, self.shell.props = self.shell.props, base
-            try:
-                new = self.shell.validated_set(str(name), value)
-            finally:
-                self.shell.props = current
-        else:
-            new = self.shell.validated_set(str(name), value)
-        self.pending_props = new
-        log.info("set %s = %r (from the next window)", name, value)
-        return {"name": name, "value": value, "effective": "next window"}
-
-    def _snapshot(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        props = (self.pending_props or self.shell.props).model_dump(mode="json")
-        return {"device": self.name, "kind": self.shell.kind, "properties": props,
-                "state": self.shell.state(), "clock": dict(self.clock_view)}
-
-    # -------------------------------------------------------------- clock
-    def _on_control(self, msg: dict[str, Any]) -> None:
-        st = ClockStatus.model_validate(msg)
-        self.clock_view.update(state=st.state, speed=st.speed, sim_time=st.sim_time)
-
-    def _on_finished(self, msg: dict[str, Any]) -> None:
-        self.finished = True
-        self.clock_view["state"] = "finished" if msg.get("ok") else "failed"
-        after_finish(0.2)
-
-    def _on_window(self, msg: dict[str, Any]) -> None:
-        cw = ClockWindow.model_validate(msg)
-        w = Window(run=cw.run, window=cw.window, tick0=cw.tick0, n=cw.n, dt=cw.dt,
-                   start=cw.start, speed=cw.speed)
-        if self.pending_props is not None:
-            self.shell.props = self.pending_props
-            self.pending_props = None
-            self.shell.setup()
-        self.windows[w.window] = w
-        self._received[w.window] = time.monotonic()
-        self.clock_view.update(state="running", speed=w.speed, window=w.window,
-                               sim_time=w.start + w.tick0 * w.dt)
-        # forget old windows
-        for old in [k for k in self.windows if k < w.window - 2]:
-            self.windows.pop(old, None)
-            self.reports.pop(old, None)
-            self._received.pop(old, None)
-            self._own_flows.pop(old, None)
-            self._pk.pop(old, None)
-        self.reported = {k for k in self.reported if k >= w.window - 2}
-        self.settled = {k for k in self.settled if k >= w.window - 2}
-        self._advance(w.window)
-
-    def _on_report(self, msg: dict[str, Any]) -> None:
-        rep = DeviceReport.model_validate(msg)
-        entry = {"kind": rep.kind, "signals": _arrays(rep.signals),
-                 "envelope": rep.envelope.model_dump() if rep.envelope else None,
-                 "params": dict(rep.params or {})}
-        self.reports.setdefault(rep.window, {})[rep.device] = entry
-        self._advance(rep.window)
-
-    # -------------------------------------------------------------- phases
-    def _advance(self, win: int) -> None:
-        w = self.windows.get(win)
-        if w is None or win in self.settled:
-            return
-        got = self.reports.get(win, {})
-        if win not in self.reported:
-            if any(src not in got for src in self.shell.inputs()):
-                return
-            self._guarded(w, self._report, w, got)
-            if win in self.settled:  # failed
-                return
-        if self.shell.balancer:
-            if all(d in got for d in self.bus_devices if d != self.name):
-                self._guarded(w, self._balance, w, got)
-
-    def _report(self, w: Window, got: dict[str, dict[str, Any]]) -> None:
-        inputs = {k: got[k] for k in self.shell.inputs()}
-        out = self.shell.report(w, inputs)
-        self.reported.add(w.window)
-        signals = {k: np.asarray(v, dtype=float) for k, v in out.get("signals", {}).items()}
-        payload = {"run": w.run, "window": w.window, "tick0": w.tick0, "n": w.n,
-                   "device": self.name, "kind": self.shell.kind,
-                   "signals": {k: v.tolist() for k, v in signals.items()}}
-        if out.get("envelope") is not None:
-            payload["envelope"] = out["envelope"]
-        if out.get("params"):
-            payload["params"] = {k: float(v) for k, v in out["params"].items()}
-        own = self.shell.own_flows(w)
-        if own:
-            self._publish_packets(w, own)
-            self._own_flows[w.window] = own
-        # keep our own report for the balancer (it does not subscribe to itself)
-        self.reports.setdefault(w.window, {})[self.name] = {
-            "kind": self.shell.kind, "signals": signals,
-            "envelope": payload.get("envelope"), "params": payload.get("params", {})}
-        self.bus.publish(T.report(self.name), payload)
-        self.own_packets[w.window] = 1 if own else 0
-        if self.shell.balancer:
-            return  # settles after its balance
-        if not self.publishers:
-            self._settle(w, {}, packets=self.own_packets.pop(w.window))
-        else:
-            self._try_settle(w)
-
-    def _balance(self, w: Window, got: dict[str, dict[str, Any]]) -> None:
-        reports = {k: v for k, v in got.items() if k in self.bus_devices or k == self.name}
-        flows = self.shell.balance(w, reports)
-        self._publish_packets(w, flows)
-        self._settle(w, {(f.source, f.sink, f.carrier): f.joules for f in flows},
-                     packets=1 + self.own_packets.pop(w.window, 0))
-
-    def _on_packets(self, msg: dict[str, Any]) -> None:
-        publisher = msg.get("publisher")
-        if publisher not in self.publishers:
-            return
-        pk, joules = validate_packets(msg)
-        if pk.window in self.settled:
-            return
-        mine: dict[FlowKey, np.ndarray] = {}
-        for f, j in zip(pk.flows, joules, strict=True):
-            if f.source == self.name or f.sink == self.name:
-                mine[(f.source, f.sink, f.carrier)] = j
-        self._pk.setdefault(pk.window, {})[publisher] = mine
-        w = self.windows.get(pk.window)
-        if w is not None:
-            self._try_settle(w)
-
-    def _try_settle(self, w: Window) -> None:
-        """Settle once we reported and every publisher's packets for ``w`` have arrived."""
-        got = self._pk.get(w.window, {})
-        if w.window in self.settled or w.window not in self.reported or \
-                any(p not in got for p in self.publishers):
-            return
-        mine: dict[FlowKey, np.ndarray] = {}
-        for p in sorted(self.publishers):
-            mine.update(self._pk[w.window][p])
-        self._pk.pop(w.window, None)
-        self._guarded(w, self._settle, w, mine, self.own_packets.pop(w.window, 0))
-
-    def _publish_packets(self, w: Window, flows: list[Flow]) -> None:
-        for f in flows:
-            if f.joules.shape != (w.n,) or not np.all(np.isfinite(f.joules)) \
-                    or np.any(f.joules < 0):
-                raise ValueError(f"invalid packet flow {f.source}->{f.sink}: joules must be "
-                                 f"{w.n} finite values ≥ 0")
-        self.bus.publish(T.PACKETS, {"run": w.run, "window": w.window, "tick0": w.tick0,
-                                     "n": w.n, "publisher": self.name,
-                                     "flows": [f.wire() for f in flows]})
-
-    def _settle(self, w: Window, flows: dict[FlowKey, np.ndarray], packets: int) -> None:
-        res = self.shell.settle(w, flows)
-        msg: dict[str, Any] = {"run": w.run, "window": w.window, "tick0": w.tick0, "n": w.n,
-                               "device": self.name, "packets": int(packets)}
-        if res.stored is not None:
-            msg["stored0"] = float(res.stored0)
-            msg["stored"] = np.asarray(res.stored, dtype=float).tolist()
-        if res.losses is not None:
-            msg["losses"] = np.asarray(res.losses, dtype=float).tolist()
-        if res.metrics:
-            msg["metrics"] = {k: np.asarray(v, dtype=float).tolist()
-                              for k, v in res.metrics.items()}
-        if res.events:
-            msg["events"] = res.events
-            self.bus.publish(T.events(self.name), {"run": w.run, "window": w.window,
-                                                   "device": self.name, "events": res.events})
-        self.settled.add(w.window)
-        self.bus.publish(T.SETTLE, msg)
-        self._observe(w, flows, res)
-
-    def _observe(self, w: Window, flows: dict[FlowKey, np.ndarray], res: Any) -> None:
+    def _observe(self, s: WindowSettled) -> None:
         """Update this process's metrics for a settled window (never fails the window)."""
-        seen = dict(flows)
-        for f in self._own_flows.pop(w.window, []):
-            seen.setdefault((f.source, f.sink, f.carrier), f.joules)
-        t0 = self._received.pop(w.window, None)
+        lag = time.monotonic() - s.opened_at if s.opened_at is not None else 0.0
         try:
-            self.metrics.window(w.dt, seen, res.metrics or {}, self.shell.state(),
-                                time.monotonic() - t0 if t0 is not None else 0.0)
+            self.metrics.window(s.window.dt, s.flows, s.result.metrics or {},
+                                self.shell.state(), lag)
         except Exception:  # noqa: BLE001 - metrics are an observer, not part of the run
             log.warning("metrics update failed:\n%s", traceback.format_exc())
 
-    def _guarded(self, w: Window, fn: Callable[..., None], *args: Any) -> None:
-        """Run a phase; on failure publish a settle carrying the error (the clock stops)."""
-        try:
-            fn(*args)
-        except Exception as exc:  # noqa: BLE001 - reported on the bus, device stays up
-            log.error("window %d failed:\n%s", w.window, traceback.format_exc())
-            self.settled.add(w.window)
-            self.bus.publish(T.SETTLE, {"run": w.run, "window": w.window, "tick0": w.tick0,
-                                        "n": w.n, "device": self.name, "packets": 0,
-                                        "error": f"{type(exc).__name__}: {exc}"})
+    # -------------------------------------------------------------- RPCs
+    def _describe(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return self.protocol.describe()
 
+    def _get(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        (name,) = rpc_args(args, kwargs, "name")
+        return self.protocol.get(name)
 
-def parse_speed(speed: str) -> str:
-    """Validate a speed string (``realtime``, ``max``, ``60x``)."""
-    return SetSpeedRequest(speed=speed).speed
+    def _set(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        name, value = rpc_args(args, kwargs, "name", "value")
+        return self.protocol.set(name, value)
+
+    def _snapshot(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return self.protocol.snapshot()

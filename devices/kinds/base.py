@@ -20,41 +20,32 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from homesim.schemas.manifest import PROPERTY_MODELS, Home, validation_errors
+from homesim.schemas.manifest import Home, validation_errors
+from homesim.schemas.registry import REGISTRY, KindDescriptor
+from homesim.schemas.reports import KindReport
 
 __all__ = [
     "Window", "Flow", "SettleResult", "DeviceShell", "HomesimError", "InvalidArgument",
-    "UnknownProperty", "ReadOnly", "BUS_KINDS", "FlowKey", "FIRM_PREFIX", "firm_demand",
-    "pv_ac_estimate",
+    "UnknownProperty", "ReadOnly", "FlowKey", "firm_demand", "pv_ac_estimate", "KindReport",
 ]
-
-#: Device kinds whose reports the home's inverter waits for (the heat node reports the
-#: electricity its heat pumps need, the load manager that of the EV chargers).
-BUS_KINDS = ("pv", "battery", "grid", "load", "heat_node", "load_manager")
-#: Device kinds that are unbounded nodes (not balanced by the ledger).
-UNBOUNDED_KINDS = ("sun", "grid")
 
 FlowKey = tuple[str, str, str]  # (source, sink, carrier)
 
-#: Prefix of report signals that carry the electricity a device decided for another one
-#: (``el:<device>`` [J] per tick: the heat node for its heat pumps, the load manager for
-#: the chargers); the inverter serves it before the other loads.
-FIRM_PREFIX = "el:"
+
+def firm_demand(report: KindReport) -> list[tuple[str, np.ndarray]]:
+    """``(device, joules per tick)`` of the firm electricity a controller's report carries
+    (the heat node for its heat pumps, the load manager for the chargers) [J]."""
+    return [(dev, np.asarray(arr, dtype=float))
+            for dev, arr in getattr(report, "firm", {}).items()]
 
 
-def firm_demand(report: dict[str, Any]) -> list[tuple[str, np.ndarray]]:
-    """``(device, joules per tick)`` of every ``el:<device>`` signal of one report."""
-    return [(key[len(FIRM_PREFIX):], np.asarray(arr, dtype=float))
-            for key, arr in report["signals"].items() if key.startswith(FIRM_PREFIX)]
-
-
-def pv_ac_estimate(reports: list[dict[str, Any]], eta: float, n: int,
+def pv_ac_estimate(reports: list[KindReport], eta: float, n: int,
                    cap: float = np.inf) -> np.ndarray:
     """AC energy per tick [J] estimated from PV reports before the inverter allocates:
     reported DC × ``eta``, capped at ``cap`` [J] (the inverter's AC rating × dt)."""
     pv = np.zeros(n)
     for r in reports:
-        pv += np.asarray(r["signals"]["dc"], dtype=float) * eta
+        pv += np.asarray(r.dc, dtype=float) * eta  # type: ignore[attr-defined]
     return np.minimum(pv, cap)
 
 
@@ -152,17 +143,38 @@ class SettleResult:
 class DeviceShell:
     """Base class of a device kind's shell.
 
-    Subclasses set ``kind`` and ``description`` and override ``report`` and ``settle``
-    (``balance`` for the balancing device). ``self.props`` is the validated properties model
+    Subclasses set ``kind`` and override ``report`` and ``settle`` (``balance`` for the
+    balancing device). Everything else about the kind (its description, inputs, whose
+    packets it waits for, its report schema) comes from its descriptor in the contract
+    (``homesim.schemas.registry``). ``self.props`` is the validated properties model
     (generated from the contract); the runtime swaps it at window boundaries after ``set``.
     """
 
     kind: ClassVar[str] = ""
-    description: ClassVar[str] = ""
-    #: this device takes part in the inverter's balance (reports demand/supply, gets packets)
-    on_bus: ClassVar[bool] = False
-    #: this device is the home's balancing device
-    balancer: ClassVar[bool] = False
+
+    @property
+    def descriptor(self) -> KindDescriptor:
+        """This kind's descriptor (``x-homesim-kind`` in the contract)."""
+        return REGISTRY.get(self.kind)
+
+    @property
+    def description(self) -> str:
+        return self.descriptor.description
+
+    @property
+    def balancer(self) -> bool:
+        """This device is a bus's balancing device (it balances the reports of its bus)."""
+        return self.descriptor.balancer
+
+    @property
+    def on_bus(self) -> bool:
+        """This device's reports are balanced by a balancing device (the inverter)."""
+        return self.descriptor.balanced_by is not None
+
+    @property
+    def Report(self) -> type[KindReport]:  # noqa: N802 - a class
+        """The typed report class of this kind (generated from the contract)."""
+        return REGISTRY.report_type(self.kind)
 
     def __init__(self, home: Home, name: str, seed: int = 0) -> None:
         self.home = home
@@ -174,34 +186,55 @@ class DeviceShell:
         self.props: BaseModel = dev.properties
         self.setup()
 
+    # ---------------------------------------------------------------- topology
+    def devices_of(self, kind: str) -> list[str]:
+        """Names of the home's enabled devices of ``kind``, in manifest order."""
+        return [d.name for d in self.home.spec.enabled() if d.kind == kind]
+
+    def device_of(self, kind: str) -> str | None:
+        """The name of the home's single enabled device of ``kind`` (None if there is none).
+
+        Raises
+        ------
+        ValueError
+            If the kind may have several devices per home (use :meth:`devices_of`).
+        """
+        if REGISTRY.get(kind).limits.max_per_home != 1:
+            raise ValueError(f"a home may have several {kind} devices: use devices_of")
+        names = self.devices_of(kind)
+        return names[0] if names else None
+
+    def balanced_devices(self) -> list[str]:
+        """(balancer) The devices whose reports this device balances: those whose kind is
+        ``balanced_by`` this kind."""
+        kinds = REGISTRY.balanced_by(self.kind)
+        return [d.name for d in self.home.spec.enabled()
+                if d.kind in kinds and d.name != self.name]
+
     # ---------------------------------------------------------------- hooks
     def setup(self) -> None:
         """Build model objects from ``self.props``; called at start and after ``set``."""
 
     def inputs(self) -> list[str]:
-        """Device ids whose reports this device needs before it can report."""
-        return []
+        """Device ids whose reports this device needs before it can report: every enabled
+        device of the descriptor's ``inputs`` kinds."""
+        return [n for k in self.descriptor.inputs for n in self.devices_of(k)]
 
     def packet_publishers(self) -> list[str]:
-        """Devices whose packet message this device waits for before it settles a window.
+        """Devices whose packet message this device waits for before it settles a window:
+        every enabled device of the descriptor's ``packets_from`` kinds (none: the device
+        settles right after its report)."""
+        return [n for k in self.descriptor.packets_from for n in self.devices_of(k)]
 
-        Default: the home's inverter for a device on the electric bus, nobody otherwise
-        (the device settles right after its report).
-        """
-        if self.on_bus and not self.balancer:
-            inv = self.home.spec.first("inverter")
-            return [inv.name] if inv is not None else []
-        return []
-
-    def report(self, window: Window, inputs: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        """Phase 1: ``{"signals": {name: array(n)}, "envelope": {...}}`` for the window."""
-        return {"signals": {}}
+    def report(self, window: Window, inputs: dict[str, KindReport]) -> KindReport:
+        """Phase 1: this kind's typed report for the window (arrays of shape (n,))."""
+        return self.Report()
 
     def own_flows(self, window: Window) -> list[Flow]:
         """Packets this device publishes itself (from an unbounded source)."""
         return []
 
-    def balance(self, window: Window, reports: dict[str, dict[str, Any]]) -> list[Flow]:
+    def balance(self, window: Window, reports: dict[str, KindReport]) -> list[Flow]:
         """Phase 2 (balancing device only): allocate and return every flow on the bus."""
         raise NotImplementedError
 
@@ -216,7 +249,7 @@ class DeviceShell:
     # ---------------------------------------------------------------- properties
     @property
     def model(self) -> type[BaseModel]:
-        return PROPERTY_MODELS[self.kind]
+        return REGISTRY.properties_model(self.kind)
 
     def live(self, name: str) -> bool:
         """Whether top-level property ``name`` may be set while running."""
@@ -238,8 +271,8 @@ class DeviceShell:
                 "live": bool(pschema.get("x-live", False)),
                 "schema": pschema,
             })
-        return {"device": self.name, "kind": self.kind, "description": self.description,
-                "inputs": self.inputs(), "properties": props}
+        return {"device": self.name, "kind": self.kind, "label": self.descriptor.label,
+                "description": self.description, "inputs": self.inputs(), "properties": props}
 
     def get_property(self, path: str) -> Any:
         """Value at a property path (``cloud_cover``, ``appliances.oven.state``) or of a state

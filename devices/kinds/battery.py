@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from homesim.devices.kinds.base import DeviceShell, FlowKey, SettleResult, Window
+from homesim.devices.kinds.base import DeviceShell, FlowKey, KindReport, SettleResult, Window
 from homesim.devices.models.battery import storage_trajectory
 
 
@@ -17,22 +17,20 @@ class BatteryShell(DeviceShell):
     """
 
     kind = "battery"
-    on_bus = True
-    description = "Battery: capacity [J], SoC and power limits, charge/discharge efficiencies"
 
     def setup(self) -> None:
         p = self.props
         if not hasattr(self, "energy"):
             self.energy = p.soc_initial * p.capacity
-        self.inverter = self.home.spec.first("inverter").name
+        self.inverter = self.device_of("inverter")
 
-    def report(self, window: Window, inputs: dict[str, Any]) -> dict[str, Any]:
+    def report(self, window: Window, inputs: dict[str, KindReport]) -> KindReport:
         p = self.props
         env = {"energy": self.energy, "e_min": p.soc_min * p.capacity,
                "e_max": p.soc_max * p.capacity, "p_charge_max": p.p_charge_max,
                "p_discharge_max": p.p_discharge_max, "eta_charge": p.eta_charge,
                "eta_discharge": p.eta_discharge, "capacity": p.capacity}
-        return {"signals": {}, "envelope": env}
+        return self.Report(envelope=env)
 
     def settle(self, window: Window, flows: dict[FlowKey, np.ndarray]) -> SettleResult:
         p = self.props

@@ -6,12 +6,13 @@ from typing import Any
 
 import numpy as np
 
-from homesim.devices.kinds.base import DeviceShell, FlowKey, SettleResult, Window
+from homesim.devices.kinds.base import DeviceShell, FlowKey, KindReport, SettleResult, Window
 from homesim.devices.models.boiler import Boiler
 from homesim.devices.models.heatpump import heating_curve
+from homesim.schemas.generated.kinds import WeatherReport
+from homesim.schemas.units import J_PER_KWH
 
 HEAT = "heat"
-J_PER_KWH = 3.6e6
 
 
 class BoilerShell(DeviceShell):
@@ -21,34 +22,26 @@ class BoilerShell(DeviceShell):
     against its own efficiency curve and books the gas cost."""
 
     kind = "boiler"
-    description = "Condensing gas boiler (EU 813/2013 test points), modulation range, gas price"
 
     def setup(self) -> None:
         p = self.props
         self.unit = Boiler(p_th_max=p.p_th_max, modulation_min=p.modulation_min,
                             eta_full=p.eta_full, eta_part=p.eta_part)
-        spec = self.home.spec
-        self.weather = spec.first("weather").name
-        self.node = spec.first("heat_node").name
+        self.weather = self.device_of("weather")
+        self.node = self.device_of("heat_node")
         self._win: dict[int, np.ndarray] = {}
         if not hasattr(self, "totals"):
             self.totals = {"heat": 0.0, "gas": 0.0, "cost": 0.0}
 
-    def inputs(self) -> list[str]:
-        return [self.weather]
-
-    def packet_publishers(self) -> list[str]:
-        return [self.node]
-
-    def report(self, window: Window, inputs: dict[str, Any]) -> dict[str, Any]:
-        temp_air = np.asarray(inputs[self.weather]["signals"]["temp_air"], dtype=float)
+    def report(self, window: Window, inputs: dict[str, Any]) -> KindReport:
+        weather: WeatherReport = inputs[self.weather]
+        temp_air = weather.temp_air
         t_return = heating_curve(temp_air) - self.props.delta_t
         self._win = {window.window: t_return}
         p = self.props
-        return {"signals": {"t_return": t_return},
-                "params": {"p_th_max": p.p_th_max, "modulation_min": p.modulation_min,
-                           "eta_full": p.eta_full, "eta_part": p.eta_part,
-                           "gas_price": p.gas_price}}
+        return self.Report(t_return=t_return, p_th_max=p.p_th_max,
+                           modulation_min=p.modulation_min, eta_full=p.eta_full,
+                           eta_part=p.eta_part, gas_price=p.gas_price)
 
     def settle(self, window: Window, flows: dict[FlowKey, np.ndarray]) -> SettleResult:
         zero = np.zeros(window.n)

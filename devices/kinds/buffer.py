@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from homesim.devices.kinds.base import DeviceShell, FlowKey, SettleResult, Window
+from homesim.devices.kinds.base import DeviceShell, FlowKey, KindReport, SettleResult, Window
 from homesim.devices.models.buffer import Buffer, buffer_trajectory
 
 HEAT = "heat"
@@ -18,24 +18,19 @@ class BufferShell(DeviceShell):
     with the same pure step and reports stored energy and temperature."""
 
     kind = "buffer"
-    description = "Hot-water buffer tank: m·c_p·ΔT store, standing losses"
 
     def setup(self) -> None:
         p = self.props
         self.tank = Buffer(volume=p.volume, t_min=p.t_min, t_max=p.t_max, ua=p.ua,
                             t_surround=p.t_surround)
-        self.node = self.home.spec.first("heat_node").name
+        self.node = self.device_of("heat_node")
         if not hasattr(self, "energy"):
             self.energy = p.soc_initial * self.tank.capacity
 
-    def packet_publishers(self) -> list[str]:
-        return [self.node]
-
-    def report(self, window: Window, inputs: dict[str, Any]) -> dict[str, Any]:
+    def report(self, window: Window, inputs: dict[str, Any]) -> KindReport:
         p = self.props
-        return {"signals": {}, "params": {"energy": self.energy, "volume": p.volume,
-                                          "t_min": p.t_min, "t_max": p.t_max, "ua": p.ua,
-                                          "t_surround": p.t_surround}}
+        return self.Report(energy=self.energy, volume=p.volume, t_min=p.t_min,
+                           t_max=p.t_max, ua=p.ua, t_surround=p.t_surround)
 
     def settle(self, window: Window, flows: dict[FlowKey, np.ndarray]) -> SettleResult:
         zero = np.zeros(window.n)

@@ -7,42 +7,30 @@ from typing import Any
 import numpy as np
 
 from homesim.devices.context import home_context
-from homesim.devices.kinds.base import DeviceShell, FlowKey, SettleResult, Window
-from homesim.devices.models.ev import (
+from homesim.devices.kinds.base import DeviceShell, FlowKey, KindReport, SettleResult, Window
+from homesim.devices.models.ev_charging import (
     ActiveSession,
     ChargePoint,
     advance,
-    commuter_sessions,
     flexible_demand,
-    scheduled_sessions,
     window_sessions,
 )
+from homesim.devices.models.ev_sessions import commuter_sessions, scheduled_sessions
+from homesim.schemas.generated.kinds import EvChargerReport
 
 SESSION_FIELDS = ("arrival_tick", "departure_tick", "remaining", "capacity", "soc_start",
                   "unmet_tick")
 
 
-def sessions_to_params(cp: ChargePoint, sessions: list[ActiveSession]) -> dict[str, float]:
-    """A window's sessions and the charge point as flat numeric ``params`` of a report."""
-    out: dict[str, float] = {"p_max": cp.p_max, "p_min": cp.p_min,
-                             "efficiency": cp.efficiency, "sessions": len(sessions)}
-    for i, s in enumerate(sessions):
-        for f in SESSION_FIELDS:
-            out[f"s{i}_{f}"] = float(getattr(s, f))
-    return out
-
-
-def params_to_sessions(params: dict[str, float]) -> tuple[ChargePoint, list[ActiveSession]]:
-    """Inverse of :func:`sessions_to_params` (used by the load manager)."""
-    cp = ChargePoint(p_max=params["p_max"], p_min=params["p_min"],
-                     efficiency=params["efficiency"])
-    out = []
-    for i in range(int(params["sessions"])):
-        v = {f: params[f"s{i}_{f}"] for f in SESSION_FIELDS}
-        out.append(ActiveSession(arrival_tick=int(v["arrival_tick"]),
-                                 departure_tick=int(v["departure_tick"]),
-                                 remaining=v["remaining"], capacity=v["capacity"],
-                                 soc_start=v["soc_start"], unmet_tick=int(v["unmet_tick"])))
+def report_sessions(rep: EvChargerReport) -> tuple[ChargePoint, list[ActiveSession]]:
+    """The charge point and the window's sessions of a charger's report (the load manager's
+    view of it)."""
+    cp = ChargePoint(p_max=rep.p_max, p_min=rep.p_min, efficiency=rep.efficiency)
+    out = [ActiveSession(arrival_tick=int(v["arrival_tick"]),
+                         departure_tick=int(v["departure_tick"]),
+                         remaining=v["remaining"], capacity=v["capacity"],
+                         soc_start=v["soc_start"], unmet_tick=int(v["unmet_tick"]))
+           for v in rep.sessions]
     return cp, out
 
 
@@ -55,14 +43,12 @@ class EvChargerShell(DeviceShell):
     energy it still wanted (unmet)."""
 
     kind = "ev_charger"
-    on_bus = True
-    description = "EV charge point: power range, efficiency, sessions (schedule or commuter)"
 
     def setup(self) -> None:
         p = self.props
         self.ctx = home_context(self.home)
         self.cp = ChargePoint(p_max=p.p_max, p_min=p.p_min, efficiency=p.efficiency)
-        self.inverter = self.home.spec.first("inverter").name
+        self.inverter = self.device_of("inverter")
         self._win: dict[int, list[ActiveSession]] = {}
         if not hasattr(self, "ev_state"):
             self.ev_state: dict[float, float] = {}
@@ -83,14 +69,16 @@ class EvChargerShell(DeviceShell):
                                      weekend_prob=g.weekend_prob)
         return out
 
-    def report(self, window: Window, inputs: dict[str, Any]) -> dict[str, Any]:
+    def report(self, window: Window, inputs: dict[str, Any]) -> KindReport:
         t0 = float(window.times[0])
         active = window_sessions(self.sessions(t0, window.end), self.ev_state, t0, window.dt,
                                  window.n)
         self._win = {window.window: active}
         e_min, e_max = flexible_demand(self.cp, active, window.dt, window.n)
-        return {"signals": {"e_min": e_min, "e_max": e_max},
-                "params": sessions_to_params(self.cp, active)}
+        return self.Report(e_min=e_min, e_max=e_max, p_max=self.cp.p_max, p_min=self.cp.p_min,
+                           efficiency=self.cp.efficiency,
+                           sessions=tuple({f: float(getattr(s, f)) for f in SESSION_FIELDS}
+                                          for s in active))
 
     def settle(self, window: Window, flows: dict[FlowKey, np.ndarray]) -> SettleResult:
         active = self._win[window.window]

@@ -8,16 +8,17 @@ from typing import Any
 import numpy as np
 
 from homesim.devices.context import home_context
-from homesim.devices.kinds.base import DeviceShell, Flow, FlowKey, SettleResult, Window
+from homesim.devices.kinds.base import DeviceShell, Flow, FlowKey, KindReport, SettleResult, Window
 from homesim.devices.models.schedule import in_windows
-from homesim.devices.models.thermal import (
+from homesim.devices.models.thermal_network import simulate
+from homesim.devices.models.zone import (
     Element,
     facade_irradiance,
-    simulate,
     solar_gains,
     ventilation_conductance,
     zone_constants,
 )
+from homesim.schemas.generated.kinds import SunReport, WeatherReport
 from homesim.schemas.generated.messages import Thermostat
 
 #: Setpoint used when the thermostat is off [°C]: the ideal controller never heats.
@@ -74,53 +75,42 @@ class FlatShell(DeviceShell):
     """
 
     kind = "flat"
-    description = "Flat: ISO 13790 5R1C thermal zone, envelope, solar/internal gains, thermostat"
 
     def setup(self) -> None:
         self.ctx = home_context(self.home)
         self.zone, _ = zone_params(self.props)
         self.thermostat = self.props.thermostat or Thermostat()
-        spec = self.home.spec
-        self.weather = spec.first("weather").name
-        self.sun = spec.first("sun").name
-        self.node = spec.first("heat_node").name
+        self.weather = self.device_of("weather")
+        self.sun = self.device_of("sun")
+        self.node = self.device_of("heat_node")
         if not hasattr(self, "theta_m"):
             self.theta_m = float(self.props.temp_initial)
             self.totals = {"heat": 0.0, "degree_hours": 0.0, "solar": 0.0, "internal": 0.0}
             self.last = {"temp_room": float(self.props.temp_initial)}
         self._win: dict[int, dict[str, np.ndarray]] = {}
 
-    def inputs(self) -> list[str]:
-        return [self.weather, self.sun]
-
-    def packet_publishers(self) -> list[str]:
-        return [self.node]
-
-    def boundary(self, window: Window, weather: dict[str, np.ndarray],
-                 sun: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def boundary(self, window: Window, weather: WeatherReport,
+                 sun: SunReport) -> dict[str, np.ndarray]:
         """Per-tick boundary conditions of the window (see class docstring)."""
         p = self.props
         phi_sol = np.zeros(window.n)
         for w in p.windows:
-            poa = facade_irradiance(w.tilt, w.azimuth, sun["apparent_zenith"], sun["azimuth"],
-                                    weather["ghi"], weather["dni"], weather["dhi"],
-                                    sun.get("dni_extra"))
+            poa = facade_irradiance(w.tilt, w.azimuth, sun.apparent_zenith, sun.azimuth,
+                                    weather.ghi, weather.dni, weather.dhi, sun.dni_extra)
             phi_sol = phi_sol + solar_gains(poa, w.area, w.g_value, w.frame_fraction, w.shading)
         h_ve = ventilation_conductance(self.zone.volume, p.ach_vent, p.ach_inf,
-                                       np.asarray(weather["wind_speed"], dtype=float),
+                                       weather.wind_speed,
                                        p.wind_coeff)
         sp, period = setpoints(self.thermostat, window.times, self.ctx.tz)
         gain = np.array([GAIN_FACTOR[x] for x in period]) * p.internal_gains * p.floor_area
-        return {"theta_e": np.asarray(weather["temp_air"], dtype=float), "h_ve": h_ve,
+        return {"theta_e": weather.temp_air, "h_ve": h_ve,
                 "phi_int": gain, "phi_sol": phi_sol, "setpoint": sp}
 
-    def report(self, window: Window, inputs: dict[str, Any]) -> dict[str, Any]:
-        b = self.boundary(window, inputs[self.weather]["signals"], inputs[self.sun]["signals"])
+    def report(self, window: Window, inputs: dict[str, Any]) -> KindReport:
+        b = self.boundary(window, inputs[self.weather], inputs[self.sun])
         self._win = {window.window: b}
-        z = self.zone
-        params = {**asdict(z), "theta_m0": self.theta_m,
-                  "theta_g": float(self.props.temp_ground)}
-        return {"signals": b, "params": params}
+        return self.Report(**b, **asdict(self.zone), theta_m0=self.theta_m,
+                           theta_g=float(self.props.temp_ground))
 
     def own_flows(self, window: Window) -> list[Flow]:
         b = self._win[window.window]

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from homesim.devices.context import home_context
-from homesim.devices.kinds.base import DeviceShell, FlowKey, SettleResult, Window
+from homesim.devices.kinds.base import DeviceShell, FlowKey, KindReport, SettleResult, Window
 from homesim.devices.models.grid import availability, cost, read_price_series, tariff
 from homesim.devices.models.schedule import resolve_tz
 
@@ -27,15 +27,13 @@ class GridShell(DeviceShell):
     """
 
     kind = "grid"
-    on_bus = True
-    description = "Grid connection with outages, load shedding, limits and tariffs"
 
     def setup(self) -> None:
         self.ctx = home_context(self.home)
         p = self.props
         self.outages = [(_epoch(o.start, self.ctx.tz), _epoch(o.end, self.ctx.tz))
                         for o in p.outages]
-        self.inverter = self.home.spec.first("inverter").name
+        self.inverter = self.device_of("inverter")
         if not hasattr(self, "cost_total"):
             self.cost_total = 0.0
             self.import_total = 0.0
@@ -53,7 +51,7 @@ class GridShell(DeviceShell):
             series = self._series[which.file]
         return tariff(window.times, window.dt, self.ctx.tz, flat, tou, series)
 
-    def report(self, window: Window, inputs: dict[str, Any]) -> dict[str, Any]:
+    def report(self, window: Window, inputs: dict[str, KindReport]) -> KindReport:
         p = self.props
         daily = [w.model_dump(exclude_none=True) for w in p.load_shedding]
         up = availability(window.times, window.dt, self.ctx.tz, self.outages, daily)
@@ -62,11 +60,11 @@ class GridShell(DeviceShell):
         price_in = self._tariff(p.tariff_import, window)
         price_out = self._tariff(p.tariff_export, window)
         self._win = {window.window: {"in": price_in, "out": price_out, "up": up}}
-        return {"signals": {
-            "available": up.astype(float),
-            "import_max": np.where(up, p.p_import_max * window.dt, 0.0),
-            "export_max": np.where(up, p.p_export_max * window.dt, 0.0),
-            "price_import": price_in, "price_export": price_out}}
+        return self.Report(
+            available=up.astype(float),
+            import_max=np.where(up, p.p_import_max * window.dt, 0.0),
+            export_max=np.where(up, p.p_export_max * window.dt, 0.0),
+            price_import=price_in, price_export=price_out)
 
     def settle(self, window: Window, flows: dict[FlowKey, np.ndarray]) -> SettleResult:
         zero = np.zeros(window.n)

@@ -11,17 +11,33 @@ from homesim.devices.kinds.base import (
     DeviceShell,
     Flow,
     FlowKey,
+    KindReport,
     SettleResult,
     Window,
     pv_ac_estimate,
 )
 from homesim.devices.models.boiler import Boiler
 from homesim.devices.models.buffer import Buffer
-from homesim.devices.models.heatnode import HeatDispatch, HeatPumpOffer, dispatch
-from homesim.devices.models.thermal import Zone
+from homesim.devices.models.heatnode import (
+    DispatchInputs,
+    DispatchPlant,
+    HeatDispatch,
+    HeatPumpOffer,
+    dispatch,
+)
+from homesim.devices.models.zone import Zone
+from homesim.schemas.generated.kinds import (
+    BoilerReport,
+    BufferReport,
+    FlatReport,
+    GridReport,
+    HeatPumpReport,
+    LoadReport,
+    WeatherReport,
+)
 
 HEAT = "heat"
-ZONE_FIELDS = tuple(f.name for f in fields(Zone))  # the flat reports them in ``params``
+ZONE_FIELDS = tuple(f.name for f in fields(Zone))  # the flat reports them (FlatReport)
 
 
 class HeatNodeShell(DeviceShell):
@@ -34,23 +50,20 @@ class HeatNodeShell(DeviceShell):
     needs (``el:<heat pump>`` [J]). Keeps a virtual heat meter per flat."""
 
     kind = "heat_node"
-    description = "Heat node: heat source dispatch, allocation to flats, heat meters"
 
     def setup(self) -> None:
-        spec = self.home.spec
-        on = spec.enabled()
-        self.flats = [d.name for d in on if d.kind == "flat"]
-        self.heat_pumps = [d.name for d in on if d.kind == "heat_pump"]
-        self.boilers = [d.name for d in on if d.kind == "boiler"]
-        self.buffers = [d.name for d in on if d.kind == "buffer"]
-        self.weather = spec.first("weather").name if spec.first("weather") else None
-        grid = spec.first("grid")
-        self.grid = grid.name if grid is not None else None
+        self.flats = self.devices_of("flat")
+        self.heat_pumps = self.devices_of("heat_pump")
+        self.boiler = self.device_of("boiler")
+        self.buffer = self.device_of("buffer")
+        self.weather = self.device_of("weather")
+        self.grid = self.device_of("grid")
         # PV and the other loads: the economic broker's PV surplus
-        self.pvs = [d.name for d in on if d.kind == "pv"] if self.heat_pumps else []
-        self.loads = [d.name for d in on if d.kind == "load"] if self.heat_pumps else []
-        inv = spec.first("inverter")
-        self.eta_inv = float(inv.properties.eta_inv_nom) if inv is not None else 0.96
+        self.pvs = self.devices_of("pv") if self.heat_pumps else []
+        self.loads = self.devices_of("load") if self.heat_pumps else []
+        inv = self.device_of("inverter")
+        self.eta_inv = (float(self.home.spec.device(inv).properties.eta_inv_nom)
+                        if inv is not None else 0.96)
         idx = {f: i for i, f in enumerate(self.flats)}
         k = np.zeros((len(self.flats), len(self.flats)))
         for c in self.props.couplings:
@@ -65,73 +78,65 @@ class HeatNodeShell(DeviceShell):
             self.last_choice = ""
             self.choice_ticks: dict[str, int] = {}
 
-    def inputs(self) -> list[str]:
-        extra = [self.weather] if self.weather else []
-        if self.grid and self.heat_pumps:
-            extra.append(self.grid)
-        return [*self.flats, *self.heat_pumps, *self.boilers, *self.buffers, *extra,
-                *self.pvs, *self.loads]
-
-    def packet_publishers(self) -> list[str]:
-        return []
-
-    def report(self, window: Window, inputs: dict[str, Any]) -> dict[str, Any]:
+    def report(self, window: Window, inputs: dict[str, Any]) -> KindReport:
         n = window.n
-        reps = [inputs[f] for f in self.flats]
-        zones = [Zone(**{k: float(r["params"][k]) for k in ZONE_FIELDS}) for r in reps]
-        theta_m0 = np.array([r["params"]["theta_m0"] for r in reps], dtype=float)
+        reps: list[FlatReport] = [inputs[f] for f in self.flats]
+        zones = [Zone(**{k: getattr(r, k) for k in ZONE_FIELDS}) for r in reps]
+        theta_m0 = np.array([r.theta_m0 for r in reps], dtype=float)
         # one ground temperature under the building (the first flat's)
-        theta_g = float(reps[0]["params"]["theta_g"]) if reps else 10.0
+        theta_g = reps[0].theta_g if reps else 10.0
 
         def stack(name: str) -> np.ndarray:
             if not reps:
                 return np.zeros((n, 0))
-            return np.stack([np.asarray(r["signals"][name], dtype=float) for r in reps], axis=1)
+            return np.stack([getattr(r, name) for r in reps], axis=1)
 
         if reps:
-            theta_e = np.asarray(reps[0]["signals"]["theta_e"], dtype=float)
+            theta_e = reps[0].theta_e
         elif self.weather:
-            theta_e = np.asarray(inputs[self.weather]["signals"]["temp_air"], dtype=float)
+            weather: WeatherReport = inputs[self.weather]
+            theta_e = weather.temp_air
         else:
             theta_e = np.full(n, 10.0)
-        offers = [HeatPumpOffer(np.asarray(inputs[h]["signals"]["p_th_max"], dtype=float),
-                                np.asarray(inputs[h]["signals"]["cop"], dtype=float))
-                  for h in self.heat_pumps]
+        hps: list[HeatPumpReport] = [inputs[h] for h in self.heat_pumps]
+        offers = [HeatPumpOffer(h.p_th_max, h.cop) for h in hps]
         el_max = price_el = None
         if self.grid and self.heat_pumps:
-            g = inputs[self.grid]["signals"]
-            el_max = np.asarray(g["import_max"], dtype=float)
-            price_el = np.asarray(g["price_import"], dtype=float)
+            g: GridReport = inputs[self.grid]
+            el_max = g.import_max
+            price_el = g.price_import
         # estimated AC (DC × nominal inverter efficiency) left after the other loads
         pv_surplus = pv_ac_estimate([inputs[x] for x in self.pvs], self.eta_inv, n)
         for name in self.loads:
-            pv_surplus -= np.asarray(inputs[name]["signals"]["demand"], dtype=float)
+            load: LoadReport = inputs[name]
+            pv_surplus -= load.demand
         pv_surplus = np.maximum(pv_surplus, 0.0)
         boiler = t_return = None
         gas_price = 0.0
-        if self.boilers:
-            b = inputs[self.boilers[0]]
-            bp = b["params"]
-            boiler = Boiler(p_th_max=bp["p_th_max"], modulation_min=bp["modulation_min"],
-                            eta_full=bp["eta_full"], eta_part=bp["eta_part"])
-            t_return = np.asarray(b["signals"]["t_return"], dtype=float)
-            gas_price = float(bp["gas_price"])
+        if self.boiler:
+            b: BoilerReport = inputs[self.boiler]
+            boiler = Boiler(p_th_max=b.p_th_max, modulation_min=b.modulation_min,
+                            eta_full=b.eta_full, eta_part=b.eta_part)
+            t_return = b.t_return
+            gas_price = b.gas_price
         buffer = None
         e0 = 0.0
-        if self.buffers:
-            bp = inputs[self.buffers[0]]["params"]
-            buffer = Buffer(volume=bp["volume"], t_min=bp["t_min"], t_max=bp["t_max"],
-                            ua=bp["ua"], t_surround=bp["t_surround"])
-            e0 = float(bp["energy"])
-        d = dispatch(zones, self.coupling, theta_m0, window.dt, theta_e, theta_g,
-                     stack("h_ve"), stack("phi_int"), stack("phi_sol"), stack("setpoint"),
-                     heat_pumps=offers, el_max=el_max, boiler=boiler, t_return=t_return,
-                     buffer=buffer, buffer_energy0=e0, strategy=self.props.strategy,
-                     distribution_loss=self.props.distribution_loss, price_el=price_el,
-                     gas_price=gas_price, pv_surplus=pv_surplus if self.pvs else None)
+        if self.buffer:
+            bp: BufferReport = inputs[self.buffer]
+            buffer = Buffer(volume=bp.volume, t_min=bp.t_min, t_max=bp.t_max,
+                            ua=bp.ua, t_surround=bp.t_surround)
+            e0 = bp.energy
+        d = dispatch(
+            DispatchInputs(zones=zones, coupling=self.coupling, theta_m0=theta_m0, dt=window.dt,
+                           theta_e=theta_e, theta_g=theta_g, h_ve=stack("h_ve"),
+                           phi_int=stack("phi_int"), phi_sol=stack("phi_sol"),
+                           setpoint=stack("setpoint")),
+            DispatchPlant(heat_pumps=offers, el_max=el_max, boiler=boiler, t_return=t_return,
+                          buffer=buffer, buffer_energy0=e0, strategy=self.props.strategy,
+                          distribution_loss=self.props.distribution_loss, price_el=price_el,
+                          gas_price=gas_price, pv_surplus=pv_surplus if self.pvs else None))
         self._last = d
-        signals = {f"el:{h}": d.hp_el[:, i] for i, h in enumerate(self.heat_pumps)}
-        return {"signals": signals}
+        return self.Report(firm={h: d.hp_el[:, i] for i, h in enumerate(self.heat_pumps)})
 
     def own_flows(self, window: Window) -> list[Flow]:
         d = self._last
@@ -151,14 +156,14 @@ class HeatNodeShell(DeviceShell):
             flows.append(Flow(h, me, HEAT, d.hp_heat[:, i]))
             flows.append(Flow("ambient", h, HEAT, np.maximum(d.hp_heat[:, i] - d.hp_el[:, i],
                                                              0.0)))
-        if self.boilers:
-            b = self.boilers[0]
+        if self.boiler:
+            b = self.boiler
             flows.append(Flow(b, me, HEAT, d.boiler_heat))
             flows.append(Flow("gas-grid", b, "gas", d.boiler_gas))
             flows.append(Flow(b, "ambient", HEAT, np.maximum(d.boiler_gas - d.boiler_heat,
                                                              0.0)))
-        if self.buffers:
-            b = self.buffers[0]
+        if self.buffer:
+            b = self.buffer
             flows.append(Flow(me, b, HEAT, d.buffer_charge))
             flows.append(Flow(b, me, HEAT, d.buffer_discharge))
             flows.append(Flow(b, "ambient", HEAT, d.buffer_loss))

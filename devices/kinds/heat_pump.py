@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from homesim.devices.kinds.base import DeviceShell, FlowKey, SettleResult, Window
+from homesim.devices.kinds.base import DeviceShell, FlowKey, KindReport, SettleResult, Window
 from homesim.devices.models.heatpump import HeatPumpModel, Performance, heating_curve
+from homesim.schemas.generated.kinds import WeatherReport
 from homesim.schemas.generated.messages import HeatingCurve
 
 HEAT = "heat"
@@ -21,36 +22,29 @@ class HeatPumpShell(DeviceShell):
     the window: no joule is dropped silently)."""
 
     kind = "heat_pump"
-    description = "Heat pump (hplib Keymark model or generic), heating curve, cut-off"
 
     def setup(self) -> None:
         p = self.props
         self.hp = HeatPumpModel(p.model, group_id=p.group_id, p_th_ref=p.p_th_ref,
                                    t_cutoff=p.t_cutoff, modulation_min=p.modulation_min)
         self.curve = p.heating_curve or HeatingCurve()
-        spec = self.home.spec
-        self.weather = spec.first("weather").name
-        self.node = spec.first("heat_node").name
-        self.inverter = spec.first("inverter").name
+        self.weather = self.device_of("weather")
+        self.node = self.device_of("heat_node")
+        self.inverter = self.device_of("inverter")
         self._win: dict[int, tuple[Performance, np.ndarray]] = {}
         if not hasattr(self, "totals"):
             self.totals = {"heat": 0.0, "electricity": 0.0}
 
-    def inputs(self) -> list[str]:
-        return [self.weather]
-
-    def packet_publishers(self) -> list[str]:
-        return [self.node, self.inverter]
-
-    def report(self, window: Window, inputs: dict[str, Any]) -> dict[str, Any]:
-        temp_air = np.asarray(inputs[self.weather]["signals"]["temp_air"], dtype=float)
+    def report(self, window: Window, inputs: dict[str, Any]) -> KindReport:
+        weather: WeatherReport = inputs[self.weather]
+        temp_air = weather.temp_air
         c = self.curve
         t_flow = heating_curve(temp_air, t_flow_design=c.t_flow_design,
                                temp_air_design=c.temp_air_design, exponent=c.exponent,
                                t_flow_min=c.t_flow_min)
         perf = self.hp.performance(temp_air, t_flow)
         self._win = {window.window: (perf, t_flow)}
-        return {"signals": {"p_th_max": perf.p_th_max, "cop": perf.cop, "t_flow": t_flow}}
+        return self.Report(p_th_max=perf.p_th_max, cop=perf.cop, t_flow=t_flow)
 
     def settle(self, window: Window, flows: dict[FlowKey, np.ndarray]) -> SettleResult:
         perf, t_flow = self._win[window.window]

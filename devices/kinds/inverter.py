@@ -11,12 +11,15 @@ from homesim.devices.kinds.base import (
     DeviceShell,
     Flow,
     FlowKey,
+    KindReport,
     SettleResult,
     Window,
     firm_demand,
 )
 from homesim.devices.models.battery import BatteryEnvelope
 from homesim.devices.models.inverter import InverterSettings, allocate
+from homesim.schemas.generated.kinds import BatteryReport, GridReport, LoadReport, PvReport
+from homesim.schemas.registry import REGISTRY
 
 ELEC = "electricity"
 
@@ -50,8 +53,6 @@ class InverterShell(DeviceShell):
     """
 
     kind = "inverter"
-    balancer = True
-    description = "Hybrid inverter: AC rating, efficiency (PVWatts or CEC), operating modes"
 
     def setup(self) -> None:
         p = self.props
@@ -67,32 +68,44 @@ class InverterShell(DeviceShell):
         if not hasattr(self, "totals"):
             self.totals = {"pv_ac": 0.0, "losses": 0.0}
 
-    def balance(self, window: Window, reports: dict[str, dict[str, Any]]) -> list[Flow]:
+    def balance(self, window: Window, reports: dict[str, KindReport]) -> list[Flow]:
         n = window.n
         zero = np.zeros(n)
-        by_kind: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-        for name, rep in reports.items():
-            by_kind.setdefault(rep["kind"], []).append((name, rep))
-        pvs = by_kind.get("pv", [])
-        loads = by_kind.get("load", [])
-        grids = by_kind.get("grid", [])
-        bats = by_kind.get("battery", [])
-        pv_dc = [r["signals"]["dc"] for _, r in pvs]
-        demand = [r["signals"]["demand"] for _, r in loads]
-        # electricity decided by the heat node (heat pumps) and the load manager (EV
-        # chargers, already fitted under the connection limit): served before other loads
-        firm = [x for kind in ("heat_node", "load_manager") for _, r in by_kind.get(kind, [])
-                for x in firm_demand(r)]
-        v_dc = pvs[0][1]["signals"].get("v_dc", np.full(n, np.nan)) if pvs else np.full(n, np.nan)
+        # manifest order, whatever order the reports arrived in (same ledger every run)
+        order = {d: i for i, d in enumerate(self.balanced_devices())}
+        reports = dict(sorted(reports.items(), key=lambda kv: order.get(kv[0], -1)))
+        pvs: list[tuple[str, PvReport]] = []
+        loads: list[tuple[str, LoadReport]] = []
+        grids: list[tuple[str, GridReport]] = []
+        bats: list[tuple[str, BatteryReport]] = []
+        for name, rep in reports.items():  # by role and report schema, not by kind name
+            role, spec = REGISTRY.get(rep.KIND).role, rep.SPEC
+            if role == "source" and "dc" in spec.signals:
+                pvs.append((name, rep))
+            elif role == "sink" and "demand" in spec.signals:
+                loads.append((name, rep))
+            elif role == "external" and "import_max" in spec.signals:
+                grids.append((name, rep))
+            elif role == "storage" and spec.envelope:
+                bats.append((name, rep))
+        if len(bats) > 1 or len(grids) > 1:
+            raise ValueError("the inverter dispatches one storage device and one grid "
+                             f"connection, got {[n for n, _ in bats + grids]}")
+        pv_dc = [r.dc for _, r in pvs]
+        demand = [r.demand for _, r in loads]
+        # electricity decided by controllers (the heat node for heat pumps, the load manager
+        # for EV chargers, already fitted under the connection limit): served first
+        firm = [x for _, r in reports.items() for x in firm_demand(r)]
+        v_dc = pvs[0][1].v_dc if pvs else np.full(n, np.nan)
         if grids:
-            g = grids[0][1]["signals"]
-            import_max, export_max = g["import_max"], g["export_max"]
+            g = grids[0][1]
+            import_max, export_max = g.import_max, g.export_max
         else:
             import_max = export_max = zero
         firm_total = np.sum([x for _, x in firm], axis=0) if firm else zero
         env = None
         if bats:
-            env = BatteryEnvelope(**{k: v for k, v in bats[0][1]["envelope"].items()
+            env = BatteryEnvelope(**{k: v for k, v in bats[0][1].envelope.items()
                                      if v is not None})
         a = allocate(self.settings, window.dt, window.times,
                      np.sum(pv_dc, axis=0) if pv_dc else zero, v_dc,

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from homesim.devices.context import home_context
-from homesim.devices.kinds.base import DeviceShell, FlowKey, SettleResult, Window
+from homesim.devices.kinds.base import DeviceShell, FlowKey, KindReport, SettleResult, Window
 from homesim.devices.models.load import H0Profile, appliance_energy, noise_factors
 
 
@@ -19,13 +19,11 @@ class LoadShell(DeviceShell):
     """
 
     kind = "load"
-    on_bus = True
-    description = "Household base load (BDEW H0, demandlib) and scheduled appliances"
 
     def setup(self) -> None:
         self.ctx = home_context(self.home)
         self.profile = H0Profile(annual_kwh=self.props.annual_kwh)
-        self.inverter = self.home.spec.first("inverter").name
+        self.inverter = self.device_of("inverter")
         self._win: dict[int, np.ndarray] = {}
         if not hasattr(self, "served_total"):
             self.served_total = 0.0
@@ -49,10 +47,10 @@ class LoadShell(DeviceShell):
                                                  a.power, a.start, a.end, a.days)
         return total
 
-    def report(self, window: Window, inputs: dict[str, Any]) -> dict[str, Any]:
+    def report(self, window: Window, inputs: dict[str, KindReport]) -> KindReport:
         d = self.demand(window)
         self._win = {window.window: d}
-        return {"signals": {"demand": d}}
+        return self.Report(demand=d)
 
     def settle(self, window: Window, flows: dict[FlowKey, np.ndarray]) -> SettleResult:
         d = self._win[window.window]

@@ -8,13 +8,15 @@ import numpy as np
 
 from homesim.devices.kinds.base import (
     DeviceShell,
+    KindReport,
     SettleResult,
     Window,
     firm_demand,
     pv_ac_estimate,
 )
-from homesim.devices.kinds.ev_charger import params_to_sessions
+from homesim.devices.kinds.ev_charger import report_sessions
 from homesim.devices.models.loadmanager import ChargerWindow, manage
+from homesim.schemas.generated.kinds import GridReport, LoadReport
 
 #: PV AC is estimated from the reported DC with the inverter's nominal efficiency times
 #: this margin, so that the chargers never rely on PV the inverter cannot deliver.
@@ -30,18 +32,14 @@ class LoadManagerShell(DeviceShell):
     electricity (``el:<charger>`` [J])."""
 
     kind = "load_manager"
-    description = "Dynamic load management: EV chargers throttled under the connection limit"
 
     def setup(self) -> None:
-        spec = self.home.spec
-        on = spec.enabled()
-        self.chargers = [d.name for d in on if d.kind == "ev_charger"]
-        self.loads = [d.name for d in on if d.kind == "load"]
-        self.pvs = [d.name for d in on if d.kind == "pv"]
-        self.nodes = [d.name for d in on if d.kind == "heat_node"]
-        grid = spec.first("grid")
-        self.grid = grid.name if grid is not None else None
-        inv = spec.first("inverter")
+        self.chargers = self.devices_of("ev_charger")
+        self.loads = self.devices_of("load")
+        self.pvs = self.devices_of("pv")
+        self.nodes = self.devices_of("heat_node")
+        self.grid = self.device_of("grid")
+        inv = self.home.spec.device(self.device_of("inverter"))
         self.eta = float(inv.properties.eta_inv_nom) * PV_MARGIN
         self.p_ac_max = float(inv.properties.p_ac_max)
         self._last: dict[str, np.ndarray] | None = None
@@ -49,24 +47,19 @@ class LoadManagerShell(DeviceShell):
             self.totals = {"throttled": 0.0, "allocated": 0.0}
             self.per_charger = {c: {"throttled": 0.0, "allocated": 0.0} for c in self.chargers}
 
-    def inputs(self) -> list[str]:
-        return [*self.chargers, *self.loads, *self.pvs, *self.nodes,
-                *([self.grid] if self.grid else [])]
-
-    def packet_publishers(self) -> list[str]:
-        return []
-
-    def report(self, window: Window, inputs: dict[str, Any]) -> dict[str, Any]:
+    def report(self, window: Window, inputs: dict[str, Any]) -> KindReport:
         n, dt = window.n, window.dt
         other = np.zeros(n)
         for name in self.loads:
-            other += np.asarray(inputs[name]["signals"]["demand"], dtype=float)
+            load: LoadReport = inputs[name]
+            other += load.demand
         for name in self.nodes:
             for _, arr in firm_demand(inputs[name]):
                 other += arr
         pv = pv_ac_estimate([inputs[x] for x in self.pvs], self.eta, n, self.p_ac_max * dt)
         if self.grid:
-            limit = np.asarray(inputs[self.grid]["signals"]["import_max"], dtype=float)
+            grid: GridReport = inputs[self.grid]
+            limit = grid.import_max
             if self.props.limit is not None:
                 limit = np.minimum(limit, self.props.limit * dt)
         else:
@@ -75,12 +68,12 @@ class LoadManagerShell(DeviceShell):
         surplus = np.maximum(pv - other, 0.0)
         windows = []
         for name in self.chargers:
-            cp, sessions = params_to_sessions(inputs[name]["params"])
+            cp, sessions = report_sessions(inputs[name])
             windows.append(ChargerWindow(name=name, cp=cp, sessions=sessions))
         r = manage(windows, headroom, dt, self.props.strategy, pv_surplus=surplus,
                    surplus_only=self.props.surplus_only)
         self._last = {**r, "headroom": headroom}
-        return {"signals": {f"el:{c}": r["alloc"][:, i] for i, c in enumerate(self.chargers)}}
+        return self.Report(firm={c: r["alloc"][:, i] for i, c in enumerate(self.chargers)})
 
     def settle(self, window: Window, flows: dict[Any, np.ndarray]) -> SettleResult:
         r = self._last

@@ -6,8 +6,16 @@ from typing import Any
 
 import numpy as np
 
-from homesim.devices.kinds.base import DeviceShell, Flow, FlowKey, SettleResult, Window
+from homesim.devices.kinds.base import (
+    DeviceShell,
+    Flow,
+    FlowKey,
+    KindReport,
+    SettleResult,
+    Window,
+)
 from homesim.devices.models.pv import CECArray, PVWattsArray, pv_dc
+from homesim.schemas.generated.kinds import SunReport, WeatherReport
 
 
 class PvShell(DeviceShell):
@@ -18,8 +26,6 @@ class PvShell(DeviceShell):
     """
 
     kind = "pv"
-    on_bus = True
-    description = "PV array (pvlib PVWatts or CEC single-diode)"
 
     def setup(self) -> None:
         p = self.props
@@ -36,25 +42,21 @@ class PvShell(DeviceShell):
                 surface_azimuth=p.surface_azimuth, transposition=p.transposition,
                 albedo=p.albedo, temperature_model=p.temperature_model,
                 losses_percent=p.losses_percent, module_efficiency=p.module_efficiency)
-        spec = self.home.spec
-        self.weather = spec.first("weather").name
-        self.sun = spec.first("sun").name
-        self.inverter = spec.first("inverter").name
+        self.weather = self.device_of("weather")
+        self.sun = self.device_of("sun")
+        self.inverter = self.device_of("inverter")
         self._win: dict[int, dict[str, np.ndarray]] = {}
         self.energy_dc = 0.0
 
-    def inputs(self) -> list[str]:
-        return [self.weather, self.sun]
-
-    def report(self, window: Window, inputs: dict[str, Any]) -> dict[str, Any]:
-        w, s = inputs[self.weather]["signals"], inputs[self.sun]["signals"]
-        out = pv_dc(self.array, w["ghi"], w["dni"], w["dhi"], w["temp_air"], w["wind_speed"],
-                    s["apparent_zenith"], s["azimuth"], s["dni_extra"], window.dt)
+    def report(self, window: Window, inputs: dict[str, Any]) -> KindReport:
+        w: WeatherReport = inputs[self.weather]
+        s: SunReport = inputs[self.sun]
+        out = pv_dc(self.array, w.ghi, w.dni, w.dhi, w.temp_air, w.wind_speed,
+                    s.apparent_zenith, s.azimuth, s.dni_extra, window.dt)
         self._win = {window.window: out}
         v_dc = out.get("v_dc")
-        signals = {"dc": out["dc"], "solar": out["solar"],
-                   "v_dc": v_dc if v_dc is not None else np.full(window.n, np.nan)}
-        return {"signals": signals}
+        return self.Report(dc=out["dc"], solar=out["solar"],
+                           v_dc=v_dc if v_dc is not None else np.full(window.n, np.nan))
 
     def own_flows(self, window: Window) -> list[Flow]:
         return [Flow(self.sun, self.name, "solar", self._win[window.window]["solar"])]

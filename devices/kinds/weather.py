@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from homesim.devices.kinds.base import DeviceShell, Window
+from homesim.devices.kinds.base import DeviceShell, KindReport, Window
 from homesim.devices.models.weather import apply_cloud_cover, read_weather
 
 
@@ -15,7 +15,6 @@ class WeatherShell(DeviceShell):
     """
 
     kind = "weather"
-    description = "Weather from a TMY3/TMY2/EPW file with a live cloud_cover"
     _file: Any = object()
 
     def setup(self) -> None:
@@ -23,11 +22,11 @@ class WeatherShell(DeviceShell):
             self.data = read_weather(self.props.file)
             self._file = self.props.file
 
-    def report(self, window: Window, inputs: dict[str, Any]) -> dict[str, Any]:
+    def report(self, window: Window, inputs: dict[str, KindReport]) -> KindReport:
         s = self.data.sample(window.start, window.dt, window.tick0, window.n)
         ghi, dni, dhi = apply_cloud_cover(s["ghi"], s["dni"], s["dhi"], self.props.cloud_cover)
-        return {"signals": {"ghi": ghi, "dni": dni, "dhi": dhi, "temp_air": s["temp_air"],
-                            "wind_speed": s["wind_speed"]}}
+        return self.Report(ghi=ghi, dni=dni, dhi=dhi, temp_air=s["temp_air"],
+                           wind_speed=s["wind_speed"])
 
     def state(self) -> dict[str, Any]:
         return {"station": self.data.name, "latitude": self.data.latitude,

@@ -89,8 +89,10 @@ class CalendarSeries:
         return q.astype("int64"), rem
 
     # -- queries -----------------------------------------------------------------------
-    def integral(self, s_a: np.ndarray, s_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Integral of the rate over ``[s_a, s_b)`` and the value of the first slot.
+    def integral(
+        self, s_a: np.ndarray, s_b: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Integral of the rate over ``[s_a, s_b)``, whether it lies in one slot, first slot value.
 
         Parameters
         ----------

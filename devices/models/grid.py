@@ -7,15 +7,15 @@ Recurring windows and tariff bands are in local wall-clock time (see
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+
+from homesim.schemas.units import J_PER_KWH
 
 from .schedule import DailyWindow, WindowSpec, in_windows, parse_windows, window_overlap
 
 __all__ = ["J_PER_KWH", "availability", "cost", "tariff"]
-
-J_PER_KWH = 3.6e6
-"""Joules per kilowatt-hour [J/kWh]."""
 
 
 def availability(
@@ -66,7 +66,7 @@ def availability(
     return up
 
 
-def _band(entry: Mapping[str, object]) -> tuple[DailyWindow, float]:
+def _band(entry: Mapping[str, Any]) -> tuple[DailyWindow, float]:
     try:
         window = DailyWindow.parse(entry["start"], entry["end"], entry.get("days"))
         price = float(entry["price"])
@@ -96,7 +96,7 @@ def read_price_series(path: str, tz: str) -> tuple[np.ndarray, np.ndarray]:
     """
     import pandas as pd
 
-    from homesim.devices.models.schedule import resolve_tz
+    from .schedule import resolve_tz
 
     try:
         df = pd.read_csv(path)

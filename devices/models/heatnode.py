@@ -1,9 +1,9 @@
 """The heat node of a building: dispatch of heat sources and allocation to coupled flats.
 
 Pure functions, no I/O. The heat node is the heat bus's balancing device: it advances the
-flats' thermal state (ISO 13790 5R1C zones coupled through party walls,
-:mod:`homesim.devices.models.thermal`) tick by tick together with the plant — heat pumps
-(performance reported by each heat pump from hplib), a gas boiler
+flats' thermal state (ISO 13790 5R1C zones, :mod:`homesim.devices.models.zone`, coupled
+through party walls, :mod:`homesim.devices.models.thermal_network`) tick by tick together
+with the plant — heat pumps (performance reported by each heat pump from hplib), a gas boiler
 (:class:`~homesim.devices.models.boiler.Boiler`) and a buffer tank
 (:func:`~homesim.devices.models.buffer.buffer_step`) — so that a whole window is one message
 per device and stays causal (tick ``k`` uses only ticks ``≤ k``), exactly as the inverter
@@ -34,17 +34,21 @@ All flows are energies per tick [J]. The node's own balance is exact by construc
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from homesim.devices.models.boiler import Boiler
-from homesim.devices.models.buffer import Buffer, buffer_headroom, buffer_step
-from homesim.devices.models.thermal import Zone, ZoneNetwork
+from homesim.schemas.units import J_PER_KWH
+
+from .boiler import Boiler
+from .buffer import Buffer, buffer_headroom, buffer_step
+from .thermal_network import ZoneNetwork
+from .zone import Zone
 
 __all__ = ["HeatPumpOffer", "HeatDispatch", "STRATEGIES", "BrokerChoice", "broker_choice",
-           "dispatch"]
+           "DispatchInputs", "DispatchPlant", "dispatch"]
 
 STRATEGIES = ("heat_pump_first", "heat_pump_only", "boiler_only", "economic")
 
@@ -109,7 +113,7 @@ def broker_choice(pv_surplus: float, hp_available: bool, price_el: float, cop: f
     cost_gas = gas_price / boiler_eta if gas_price is not None and boiler_eta > 0 else inf
     if hp_available and pv_surplus > 0.0:
         return BrokerChoice("pv_surplus", cost_hp, cost_gas,
-                            f"PV surplus {pv_surplus / 3.6e6:.3f} kWh in the tick")
+                            f"PV surplus {pv_surplus / J_PER_KWH:.3f} kWh in the tick")
     if cost_hp == inf and cost_gas == inf:
         return BrokerChoice("none", cost_hp, cost_gas, "no heat source available")
     if cost_hp <= cost_gas:
@@ -129,6 +133,169 @@ class HeatPumpOffer:
 
     p_th_max: np.ndarray
     cop: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class DispatchInputs:
+    """The flats and their weather over one window of n ticks: what :func:`dispatch` heats.
+
+    N is the number of flats (``len(zones)``), n the number of ticks (``len(theta_e)``).
+    The arrays are stored as float arrays (``numpy.asarray(..., dtype=float)``).
+
+    Attributes
+    ----------
+    zones : sequence of Zone
+        The N flats (5R1C constants of ISO 13790, see
+        :func:`~homesim.devices.models.zone.zone_constants`); stored as a tuple.
+    coupling : numpy.ndarray, shape (N, N)
+        Conductances between the flats' mass nodes [W/K] (symmetric, zero diagonal, >= 0).
+    theta_m0 : numpy.ndarray, shape (N,)
+        Mass-node temperatures at the window start [°C].
+    dt : float
+        Tick length [s], > 0.
+    theta_e : numpy.ndarray, shape (n,)
+        Outdoor air temperature [°C].
+    theta_g : float
+        Ground temperature under the building [°C].
+    h_ve : numpy.ndarray, shape (n, N)
+        Ventilation conductance [W/K] (see
+        :func:`~homesim.devices.models.zone.ventilation_conductance`).
+    phi_int : numpy.ndarray, shape (n, N)
+        Internal heat gains [W].
+    phi_sol : numpy.ndarray, shape (n, N)
+        Solar heat gains [W] (see :func:`~homesim.devices.models.zone.solar_gains`).
+    setpoint : numpy.ndarray, shape (n, N)
+        Heating setpoint of the air [°C]; ``-inf`` switches a flat's heating off.
+
+    Raises
+    ------
+    ValueError
+        If ``zones`` is a single Zone, ``theta_e`` is not one-dimensional, an array has the
+        wrong shape, or a value is not finite (``setpoint`` may be ``-inf``); the message
+        names the field. The zones themselves, ``coupling`` and ``dt`` are checked by
+        :class:`~homesim.devices.models.thermal_network.ZoneNetwork` when :func:`dispatch`
+        runs.
+    """
+
+    zones: Sequence[Zone]
+    coupling: np.ndarray
+    theta_m0: np.ndarray
+    dt: float
+    theta_e: np.ndarray
+    theta_g: float
+    h_ve: np.ndarray
+    phi_int: np.ndarray
+    phi_sol: np.ndarray
+    setpoint: np.ndarray
+
+    def __post_init__(self) -> None:
+        if isinstance(self.zones, Zone):
+            raise ValueError("zones: must be a sequence of Zone, got a single Zone")
+        zones = tuple(self.zones)
+        n_z = len(zones)
+        theta_e = np.asarray(self.theta_e, dtype=float)
+        if theta_e.ndim != 1:
+            raise ValueError(f"theta_e must have shape (n,), got {theta_e.shape}")
+        n = theta_e.shape[0]
+        arrays = {name: np.asarray(getattr(self, name), dtype=float)
+                  for name in ("h_ve", "phi_int", "phi_sol", "setpoint")}
+        for name, a in arrays.items():
+            if a.shape != (n, n_z):
+                raise ValueError(f"{name} must have shape ({n}, {n_z}), got {a.shape}")
+        theta_m0 = np.asarray(self.theta_m0, dtype=float)
+        if theta_m0.shape != (n_z,):
+            raise ValueError(f"theta_m0 must have shape ({n_z},), got {theta_m0.shape}")
+        for name, a in arrays.items():
+            ok = np.isfinite(a) | (a == -np.inf) if name == "setpoint" else np.isfinite(a)
+            if not np.all(ok):
+                raise ValueError(f"{name} must be finite")
+        if not np.all(np.isfinite(theta_e)):
+            raise ValueError("theta_e must be finite")
+        if not np.all(np.isfinite(theta_m0)):
+            raise ValueError("theta_m0 must be finite")
+        theta_g = float(self.theta_g)
+        if not math.isfinite(theta_g):
+            raise ValueError(f"theta_g must be finite, got {theta_g}")
+        object.__setattr__(self, "zones", zones)
+        object.__setattr__(self, "coupling", np.asarray(self.coupling, dtype=float))
+        object.__setattr__(self, "theta_m0", theta_m0)
+        object.__setattr__(self, "dt", float(self.dt))
+        object.__setattr__(self, "theta_e", theta_e)
+        object.__setattr__(self, "theta_g", theta_g)
+        for name, a in arrays.items():
+            object.__setattr__(self, name, a)
+
+    @property
+    def n(self) -> int:
+        """Number of ticks of the window."""
+        return int(self.theta_e.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class DispatchPlant:
+    """The heat sources, the buffer and how the heat node runs them over one window.
+
+    Every field has a default: ``DispatchPlant()`` is a node without any heat source (all
+    demand is ``unmet``). Per-tick arrays have the window's n ticks (``DispatchInputs.n``);
+    :func:`dispatch` checks that.
+
+    Attributes
+    ----------
+    heat_pumps : sequence of HeatPumpOffer, default ()
+        The H heat pumps, in order of use; stored as a tuple.
+    el_max : numpy.ndarray, shape (n,), optional
+        Electricity the heat pumps may draw together per tick [J] (e.g. 0 during a grid
+        outage); default unlimited.
+    boiler : Boiler, optional
+        The gas boiler, if any.
+    t_return : numpy.ndarray, shape (n,), optional
+        Boiler return temperature [°C]; required with a boiler.
+    buffer : Buffer, optional
+        The buffer tank, if any.
+    buffer_energy0 : float, default 0.0
+        Buffer energy above its ``t_min`` at the window start [J].
+    strategy : str, default "heat_pump_first"
+        One of :data:`STRATEGIES`.
+    distribution_loss : float, default 0.0
+        Fraction of the node's heat lost in distribution [-], in [0, 0.5].
+    price_el : numpy.ndarray, shape (n,), optional
+        Electricity import price [currency/kWh]; required by the ``economic`` strategy (and
+        only used there).
+    gas_price : float, default 0.0
+        Gas price [currency/kWh] (``economic`` only).
+    pv_surplus : numpy.ndarray, shape (n,), optional
+        PV electricity not used by the other loads [J] (``economic`` only); default none.
+
+    Raises
+    ------
+    ValueError
+        On an unknown strategy, a distribution loss outside [0, 0.5], a boiler without
+        ``t_return``, or the ``economic`` strategy without ``price_el``.
+    """
+
+    heat_pumps: Sequence[HeatPumpOffer] = ()
+    el_max: np.ndarray | None = None
+    boiler: Boiler | None = None
+    t_return: np.ndarray | None = None
+    buffer: Buffer | None = None
+    buffer_energy0: float = 0.0
+    strategy: str = "heat_pump_first"
+    distribution_loss: float = 0.0
+    price_el: np.ndarray | None = None
+    gas_price: float = 0.0
+    pv_surplus: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(
+                f"unknown strategy {self.strategy!r}; use one of {', '.join(STRATEGIES)}")
+        if not 0.0 <= self.distribution_loss <= 0.5:
+            raise ValueError("distribution_loss must be in [0, 0.5]")
+        if self.boiler is not None and self.t_return is None:
+            raise ValueError("t_return is required with a boiler")
+        if self.strategy == "economic" and self.price_el is None:
+            raise ValueError("the economic strategy needs price_el")
+        object.__setattr__(self, "heat_pumps", tuple(self.heat_pumps))
 
 
 @dataclass
@@ -155,92 +322,46 @@ class HeatDispatch:
     choice: list[BrokerChoice] = field(default_factory=list)  # economic strategy only
 
 
-def dispatch(
-    zones: Sequence[Zone],
-    coupling: np.ndarray,
-    theta_m0: np.ndarray,
-    dt: float,
-    theta_e: np.ndarray,
-    theta_g: float,
-    h_ve: np.ndarray,
-    phi_int: np.ndarray,
-    phi_sol: np.ndarray,
-    setpoint: np.ndarray,
-    heat_pumps: Sequence[HeatPumpOffer] = (),
-    el_max: np.ndarray | None = None,
-    boiler: Boiler | None = None,
-    t_return: np.ndarray | None = None,
-    buffer: Buffer | None = None,
-    buffer_energy0: float = 0.0,
-    strategy: str = "heat_pump_first",
-    distribution_loss: float = 0.0,
-    price_el: np.ndarray | None = None,
-    gas_price: float = 0.0,
-    pv_surplus: np.ndarray | None = None,
-) -> HeatDispatch:
-    """Advance the flats and the plant over one window of n ticks of ``dt`` seconds.
+def dispatch(inputs: DispatchInputs, plant: DispatchPlant | None = None) -> HeatDispatch:
+    """Advance the flats and the plant over one window of n ticks of ``inputs.dt`` seconds.
 
     Parameters
     ----------
-    zones : sequence of Zone
-        The N flats (5R1C constants).
-    coupling : array, shape (N, N)
-        Conductances between flats [W/K] (symmetric, zero diagonal).
-    theta_m0 : array, shape (N,)
-        Mass-node temperatures at the window start [°C].
-    dt : float
-        Tick length [s].
-    theta_e : array, shape (n,)
-        Outdoor air temperature [°C].
-    theta_g : float
-        Ground temperature under the building [°C].
-    h_ve, phi_int, phi_sol, setpoint : arrays, shape (n, N)
-        Ventilation conductance [W/K], internal and solar gains [W], heating setpoint [°C].
-    heat_pumps : sequence of HeatPumpOffer
-        The H heat pumps, in order of use.
-    el_max : array, shape (n,), optional
-        Electricity the heat pumps may draw together per tick [J] (e.g. 0 during a grid
-        outage); default unlimited.
-    boiler : Boiler, optional
-    t_return : array, shape (n,), optional
-        Boiler return temperature [°C] (required with a boiler).
-    buffer : Buffer, optional
-    buffer_energy0 : float
-        Buffer energy above its ``t_min`` at the window start [J].
-    strategy : str
-        One of :data:`STRATEGIES`.
-    distribution_loss : float
-        Fraction of the node's heat lost in distribution, in [0, 0.5].
-    price_el : array, shape (n,), optional
-        Electricity import price [currency/kWh] (``economic`` only, required there).
-    gas_price : float
-        Gas price [currency/kWh] (``economic``).
-    pv_surplus : array, shape (n,), optional
-        PV electricity not used by the other loads [J] (``economic``).
+    inputs : DispatchInputs
+        The N flats, their coupling and state, and the weather and gains per tick.
+    plant : DispatchPlant, optional
+        Heat pumps, boiler, buffer, strategy and prices; default ``DispatchPlant()`` (no heat
+        source).
 
     Returns
     -------
     HeatDispatch
+        Energies per tick [J] (shapes (n,), (n, N), (n, N, N) or (n, H) as documented there)
+        and the main source of each tick.
 
     Raises
     ------
     ValueError
-        On an unknown strategy, a boiler without ``t_return``, or inputs of the wrong shape.
+        If a per-tick array of ``plant`` (``el_max``, ``t_return``, ``price_el``,
+        ``pv_surplus``, a heat pump's ``p_th_max`` or ``cop``) does not have shape (n,), or
+        (from :class:`~homesim.devices.models.thermal_network.ZoneNetwork`) on invalid
+        zones, coupling or ``dt``.
+    RuntimeError
+        If a flat's thermostat does not converge (see
+        :func:`~homesim.devices.models.thermal_network.solve_tick`).
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
-    if not 0.0 <= distribution_loss <= 0.5:
-        raise ValueError("distribution_loss must be in [0, 0.5]")
+    if plant is None:
+        plant = DispatchPlant()
+    zones, coupling, dt, theta_g = inputs.zones, inputs.coupling, inputs.dt, inputs.theta_g
+    theta_e, h_ve, phi_int, phi_sol = inputs.theta_e, inputs.h_ve, inputs.phi_int, inputs.phi_sol
+    setpoint = inputs.setpoint
+    heat_pumps, el_max, boiler, t_return = (plant.heat_pumps, plant.el_max, plant.boiler,
+                                            plant.t_return)
+    buffer, strategy, price_el, pv_surplus = (plant.buffer, plant.strategy, plant.price_el,
+                                              plant.pv_surplus)
+    gas_price = plant.gas_price
     n_z = len(zones)
-    theta_e = np.asarray(theta_e, dtype=float)
-    n = theta_e.shape[0]
-    arrays = {"h_ve": h_ve, "phi_int": phi_int, "phi_sol": phi_sol, "setpoint": setpoint}
-    for name, a in arrays.items():
-        if np.shape(a) != (n, n_z):
-            raise ValueError(f"{name} must have shape ({n}, {n_z}), got {np.shape(a)}")
-    if boiler is not None and t_return is None:
-        raise ValueError("t_return is required with a boiler")
-    theta_g = float(theta_g)
+    n = inputs.n
     n_hp = len(heat_pumps)
     per_tick = {"el_max": el_max, "t_return": t_return, "price_el": price_el,
                 "pv_surplus": pv_surplus}
@@ -259,21 +380,12 @@ def dispatch(
         buffer_discharge=np.zeros(n), buffer_loss=np.zeros(n), buffer_stored=np.zeros(n),
         distribution_loss=np.zeros(n), unmet=np.zeros(n))
     has_hp = n_hp > 0
-    has_boiler = boiler is not None
-    theta_m = np.asarray(theta_m0, dtype=float).copy()
-    e_buf = float(buffer_energy0)
-    keep = 1.0 - distribution_loss
-    if strategy == "economic":
-        if price_el is None:
-            raise ValueError("the economic strategy needs price_el")
-        p_el = np.asarray(price_el, dtype=float)
-        surplus = np.zeros(n) if pv_surplus is None else np.asarray(pv_surplus, dtype=float)
-    for name, a in (("h_ve", h_ve), ("phi_int", phi_int), ("phi_sol", phi_sol),
-                    ("setpoint", setpoint)):
-        if not np.all(np.isfinite(a) | (np.asarray(a) == -np.inf)):
-            raise ValueError(f"{name} must be finite")
-    if not np.all(np.isfinite(theta_e)):
-        raise ValueError("theta_e must be finite")
+    theta_m = inputs.theta_m0.copy()
+    e_buf = float(plant.buffer_energy0)
+    keep = 1.0 - plant.distribution_loss
+    p_el = np.zeros(n) if price_el is None else np.asarray(price_el, dtype=float)
+    surplus = np.zeros(n) if pv_surplus is None else np.asarray(pv_surplus, dtype=float)
+    t_ret = np.zeros(n) if t_return is None else t_return  # given whenever there is a boiler
     net = ZoneNetwork(zones, coupling, dt)
     for k in range(n):
         res = net.step(theta_m, float(theta_e[k]), theta_g, h_ve[k], phi_int[k], phi_sol[k],
@@ -296,6 +408,7 @@ def dispatch(
         else:
             max_charge = max_discharge = 0.0
         # order of use and whether spare heat-pump output charges the buffer
+        order: tuple[str, ...]
         if strategy == "heat_pump_first":
             order, to_buffer = ("hp", "buffer", "boiler"), True
         elif strategy == "heat_pump_only":
@@ -305,11 +418,12 @@ def dispatch(
         else:
             best = int(np.argmax(hp_cap)) if n_hp else 0
             eta = float(boiler.efficiency(np.array([min(need / (boiler.p_th_max * dt), 1.0)]),
-                                          np.array([t_return[k]]))[0]) if has_boiler else 0.0
+                                          np.array([t_ret[k]]))[0]
+                        ) if boiler is not None else 0.0
             choice = broker_choice(
                 pv_surplus=float(surplus[k]), hp_available=bool(hp_cap.sum() > 0.0),
                 price_el=float(p_el[k]), cop=float(heat_pumps[best].cop[k]) if n_hp else 0.0,
-                gas_price=gas_price if has_boiler else None, boiler_eta=eta)
+                gas_price=gas_price if boiler is not None else None, boiler_eta=eta)
             out.choice.append(choice)
             order, to_buffer = BROKER_ORDER[choice.source]
         hp_q = np.zeros(n_hp)
@@ -325,7 +439,7 @@ def dispatch(
             elif src == "buffer" and max_discharge > 0.0:
                 discharge = min(rest, max_discharge)
                 rest -= discharge
-            elif src == "boiler" and has_boiler:
+            elif src == "boiler" and boiler is not None:
                 q_boiler = min(rest, boiler.p_th_max * dt)
                 rest -= q_boiler
         # spare heat-pump output into the buffer: while the heat pump runs anyway
@@ -357,9 +471,9 @@ def dispatch(
             if hp_q[h] > 0.0:
                 out.hp_el[k, h] = hp_q[h] / float(hp.cop[k])
         out.boiler_heat[k] = q_boiler
-        if q_boiler > 0.0:
+        if q_boiler > 0.0 and boiler is not None:
             out.boiler_gas[k] = float(boiler.gas_energy(np.array([q_boiler]), dt,
-                                                        np.array([t_return[k]]))[0])
+                                                        np.array([t_ret[k]]))[0])
         if buffer is not None:
             e_buf, loss = buffer_step(buffer, e_buf, charge, discharge, dt)
             out.buffer_loss[k] = loss

@@ -24,8 +24,12 @@ import difflib
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # pandas is imported lazily, with hplib
+    import pandas as pd
 
 __all__ = [
     "GENERIC",
@@ -65,7 +69,7 @@ def model_names() -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=64)
-def _hplib_parameters(model: str, group_id: int, p_th_ref: float):  # -> pandas.DataFrame
+def _hplib_parameters(model: str, group_id: int, p_th_ref: float) -> pd.DataFrame:
     """hplib's parameter row (cached: hplib re-reads its CSV, and fits Generic models)."""
     import hplib.hplib as hpl
 

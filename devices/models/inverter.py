@@ -202,7 +202,9 @@ def pv_ac(settings: InverterSettings, p_dc: np.ndarray, v_dc: np.ndarray | None)
     return np.minimum(np.maximum(ac, 0.0), np.minimum(np.maximum(p, 0.0), settings.ac_limit))
 
 
-def _voltage(settings: InverterSettings, v_dc: np.ndarray | None, shape: tuple) -> np.ndarray:
+def _voltage(
+    settings: InverterSettings, v_dc: np.ndarray | None, shape: tuple[int, ...]
+) -> np.ndarray:
     vdco = settings._cec["Vdco"] if settings._cec is not None else np.nan
     if v_dc is None:
         return np.full(shape, vdco)
@@ -421,7 +423,7 @@ def allocate(
         grid_charging = (
             mode in ("time_of_use", "backup")
             and settings.grid_charge_power > 0.0
-            and len(settings.charge_windows) > 0
+            and bool(settings.charge_windows)
         )
         in_cw = (
             in_windows(t, settings.tz, settings.charge_windows)

@@ -20,6 +20,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from homesim.schemas.units import J_PER_KWH
+
 from ._timeseries import CalendarSeries
 from .schedule import DailyWindow, standard_offset, window_overlap
 
@@ -87,7 +89,7 @@ class H0Profile:
         if not (np.isfinite(self.annual_kwh) and self.annual_kwh >= 0.0):
             raise ValueError(f"annual_kwh: must be >= 0 kWh, got {self.annual_kwh}")
         # Each 15-minute share as mean power: kWh -> J, spread over 900 s [W].
-        scale = self.annual_kwh * 3.6e6 / _SLOT
+        scale = self.annual_kwh * J_PER_KWH / _SLOT
         dynamic = self.dynamic
 
         def year_values(year: int) -> np.ndarray:

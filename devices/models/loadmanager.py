@@ -3,9 +3,9 @@
 Pure functions, no I/O. Given the electricity left for all chargers together in each tick
 (``headroom`` = connection limit + PV − every other load, computed by the caller), the load
 manager shares it among the connected chargers tick by tick, causally: each charger's car is
-advanced with :func:`~homesim.devices.models.ev.charge_step` (the rule
-:func:`~homesim.devices.models.ev.advance` uses) before the next tick is allocated, so the
-allocation of a charger can be replayed by its device with ``advance`` bit for bit.
+advanced with :func:`~homesim.devices.models.ev_charging.charge_step` (the rule
+:func:`~homesim.devices.models.ev_charging.advance` uses) before the next tick is allocated, so
+the allocation of a charger can be replayed by its device with ``advance`` bit for bit.
 
 Rules in every tick, for every charger ``c`` with a car that still wants energy:
 
@@ -27,18 +27,19 @@ Ties are broken by arrival time, then by the charger's position in ``chargers``.
 
 ``surplus_only`` (a home charging from PV): chargers use only ``pv_surplus``, except the energy
 a car must take to still finish by departure at ``p_max``
-(:func:`~homesim.devices.models.ev.must_take`, the "latest start" rule), which is taken from
-the headroom (i.e. the grid) even without surplus. The surplus first covers that must energy.
+(:func:`~homesim.devices.models.ev_charging.must_take`, the "latest start" rule), which is taken
+from the headroom (i.e. the grid) even without surplus. The surplus first covers that must
+energy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from homesim.devices.models.ev import (
+from .ev_charging import (
     ActiveSession,
     ChargePoint,
     charge_step,
@@ -62,7 +63,7 @@ class ChargerWindow:
         Device name (for messages).
     cp : ChargePoint
     sessions : list of ActiveSession
-        From :func:`~homesim.devices.models.ev.window_sessions`.
+        From :func:`~homesim.devices.models.ev_charging.window_sessions`.
     """
 
     name: str
@@ -214,7 +215,7 @@ def manage(
     for k in range(n):
         budget = max(float(head[k]), 0.0)
         active: list[int] = []
-        sess: list[ActiveSession | None] = [None] * n_c
+        sess: dict[int, ActiveSession] = {}  # the session of each active charger
         floor, cap, must = [0.0] * n_c, [0.0] * n_c, [0.0] * n_c
         for c, ch in enumerate(chargers):
             i = owners[c][k]
@@ -233,7 +234,7 @@ def manage(
             continue
         order = _order(strategy, active, sess)
         zero = [0.0] * n_c
-        if surplus_only:
+        if surplus is not None:  # surplus_only
             x_must = _allocate(strategy, order, zero, floor, must, budget)
             spend = max(min(float(surplus[k]), budget), sum(x_must))
             x = _allocate(strategy, order, x_must, floor, cap, spend)
@@ -249,10 +250,10 @@ def manage(
     return {"alloc": alloc, "wanted": wanted, "throttled": wanted - alloc, "paused": paused}
 
 
-def _order(strategy: str, active: list[int], sess: list[ActiveSession | None]) -> list[int]:
+def _order(strategy: str, active: list[int], sess: Mapping[int, ActiveSession]) -> list[int]:
     """Chargers in priority order (first served first; last paused first)."""
 
-    def arrival_key(c: int) -> tuple:
+    def arrival_key(c: int) -> tuple[int, float, int]:
         s = sess[c]
         return (s.arrival_tick, s.arrival if s.arrival is not None else 0.0, c)
 

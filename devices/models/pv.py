@@ -38,9 +38,12 @@ import difflib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+
+if TYPE_CHECKING:  # pandas is imported lazily, with pvlib
+    import pandas as pd
 
 __all__ = [
     "CECArray",
@@ -191,7 +194,7 @@ class PVWattsArray:
 
 
 @lru_cache(maxsize=2)
-def _sam_table(name: str):  # noqa: ANN202 - pandas DataFrame
+def _sam_table(name: str) -> pd.DataFrame:
     from pvlib.pvsystem import retrieve_sam
 
     return retrieve_sam(name)
@@ -225,6 +228,7 @@ def lookup_sam(kind: str, name: str, field: str) -> dict[str, float | str]:
         If the name is not in the table; the message lists close matches.
     """
     table = _sam_table(kind)
+    col: str | None
     if name in table.columns:
         col = name
     else:
@@ -392,12 +396,12 @@ def pv_dc(
 
     if not dt > 0:
         raise ValueError(f"dt: must be > 0 s, got {dt}")
-    arrays = [
+    inputs = [
         np.atleast_1d(np.asarray(x, dtype=float))
         for x in (ghi, dni, dhi, temp_air, wind_speed, apparent_zenith, azimuth, dni_extra)
     ]
     try:
-        arrays = np.broadcast_arrays(*arrays)
+        arrays = np.broadcast_arrays(*inputs)
     except ValueError:
         raise ValueError("pv_dc: inputs must have one shape") from None
     ghi, dni, dhi, temp_air, wind_speed, zen, azi, dni_extra = arrays

@@ -25,6 +25,7 @@ import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -186,7 +187,7 @@ class DailyWindow:
         return [(d * DAY + self.start, d * DAY + self.start + length) for d in days]
 
 
-WindowSpec = DailyWindow | Mapping[str, object] | Sequence[str]
+WindowSpec = DailyWindow | Mapping[str, Any] | Sequence[str]
 """A window as a :class:`DailyWindow`, a mapping ``{start, end, days?}`` or a pair
 ``("HH:MM", "HH:MM")``."""
 

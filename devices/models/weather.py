@@ -26,6 +26,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -97,7 +98,7 @@ def _detect_format(path: str) -> str:
     )
 
 
-def _read(path: str, fmt: str) -> tuple[pd.DataFrame, np.ndarray, dict]:
+def _read(path: str, fmt: str) -> tuple[pd.DataFrame, np.ndarray, dict[str, Any]]:
     """Read with pvlib.iotools; return (data in pvlib names, hour-ending hour-of-year, meta)."""
     from pvlib import iotools
 

@@ -1,8 +1,8 @@
 """Per-flat bills of a run: virtual meters from the ledger and an exact allocation key.
 
 ``bill_run(run_dir)`` reads ``ledger.sqlite`` (the packets and the manifest stored in its
-``run`` table) and splits the building's metered cost of a period over its flats so that the
-bills add up to that cost.
+``run`` table, through :class:`homesim.devices.bus.store.LedgerStore`) and splits the
+building's metered cost of a period over its flats so that the bills add up to that cost.
 
 Virtual meters of flat ``f`` over the period
 --------------------------------------------
@@ -50,15 +50,15 @@ belongs to the period when its start does.
 
 Prices are the manifest's (stored in the ledger): a price changed live during the run is
 not known here; the bill notes it when the grid's booked window costs disagree. Every meter
-is read in one SQL pass that pivots the period's packets to one row per tick (a synthetic
-year at dt = 60 s, 4.7 million packet rows: ~5 s).
+is read in one SQL pass (:meth:`~homesim.devices.bus.store.LedgerStore.per_tick`) that
+pivots the period's packets to one row per tick (a synthetic year at dt = 60 s, 4.7 million
+packet rows: ~5 s).
 """
 
 from __future__ import annotations
 
 import csv
 import math
-import sqlite3
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -66,13 +66,14 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
+from homesim.devices.bus.store import LedgerError, LedgerStore, Meter
 from homesim.schemas.manifest import Home
+from homesim.schemas.registry import REGISTRY
+from homesim.schemas.units import J_PER_KWH
 
 __all__ = ["Bill", "BillingError", "FlatBill", "CSV_COLUMNS", "bill_run", "write_csv"]
 
-KWH = 3.6e6
-"""Joules per kilowatt-hour [J/kWh]."""
-NOT_CONSUMERS = ("grid", "battery", "inverter")
+NOT_CONSUMERS = REGISTRY.where(consumer=False)
 """Kinds whose incoming electricity is not consumption (exchange and storage)."""
 CSV_COLUMNS = ("flat", "electricity_kwh", "heat_kwh", "gas_kwh", "electricity_cost",
                "heat_cost", "shared_cost", "total", "currency")
@@ -142,38 +143,39 @@ class Bill:
 # ---------------------------------------------------------------------------- reading
 
 
-def _connect(run_dir: Path) -> sqlite3.Connection:
+def _connect(run_dir: Path) -> LedgerStore:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise BillingError(f"no run folder at {run_dir}")
     db = run_dir / "ledger.sqlite"
     if not db.exists():
         raise BillingError(f"no ledger at {db} (not a run folder, or the run never started)")
-    return sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return LedgerStore.open(db)
+    except LedgerError as exc:
+        raise BillingError(str(exc)) from None
 
 
-def _run_row(con: sqlite3.Connection) -> tuple[Home, float, float, int, int]:
+def _run_row(store: LedgerStore) -> tuple[Home, float, float, int, int]:
     """The stored manifest, start [s], dt [s], planned ticks and the booked ticks."""
     try:
-        run = con.execute("SELECT start_time, dt, ticks, manifest FROM run").fetchone()
-        booked = con.execute("SELECT MIN(tick0), MAX(tick0 + n), SUM(n) "
-                             "FROM settled_window").fetchone()
-    except sqlite3.Error as exc:
+        run = store.run()
+        booked = store.settled_span()
+    except LedgerError as exc:
         raise BillingError(f"the ledger is incomplete: {exc}") from None
     if run is None:
         raise BillingError("the ledger has no run row (incomplete run folder)")
-    start, dt, ticks, manifest = run
     try:
-        home = Home.model_validate_json(manifest)
+        home = Home.model_validate_json(run.manifest)
     except ValidationError as exc:
         raise BillingError(f"the manifest stored in the ledger is invalid: {exc}") from None
-    first, end, n = booked
-    if n is None:
+    first, end, n = booked.first_tick, booked.end_tick, booked.ticks
+    if booked.windows == 0:
         end = 0
     elif first != 0 or end != n:
         raise BillingError(f"the ledger's settled windows are not contiguous from tick 0 "
                            f"(ticks {first}…{end}, {n} booked)")
-    return home, float(start), float(dt), int(ticks), int(end)
+    return home, run.start, run.dt, run.ticks, int(end)
 
 
 def _tick_at(t: float, start: float, dt: float) -> int:
@@ -226,58 +228,18 @@ def _flats(home: Home) -> tuple[list[str], dict[str, list[str]]]:
     return list(order), zones
 
 
-def _in(names: list[str]) -> str:
-    return ",".join("?" * len(names))
+def _meter(carrier: str, source: str | None, sinks: tuple[str, ...]) -> Meter:
+    """``carrier`` from ``source`` (any if None) into any of ``sinks`` (none if empty)."""
+    return Meter(carrier, None if source is None else (source,), sinks)
 
 
-@dataclass(frozen=True)
-class _Column:
-    """One per-tick meter: ``carrier`` flowing from ``source`` (any if None) into ``sinks``."""
-
-    carrier: str
-    source: str | None
-    sinks: tuple[str, ...]
-
-
-def _per_tick(con: sqlite3.Connection, k0: int, k1: int,
-              columns: list[_Column]) -> np.ndarray:
-    """Every meter per tick of ``[k0, k1)`` in one pass over the packets, shape (n, columns) [J].
-
-    One row per tick (a pivot in SQL): a year at dt = 60 s is 525,600 short rows instead of
-    millions of packet rows.
-    """
-    n = k1 - k0
-    out = np.zeros((n, len(columns)))
-    live = [(i, c) for i, c in enumerate(columns) if c.sinks]
-    if not live:
-        return out
-    terms, params = [], []
-    for _, c in live:
-        cond = f"carrier = ? AND sink IN ({_in(list(c.sinks))})"
-        params += [c.carrier, *c.sinks]
-        if c.source is not None:
-            cond += " AND source = ?"
-            params.append(c.source)
-        terms.append(f"TOTAL(CASE WHEN {cond} THEN joules END)")
-    carriers = sorted({c.carrier for _, c in live})
-    rows = con.execute(
-        f"SELECT tick, {', '.join(terms)} FROM packet "  # noqa: S608 - placeholders only
-        f"WHERE tick >= ? AND tick < ? AND carrier IN ({_in(carriers)}) GROUP BY tick",
-        [*params, k0, k1, *carriers]).fetchall()
-    if rows:
-        a = np.array(rows, dtype=float)
-        out[np.ix_(a[:, 0].astype(np.int64) - k0, [i for i, _ in live])] = a[:, 1:]
-    return out
-
-
-def _window_cost_check(con: sqlite3.Connection, k0: int, k1: int, device: str,
+def _window_cost_check(store: LedgerStore, k0: int, k1: int, device: str,
                        cost: np.ndarray) -> str | None:
     """Compare the per-tick cost with what ``device`` booked for the windows inside the
     period; a difference means prices changed live during the run."""
-    rows = con.execute(
-        "SELECT w.tick0, w.n, m.total FROM device_metric m JOIN settled_window w "
-        "ON w.window_index = m.window_index WHERE m.device = ? AND m.metric = 'cost' "
-        "AND w.tick0 >= ? AND w.tick0 + w.n <= ?", (device, k0, k1)).fetchall()
+    rows = [(m.tick0, m.n, m.total)
+            for m in store.device_metrics(metrics=("cost",), devices=(device,), tick0=k0,
+                                          tick1=k1)]
     if not rows:
         return None
     booked = math.fsum(r[2] for r in rows)
@@ -343,9 +305,9 @@ def bill_run(run_dir: Path, first: date | None = None, last: date | None = None)
     from homesim.devices.models.grid import cost as grid_cost
     from homesim.devices.models.grid import read_price_series, tariff
 
-    con = _connect(run_dir)
+    store = _connect(run_dir)
     try:
-        home, start, dt, ticks, booked = _run_row(con)
+        home, start, dt, ticks, booked = _run_row(store)
         try:
             tz = home_context(home).tz
         except Exception as exc:  # noqa: BLE001 - the weather file names the zone
@@ -379,15 +341,15 @@ def bill_run(run_dir: Path, first: date | None = None, last: date | None = None)
         boilers = [d for d in devices if d.kind == "boiler"]
         n_groups = len(flats) + 2
         members = [tuple(d for d, g in group.items() if g == i) for i in range(n_groups)]
-        exchange = ([_Column("electricity", grid.name, (inverter.name,)),
-                     _Column("electricity", inverter.name, (grid.name,))]
+        exchange = ([_meter("electricity", grid.name, (inverter.name,)),
+                     _meter("electricity", inverter.name, (grid.name,))]
                     if grid is not None else [])
         columns = [*exchange,
-                   *(_Column("electricity", inverter.name, m) for m in members),
-                   *(_Column("heat", node.name if node else "", tuple(zones.get(f, ())))
+                   *(_meter("electricity", inverter.name, m) for m in members),
+                   *(_meter("heat", node.name if node else "", tuple(zones.get(f, ())))
                      for f in flats),
-                   *(_Column("gas", "gas-grid", (b.name,)) for b in boilers)]
-        meters = _per_tick(con, k0, k1, columns)
+                   *(_meter("gas", "gas-grid", (b.name,)) for b in boilers)]
+        meters = store.per_tick(columns, k0, k1)
         at = len(exchange)
         consumption = meters[:, at:at + n_groups]
         heat_j = [math.fsum(meters[:, at + n_groups + i].tolist()) for i in range(len(flats))]
@@ -408,13 +370,13 @@ def bill_run(run_dir: Path, first: date | None = None, last: date | None = None)
                                      [b.model_dump() for b in t.tou] if t is not None else [],
                                      series))
             cost = grid_cost(meters[:, 0], meters[:, 1], prices[0], prices[1])
-            import_cost = meters[:, 0] / KWH * prices[0]
-            export_revenue = meters[:, 1] / KWH * prices[1]
-            note = _window_cost_check(con, k0, k1, grid.name, cost)
+            import_cost = meters[:, 0] / J_PER_KWH * prices[0]
+            export_revenue = meters[:, 1] / J_PER_KWH * prices[1]
+            note = _window_cost_check(store, k0, k1, grid.name, cost)
             if note:
                 notes.append(note)
     finally:
-        con.close()
+        store.close()
 
     # gas
     for b in boilers:
@@ -423,9 +385,9 @@ def bill_run(run_dir: Path, first: date | None = None, last: date | None = None)
         elif b.properties.currency != currency:
             raise BillingError(f"boiler {b.name!r} is priced in {b.properties.currency}, "
                                f"the grid in {currency}: cannot add them")
-    gas_cost = math.fsum(g / KWH * b.properties.gas_price
+    gas_cost = math.fsum(g / J_PER_KWH * b.properties.gas_price
                          for g, b in zip(gas_j, boilers, strict=True))
-    gas_kwh = math.fsum(gas_j) / KWH
+    gas_kwh = math.fsum(gas_j) / J_PER_KWH
 
     # electricity: each tick's import cost pro rata to consumption; export revenue (the
     # common PV's) to the shared pool
@@ -449,7 +411,8 @@ def bill_run(run_dir: Path, first: date | None = None, last: date | None = None)
     bills = []
     for i, f in enumerate(flats):
         parts = (per[i], heat_pool * w_heat[i], shared_pool * w_shared[i])
-        bills.append(FlatBill(flat=f, electricity_kwh=elec_j[i] / KWH, heat_kwh=heat_j[i] / KWH,
+        bills.append(FlatBill(flat=f, electricity_kwh=elec_j[i] / J_PER_KWH,
+                              heat_kwh=heat_j[i] / J_PER_KWH,
                               gas_kwh=gas_kwh * w_heat[i], electricity_cost=parts[0],
                               heat_cost=parts[1], shared_cost=parts[2], total=math.fsum(parts)))
     total = FlatBill("total", *(math.fsum(getattr(b, c) for b in bills)

@@ -1,7 +1,8 @@
 """The HTML report of a run (plotly, one self-contained file) and PNGs of its key figures.
 
-``write_report(run_dir)`` reads ``ledger.sqlite`` (aggregated in SQLite with GROUP BY, never
-the whole packet table) and writes ``report.html`` with six figures:
+``write_report(run_dir)`` reads ``ledger.sqlite`` through
+:class:`homesim.devices.bus.store.LedgerStore` (aggregated in SQLite, never the whole packet
+table) and writes ``report.html`` with six figures:
 
 1. a Sankey of the period's flows (sun, PV arrays, inverter, battery, grid, loads) with the
    losses of PV arrays, inverter and battery from ``node_balance``;
@@ -19,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -28,9 +28,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from homesim.devices.bus.store import LedgerStore
+from homesim.schemas.registry import REGISTRY
+from homesim.schemas.units import J_PER_KWH, S_PER_DAY, S_PER_H, W_PER_KW
+
 __all__ = ["write_report", "find_chromium", "ReportError"]
 
-KWH = 3.6e6
+REPORT_METRICS = ("soc", "cost", "unserved", "temp_room")
+"""Device metrics the figures use (per window)."""
 PNG_FIGURES = ("sankey", "monthly", "day")
 PNG_SIZE = (1400, 900)
 
@@ -63,25 +68,16 @@ def _label(src: str, snk: str) -> str:
     return f"{src} → {snk}"
 
 
-def _load(con: sqlite3.Connection) -> dict[str, Any]:
-    """Everything the figures need, aggregated in SQLite."""
-    run = con.execute("SELECT start_time, dt, ticks, manifest, home FROM run").fetchone()
-    start, dt, ticks, manifest, home = run if run else (0.0, 60.0, 0, None, "")
-    kinds = dict(con.execute("SELECT name, kind FROM node").fetchall())
+def _load(store: LedgerStore) -> dict[str, Any]:
+    """Everything the figures need, aggregated in SQLite by the store."""
+    run = store.run()
+    start, dt, ticks, manifest, home = ((run.start, run.dt, run.ticks, run.manifest, run.home)
+                                        if run else (0.0, 60.0, 0, None, ""))
     # hourly energy per flow: small (8,760 × flows for a year), regrouped in the local zone
-    hourly = con.execute(
-        "SELECT CAST(sim_time / 3600 AS INTEGER) AS h, source, sink, carrier, SUM(joules) "
-        "FROM packet GROUP BY h, source, sink, carrier").fetchall()
-    balance = con.execute(
-        "SELECT node, SUM(energy_in), SUM(energy_out), SUM(delta_stored), SUM(losses) "
-        "FROM node_balance GROUP BY node").fetchall()
-    metrics = con.execute(
-        "SELECT w.tick0, w.n, m.device, m.metric, m.total, m.minimum, m.maximum "
-        "FROM device_metric m JOIN settled_window w ON w.window_index = m.window_index "
-        "WHERE m.metric IN ('soc', 'cost', 'unserved', 'temp_room') ORDER BY w.tick0").fetchall()
     return {"start": float(start), "dt": float(dt), "ticks": int(ticks), "home": home,
-            "tz": _tz(manifest), "kinds": kinds, "hourly": hourly, "balance": balance,
-            "metrics": metrics}
+            "tz": _tz(manifest), "kinds": store.kinds(), "hourly": store.hourly_flows(S_PER_H),
+            "balance": store.node_balances(),
+            "metrics": store.device_metrics(metrics=REPORT_METRICS)}
 
 
 def _month(ts: float, tz: ZoneInfo) -> str:
@@ -99,34 +95,37 @@ def _sankey(d: dict[str, Any], summary: dict[str, Any]):
                 + f["kwh"]
     else:
         for _, src, snk, _, j in d["hourly"]:
-            totals[(src, snk)] = totals.get((src, snk), 0.0) + j / KWH
+            totals[(src, snk)] = totals.get((src, snk), 0.0) + j / J_PER_KWH
     # a grid that imports and exports gets a second node for the export (no loop)
     two_way = {n for (s, k) in totals for n in (s, k)
                if kinds.get(n) == "grid" and any(k2 == n for (_, k2) in totals)
                and any(s2 == n for (s2, _) in totals)}
     links = [(s, f"{k} (export)" if k in two_way else k, v)
              for (s, k), v in totals.items() if v > 1e-6]
-    loss_name = {"pv": "PV losses", "inverter": "inverter losses", "battery": "battery losses"}
-    for node, _ein, _eout, dstored, losses in d["balance"]:
-        kind = kinds.get(node)
-        if kind in loss_name and losses / KWH > 1e-6:
-            links.append((node, loss_name[kind], losses / KWH))
-        if kind == "battery" and abs(dstored) / KWH > 1e-6:
+    for node, b in d["balance"].items():
+        kind, dstored, losses = kinds.get(node), b.delta_stored, b.losses
+        desc = REGISTRY.get(kind) if kind in REGISTRY else None
+        if desc is None:
+            continue
+        # conversion losses (a sink's losses are its end use, drawn as its inflow)
+        if desc.settle.losses and desc.role != "sink" and losses / J_PER_KWH > 1e-6:
+            links.append((node, f"{desc.label} losses", losses / J_PER_KWH))
+        electric_storage = desc.role == "storage" and "electricity" in desc.carriers
+        if electric_storage and abs(dstored) / J_PER_KWH > 1e-6:
             if dstored < 0:   # drawn from what was stored at the start
-                links.append((f"{node} (stored)", node, -dstored / KWH))
+                links.append((f"{node} (stored)", node, -dstored / J_PER_KWH))
             else:
-                links.append((node, f"{node} (stored)", dstored / KWH))
+                links.append((node, f"{node} (stored)", dstored / J_PER_KWH))
     names = list(dict.fromkeys([n for s, k, _ in links for n in (s, k)]))
     idx = {n: i for i, n in enumerate(names)}
-    colours = {"sun": "#f5c518", "pv": "#f39c12", "inverter": "#7f8c8d", "battery": "#27ae60",
-               "grid": "#2980b9", "load": "#8e44ad"}
 
     def colour(n: str) -> str:
         if n.endswith("losses"):
             return "#c0392b"
         if n.endswith("(stored)"):
             return "#a3d9b1"
-        return colours.get(kinds.get(n.removesuffix(" (export)"), ""), "#95a5a6")
+        kind = kinds.get(n.removesuffix(" (export)"), "")
+        return REGISTRY.get(kind).colour if kind in REGISTRY else "#95a5a6"
 
     fig = go.Figure(go.Sankey(
         valueformat=",.1f", valuesuffix=" kWh",
@@ -146,9 +145,9 @@ def _monthly(d: dict[str, Any]):
     tz = d["tz"]
     months: dict[str, dict[str, float]] = {}
     for h, src, snk, _, j in d["hourly"]:
-        m = _month(h * 3600 + 1800, tz)
+        m = _month(h * S_PER_H + S_PER_H / 2, tz)
         flows = months.setdefault(_label(src, snk), {})
-        flows[m] = flows.get(m, 0.0) + j / KWH
+        flows[m] = flows.get(m, 0.0) + j / J_PER_KWH
     all_months = sorted({m for f in months.values() for m in f})
     fig = go.Figure()
     for name in sorted(months):
@@ -166,7 +165,7 @@ def _pick_day(d: dict[str, Any], day: str | None) -> date | None:
     pv_by_day: dict[date, float] = {}
     for h, src, _, _, j in d["hourly"]:
         if kinds.get(src) == "pv":
-            dd = datetime.fromtimestamp(h * 3600 + 1800, tz).date()
+            dd = datetime.fromtimestamp(h * S_PER_H + S_PER_H / 2, tz).date()
             pv_by_day[dd] = pv_by_day.get(dd, 0.0) + j
     if pv_by_day:
         return max(pv_by_day, key=pv_by_day.get)
@@ -175,7 +174,7 @@ def _pick_day(d: dict[str, Any], day: str | None) -> date | None:
     return None
 
 
-def _day_stack(con: sqlite3.Connection, d: dict[str, Any], day: date | None):
+def _day_stack(store: LedgerStore, d: dict[str, Any], day: date | None):
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -186,9 +185,7 @@ def _day_stack(con: sqlite3.Connection, d: dict[str, Any], day: date | None):
     t0 = datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
     t1 = datetime.combine(day + timedelta(days=1), datetime.min.time(), tz).timestamp()
     k0, k1 = int((t0 - start) // dt), int((t1 - start) // dt)
-    rows = con.execute("SELECT tick, source, sink, SUM(joules) FROM packet "
-                       "WHERE tick >= ? AND tick < ? AND carrier = 'electricity' "
-                       "GROUP BY tick, source, sink ORDER BY tick", (k0, k1)).fetchall()
+    rows = store.tick_flows(k0, k1, carrier="electricity")
     series: dict[str, dict[int, float]] = {}
 
     def add(name: str, tick: int, kw: float) -> None:
@@ -196,7 +193,7 @@ def _day_stack(con: sqlite3.Connection, d: dict[str, Any], day: date | None):
         s[tick] = s.get(tick, 0.0) + kw
 
     for tick, src, snk, j in rows:
-        kw = j / dt / 1000.0
+        kw = j / dt / W_PER_KW
         ks, kk = kinds.get(src), kinds.get(snk)
         if ks == "pv":
             add("PV (DC)", tick, kw)
@@ -233,9 +230,9 @@ def _soc(d: dict[str, Any], day: date | None):
     tz, dt, start = d["tz"], d["dt"], d["start"]
     fig = go.Figure()
     by_dev: dict[str, list[tuple[int, int, float, float]]] = {}
-    for tick0, n, dev, metric, _tot, lo, hi in d["metrics"]:
-        if metric == "soc":
-            by_dev.setdefault(dev, []).append((tick0, n, lo, hi))
+    for m in d["metrics"]:
+        if m.metric == "soc":
+            by_dev.setdefault(m.device, []).append((m.tick0, m.n, m.minimum, m.maximum))
     for dev, rows in by_dev.items():
         xs, lo, hi = [], [], []
         for tick0, n, mn, mx in rows:   # a step band: each window's min–max over its span
@@ -262,10 +259,10 @@ def _by_month(d: dict[str, Any], metric: str, kinds_ok: set[str], scale: float,
 
     tz, dt, start, kinds = d["tz"], d["dt"], d["start"], d["kinds"]
     months: dict[str, float] = {}
-    for tick0, n, dev, m, tot, _lo, _hi in d["metrics"]:
-        if m == metric and kinds.get(dev) in kinds_ok:
-            key = _month(start + (tick0 + n / 2) * dt, tz)
-            months[key] = months.get(key, 0.0) + tot / scale
+    for r in d["metrics"]:
+        if r.metric == metric and kinds.get(r.device) in kinds_ok:
+            key = _month(start + (r.tick0 + r.n / 2) * dt, tz)
+            months[key] = months.get(key, 0.0) + r.total / scale
     xs = sorted(months)
     fig = go.Figure(go.Bar(x=xs, y=[months[m] for m in xs], name=metric))
     fig.update_layout(title=title, xaxis={"type": "category"}, yaxis={"title": ytitle})
@@ -281,8 +278,8 @@ def _heat_monthly(d: dict[str, Any]):
     for h, src, snk, car, j in d["hourly"]:
         if car == "heat" and kinds.get(src) == "heat_node" and kinds.get(snk) == "flat":
             m = months.setdefault(snk, {})
-            key = _month(h * 3600.0, tz)
-            m[key] = m.get(key, 0.0) + j / KWH
+            key = _month(h * S_PER_H, tz)
+            m[key] = m.get(key, 0.0) + j / J_PER_KWH
     all_months = sorted({k for m in months.values() for k in m})
     fig = go.Figure()
     for flat in sorted(months):
@@ -299,10 +296,10 @@ def _room_temps(d: dict[str, Any]):
 
     tz, dt, start, kinds = d["tz"], d["dt"], d["start"], d["kinds"]
     series: dict[str, list[tuple[str, float, float]]] = {}
-    for tick0, n, dev, m, tot, lo, _hi in d["metrics"]:
-        if m == "temp_room" and kinds.get(dev) == "flat" and n:
-            x = datetime.fromtimestamp(start + (tick0 + n / 2) * dt, tz).isoformat()
-            series.setdefault(dev, []).append((x, tot / n, lo))
+    for r in d["metrics"]:
+        if r.metric == "temp_room" and kinds.get(r.device) == "flat" and r.n:
+            x = datetime.fromtimestamp(start + (r.tick0 + r.n / 2) * dt, tz).isoformat()
+            series.setdefault(r.device, []).append((x, r.total / r.n, r.minimum))
     fig = go.Figure()
     for flat in sorted(series):
         xs, mean, low = zip(*series[flat], strict=True)
@@ -314,7 +311,7 @@ def _room_temps(d: dict[str, Any]):
     return fig
 
 
-def _currency(con: sqlite3.Connection, summary: dict[str, Any]) -> str:
+def _currency(summary: dict[str, Any]) -> str:
     return (summary.get("cost") or {}).get("currency", "USD")
 
 
@@ -383,33 +380,30 @@ def write_report(run_dir: Path, day: str | None = None, png: bool = True) -> Pat
         raise FileNotFoundError(f"no ledger at {db}")
     summary = json.loads((run_dir / "summary.json").read_text()) \
         if (run_dir / "summary.json").exists() else {}
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        d = _load(con)
+    with LedgerStore.open(db) as store:
+        d = _load(store)
         chosen = _pick_day(d, day)
         figs = {
             "sankey": _sankey(d, summary),
             "monthly": _monthly(d),
-            "day": _day_stack(con, d, chosen),
+            "day": _day_stack(store, d, chosen),
             "soc": _soc(d, chosen),
             "cost": _by_month(d, "cost", {"grid"}, 1.0,
-                              f"Grid cost by month [{_currency(con, summary)}]",
-                              _currency(con, summary)),
-            "unserved": _by_month(d, "unserved", {"load"}, KWH,
+                              f"Grid cost by month [{_currency(summary)}]",
+                              _currency(summary)),
+            "unserved": _by_month(d, "unserved", {"load"}, J_PER_KWH,
                                   "Unserved energy by month [kWh]", "kWh"),
         }
         if "flat" in d["kinds"].values():
             figs["heat"] = _heat_monthly(d)
             figs["temperature"] = _room_temps(d)
-    finally:
-        con.close()
     for f in figs.values():
         f.update_layout(height=560, template="plotly_white")
     ss = summary.get("self_sufficiency")
     sc = summary.get("self_consumption")
     head = (f"homesim · {summary.get('home') or d['home']} · "
             f"{datetime.fromtimestamp(d['start'], d['tz']).date()} + "
-            f"{d['ticks'] * d['dt'] / 86400:g} d at dt = {d['dt']:g} s")
+            f"{d['ticks'] * d['dt'] / S_PER_DAY:g} d at dt = {d['dt']:g} s")
     stats = " · ".join(x for x in (
         f"self-sufficiency {100 * ss:.1f} %" if ss is not None else "",
         f"self-consumption {100 * sc:.1f} %" if sc is not None else "",

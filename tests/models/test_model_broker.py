@@ -9,9 +9,15 @@ import pytest
 
 from homesim.devices.models.boiler import Boiler
 from homesim.devices.models.buffer import Buffer
-from homesim.devices.models.heatnode import HeatPumpOffer, broker_choice, dispatch
+from homesim.devices.models.heatnode import (
+    DispatchInputs,
+    DispatchPlant,
+    HeatPumpOffer,
+    broker_choice,
+    dispatch,
+)
 from homesim.devices.models.heatpump import HeatPumpModel, heating_curve
-from homesim.devices.models.thermal import Element, zone_constants
+from homesim.devices.models.zone import Element, zone_constants
 
 BUFFER = Buffer(volume=0.5, t_min=35.0, t_max=60.0, ua=2.0)
 ZONES = [zone_constants(70.0, 2.6, [Element(10.0, 1.3, kind="window"), Element(50.0, 0.35)])
@@ -61,10 +67,11 @@ def test_seed_scenario_sunny_day_heat_pump_into_buffer():
     served and the rest goes into the buffer; no gas."""
     n = 8
     offer = _offer(n, 8.0)
-    d = dispatch(**case(n, theta_e=8.0), heat_pumps=[offer], boiler=BOILER,
-                 t_return=np.full(n, 35.0), buffer=BUFFER, buffer_energy0=0.0,
-                 strategy="economic", price_el=np.full(n, PRICE_EL), gas_price=GAS,
-                 pv_surplus=np.full(n, 5e6))
+    d = dispatch(DispatchInputs(**case(n, theta_e=8.0)),
+                 DispatchPlant(heat_pumps=[offer], boiler=BOILER, t_return=np.full(n, 35.0),
+                               buffer=BUFFER, buffer_energy0=0.0, strategy="economic",
+                               price_el=np.full(n, PRICE_EL), gas_price=GAS,
+                               pv_surplus=np.full(n, 5e6)))
     assert {c.source for c in d.choice} == {"pv_surplus"}
     charged = d.buffer_charge > 0
     assert charged.any()
@@ -81,14 +88,15 @@ def test_seed_scenario_cold_night_gas():
     offer = _offer(n, -15.0)
     cop = float(offer.cop[0])
     assert 0 < cop < PRICE_EL / (GAS / 0.9)  # poor COP: 0.30/cop > gas/eta
-    d = dispatch(**case(n, theta_e=-15.0), heat_pumps=[offer], boiler=BOILER,
-                 t_return=np.full(n, 40.0), buffer=None, strategy="economic",
-                 price_el=np.full(n, PRICE_EL), gas_price=GAS, pv_surplus=np.zeros(n))
+    d = dispatch(DispatchInputs(**case(n, theta_e=-15.0)),
+                 DispatchPlant(heat_pumps=[offer], boiler=BOILER, t_return=np.full(n, 40.0),
+                               buffer=None, strategy="economic", price_el=np.full(n, PRICE_EL),
+                               gas_price=GAS, pv_surplus=np.zeros(n)))
     assert {c.source for c in d.choice} == {"boiler"}
     assert d.hp_heat.sum() == 0.0 and d.hp_el.sum() == 0.0
     assert d.boiler_heat.sum() > 0 and d.unmet.sum() == pytest.approx(0.0, abs=1e-6)
     # the same night with cheap electricity: the heat pump again
-    d2 = dispatch(**case(n, theta_e=-15.0), heat_pumps=[offer], boiler=BOILER,
-                  t_return=np.full(n, 40.0), strategy="economic",
-                  price_el=np.full(n, 0.05), gas_price=GAS)
+    d2 = dispatch(DispatchInputs(**case(n, theta_e=-15.0)),
+                  DispatchPlant(heat_pumps=[offer], boiler=BOILER, t_return=np.full(n, 40.0),
+                                strategy="economic", price_el=np.full(n, 0.05), gas_price=GAS))
     assert {c.source for c in d2.choice} == {"heat_pump"}

@@ -9,17 +9,19 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from homesim.devices.models.ev import (
-    KWH,
-    TARGET_SOC,
+from homesim.devices.models.ev_charging import (
     ActiveSession,
     ChargePoint,
-    Session,
     advance,
-    commuter_sessions,
     flexible_demand,
-    scheduled_sessions,
     window_sessions,
+)
+from homesim.devices.models.ev_sessions import (
+    KWH,
+    TARGET_SOC,
+    Session,
+    commuter_sessions,
+    scheduled_sessions,
 )
 
 DAY = 86400.0

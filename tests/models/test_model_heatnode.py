@@ -13,8 +13,14 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from homesim.devices.models.boiler import Boiler
 from homesim.devices.models.buffer import Buffer, buffer_headroom, buffer_step
-from homesim.devices.models.heatnode import STRATEGIES, HeatPumpOffer, dispatch
-from homesim.devices.models.thermal import Element, zone_constants
+from homesim.devices.models.heatnode import (
+    STRATEGIES,
+    DispatchInputs,
+    DispatchPlant,
+    HeatPumpOffer,
+    dispatch,
+)
+from homesim.devices.models.zone import Element, zone_constants
 
 DT = 900.0
 N = 3
@@ -96,7 +102,7 @@ def test_node_balance_every_tick(name) -> None:
     """in (heat pumps + boiler + buffer discharge) == out (flats + charge + distribution loss);
     electricity == heat / COP; gas == the boiler's own gas_energy; buffer follows buffer_step."""
     flats, plant = SCENARIOS[name]
-    r = dispatch(**flats, **plant)
+    r = dispatch(DispatchInputs(**flats), DispatchPlant(**plant))
     n = len(flats["theta_e"])
     heat_in = r.hp_heat.sum(axis=1) + r.boiler_heat + r.buffer_discharge
     heat_out = r.heat.sum(axis=1) + r.buffer_charge + r.distribution_loss
@@ -135,8 +141,9 @@ def test_big_heat_pump_covers_everything_and_charges_the_buffer() -> None:
     headroom (never above), and only while the buffer is not discharging."""
     n = 12
     offer = hp(n, BIG)
-    r = dispatch(**case(n), heat_pumps=[offer], boiler=BOILER, t_return=t_ret(n),
-                 buffer=BUFFER)
+    r = dispatch(DispatchInputs(**case(n)),
+                 DispatchPlant(heat_pumps=[offer], boiler=BOILER, t_return=t_ret(n),
+                               buffer=BUFFER))
     assert_array_equal(r.boiler_heat, 0.0)
     assert_array_equal(r.boiler_gas, 0.0)
     assert_array_equal(r.unmet, 0.0)
@@ -159,7 +166,8 @@ def test_big_heat_pump_covers_everything_and_charges_the_buffer() -> None:
 
 def test_small_heat_pump_then_boiler_no_unmet() -> None:
     n = 8
-    r = dispatch(**case(n), heat_pumps=[hp(n, SMALL)], boiler=BOILER, t_return=t_ret(n))
+    r = dispatch(DispatchInputs(**case(n)),
+                 DispatchPlant(heat_pumps=[hp(n, SMALL)], boiler=BOILER, t_return=t_ret(n)))
     assert_allclose(r.hp_heat[:, 0], SMALL * DT, rtol=RTOL)   # at full load
     assert np.all(r.boiler_heat > 0.0)
     assert_allclose(r.hp_heat[:, 0] + r.boiler_heat, r.demand.sum(axis=1), rtol=RTOL)
@@ -174,10 +182,12 @@ def test_shortfall_is_shared_in_proportion_and_flats_cool(strategy) -> None:
     fraction of its demand, and every flat ends colder than with enough heat."""
     n = 8
     loss = 0.05
-    short = dispatch(**case(n), heat_pumps=[hp(n, SMALL)], strategy=strategy,
-                     distribution_loss=loss)
-    ample = dispatch(**case(n), heat_pumps=[hp(n, BIG)], strategy=strategy,
-                     distribution_loss=loss)
+    short = dispatch(DispatchInputs(**case(n)),
+                     DispatchPlant(heat_pumps=[hp(n, SMALL)], strategy=strategy,
+                                   distribution_loss=loss))
+    ample = dispatch(DispatchInputs(**case(n)),
+                     DispatchPlant(heat_pumps=[hp(n, BIG)], strategy=strategy,
+                                   distribution_loss=loss))
     assert np.all(short.unmet > 0.0)
     assert_allclose(short.hp_heat[:, 0], SMALL * DT, rtol=RTOL)
     fraction = short.heat / short.demand
@@ -207,7 +217,7 @@ def test_heat_pumps_unused(label) -> None:
         kw["heat_pumps"] = [hp(n, BIG, 0.0)]
     else:
         kw["heat_pumps"] = [hp(n, 0.0, 3.0)]
-    r = dispatch(**case(n), **kw)
+    r = dispatch(DispatchInputs(**case(n)), DispatchPlant(**kw))
     assert_array_equal(r.hp_heat, 0.0)
     assert_array_equal(r.hp_el, 0.0)
     assert_array_equal(r.buffer_charge, 0.0)
@@ -222,7 +232,8 @@ def test_cut_off_ticks_only() -> None:
     n = 8
     off = np.arange(n) % 2 == 1
     offer = HeatPumpOffer(p_th_max=np.where(off, 0.0, BIG), cop=np.where(off, 0.0, 3.0))
-    r = dispatch(**case(n), heat_pumps=[offer], boiler=BOILER, t_return=t_ret(n))
+    r = dispatch(DispatchInputs(**case(n)),
+                 DispatchPlant(heat_pumps=[offer], boiler=BOILER, t_return=t_ret(n)))
     assert_array_equal(r.hp_heat[off, 0], 0.0)
     assert_array_equal(r.boiler_heat[~off], 0.0)
     assert np.all(r.boiler_heat[off] > 0.0)
@@ -232,8 +243,9 @@ def test_cut_off_ticks_only() -> None:
 def test_el_max_limits_a_single_heat_pump() -> None:
     n = 6
     el = np.full(n, 800.0 * DT)   # 800 W of electricity, COP 3 -> 2.4 kW of heat
-    r = dispatch(**case(n), heat_pumps=[hp(n, BIG)], boiler=BOILER, t_return=t_ret(n),
-                 buffer=BUFFER, el_max=el)
+    r = dispatch(DispatchInputs(**case(n)),
+                 DispatchPlant(heat_pumps=[hp(n, BIG)], boiler=BOILER, t_return=t_ret(n),
+                               buffer=BUFFER, el_max=el))
     assert np.all(r.hp_el.sum(axis=1) <= el * (1 + 1e-12))
     assert_allclose(r.hp_heat[:, 0], 2400.0 * DT, rtol=1e-12)
     assert np.all(r.boiler_heat > 0.0)
@@ -245,8 +257,9 @@ def test_el_max_limits_two_heat_pumps_that_charge_the_buffer() -> None:
     and together they drew ~1.39 x el_max here)."""
     n = 6
     el = np.full(n, 2000.0 * DT)
-    r = dispatch(**case(n), heat_pumps=[hp(n, BIG), hp(n, BIG)], buffer=Buffer(5.0, 35, 60, 2),
-                 el_max=el)
+    r = dispatch(DispatchInputs(**case(n)),
+                 DispatchPlant(heat_pumps=[hp(n, BIG), hp(n, BIG)],
+                               buffer=Buffer(5.0, 35, 60, 2), el_max=el))
     assert np.all(r.hp_el.sum(axis=1) <= el * (1 + 1e-12)), r.hp_el.sum(axis=1) / el
     assert_allclose(r.hp_el.sum(axis=1), el, rtol=1e-12)   # the limit binds: all into the tank
     assert np.all(r.buffer_charge > 0.0)
@@ -258,8 +271,9 @@ def test_el_max_limits_two_heat_pumps_that_charge_the_buffer() -> None:
 @pytest.mark.parametrize("loss", [0.0, 0.03, 0.2, 0.5])
 def test_distribution_loss_fraction(loss) -> None:
     n = 6
-    r = dispatch(**case(n), heat_pumps=[hp(n, SMALL)], boiler=BOILER, t_return=t_ret(n),
-                 distribution_loss=loss)
+    r = dispatch(DispatchInputs(**case(n)),
+                 DispatchPlant(heat_pumps=[hp(n, SMALL)], boiler=BOILER, t_return=t_ret(n),
+                               distribution_loss=loss))
     delivered = r.heat.sum(axis=1)
     assert_array_equal(r.unmet, 0.0)
     assert_allclose(delivered, r.demand.sum(axis=1), rtol=RTOL)
@@ -270,7 +284,8 @@ def test_distribution_loss_fraction(loss) -> None:
 @pytest.mark.parametrize("loss", [-0.01, 0.51])
 def test_distribution_loss_out_of_range(loss) -> None:
     with pytest.raises(ValueError, match="distribution_loss"):
-        dispatch(**case(2), heat_pumps=[hp(2, BIG)], distribution_loss=loss)
+        dispatch(DispatchInputs(**case(2)),
+                 DispatchPlant(heat_pumps=[hp(2, BIG)], distribution_loss=loss))
 
 
 # ------------------------------------------------------------------------ flats
@@ -282,7 +297,8 @@ def test_flats_energy_identity_over_the_window(pump) -> None:
     over the window; q_couple is antisymmetric."""
     n = 24
     inputs = case(n, theta_e=np.linspace(-8.0, 2.0, n), solar=True)
-    r = dispatch(**inputs, heat_pumps=[hp(n, pump)], strategy="heat_pump_only")
+    r = dispatch(DispatchInputs(**inputs),
+                 DispatchPlant(heat_pumps=[hp(n, pump)], strategy="heat_pump_only"))
     c_m = np.array([z.c_m for z in ZONES])
     gains = (inputs["phi_int"] + inputs["phi_sol"]) * DT
     flows = r.heat + gains - r.q_ambient - r.q_couple.sum(axis=2)
@@ -300,13 +316,14 @@ def test_flats_energy_identity_over_the_window(pump) -> None:
 
 def test_unknown_strategy() -> None:
     with pytest.raises(ValueError, match="unknown strategy"):
-        dispatch(**case(2), heat_pumps=[hp(2, BIG)], strategy="cheapest")
+        dispatch(DispatchInputs(**case(2)),
+                 DispatchPlant(heat_pumps=[hp(2, BIG)], strategy="cheapest"))
     assert {"heat_pump_first", "heat_pump_only", "boiler_only"} <= set(STRATEGIES)
 
 
 def test_boiler_needs_t_return() -> None:
     with pytest.raises(ValueError, match="t_return"):
-        dispatch(**case(2), boiler=BOILER)
+        dispatch(DispatchInputs(**case(2)), DispatchPlant(boiler=BOILER))
 
 
 @pytest.mark.parametrize("field, shape", [
@@ -317,7 +334,7 @@ def test_wrong_shapes(field, shape) -> None:
     inputs = case(4)
     inputs[field] = np.full(shape, 20.0 if field != "coupling" else 0.0)
     with pytest.raises(ValueError):
-        dispatch(**inputs, heat_pumps=[hp(4, BIG)])
+        dispatch(DispatchInputs(**inputs), DispatchPlant(heat_pumps=[hp(4, BIG)]))
 
 
 @pytest.mark.parametrize("what", ["cop short", "p_th_max long", "el_max short",
@@ -336,7 +353,7 @@ def test_wrong_plant_shapes(what) -> None:
     else:
         kw["t_return"] = t_ret(n - 1)
     with pytest.raises(ValueError):
-        dispatch(**case(n), **kw)
+        dispatch(DispatchInputs(**case(n)), DispatchPlant(**kw))
 
 
 # ------------------------------------------------------------------------ windows
@@ -367,13 +384,13 @@ def test_one_window_equals_two_chained_windows(with_boiler) -> None:
                        el_max=np.where(i % 7 == 0, 0.0, 5000.0 * DT))
     if with_boiler:
         plant.update(boiler=BOILER, t_return=t_ret(n))
-    whole = dispatch(**inputs, **plant)
+    whole = dispatch(DispatchInputs(**inputs), DispatchPlant(**plant))
     f1, p1 = _slice(inputs, plant, 0, 48)
-    first = dispatch(**f1, **p1)
+    first = dispatch(DispatchInputs(**f1), DispatchPlant(**p1))
     f2, p2 = _slice(inputs, plant, 48, n)
     f2["theta_m0"] = first.theta_m[-1]
     p2["buffer_energy0"] = first.buffer_stored[-1]
-    second = dispatch(**f2, **p2)
+    second = dispatch(DispatchInputs(**f2), DispatchPlant(**p2))
     # the case exercises every path
     assert np.any(whole.buffer_charge > 0) and np.any(whole.buffer_discharge > 0)
     assert with_boiler == bool(np.any(whole.boiler_heat > 0))
@@ -392,7 +409,8 @@ def test_causal() -> None:
     a = case(n)
     b = case(n, theta_e=np.where(np.arange(n) > 10, 10.0, -5.0))
     plant = dict(heat_pumps=[hp(n, 2500.0)], buffer=BUFFER, boiler=BOILER, t_return=t_ret(n))
-    ra, rb = dispatch(**a, **plant), dispatch(**b, **plant)
+    ra = dispatch(DispatchInputs(**a), DispatchPlant(**plant))
+    rb = dispatch(DispatchInputs(**b), DispatchPlant(**plant))
     assert_array_equal(ra.heat[:11], rb.heat[:11])
     assert_array_equal(ra.buffer_stored[:11], rb.buffer_stored[:11])
     assert not np.array_equal(ra.heat[11:], rb.heat[11:])
@@ -402,10 +420,11 @@ def test_causal() -> None:
 
 
 def test_balance_exact_when_shortfall_is_below_the_snap_tolerance() -> None:
-    ideal = dispatch(**case(1), heat_pumps=[hp(1, BIG)])
+    ideal = dispatch(DispatchInputs(**case(1)), DispatchPlant(heat_pumps=[hp(1, BIG)]))
     need = ideal.demand.sum()
     offer = HeatPumpOffer(np.array([need / DT * (1 - 1e-11)]), np.array([3.0]))
-    r = dispatch(**case(1), heat_pumps=[offer], strategy="heat_pump_only")
+    r = dispatch(DispatchInputs(**case(1)),
+                 DispatchPlant(heat_pumps=[offer], strategy="heat_pump_only"))
     heat_in = r.hp_heat.sum(axis=1) + r.boiler_heat + r.buffer_discharge
     heat_out = r.heat.sum(axis=1) + r.buffer_charge + r.distribution_loss
     assert_allclose(heat_in, heat_out, rtol=1e-12, atol=0)

@@ -9,15 +9,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from homesim.devices.models.ev import (
-    KWH,
+from homesim.devices.models.ev_charging import (
     ActiveSession,
     ChargePoint,
-    Session,
     advance,
+    window_sessions,
+)
+from homesim.devices.models.ev_sessions import (
+    KWH,
+    Session,
     commuter_sessions,
     scheduled_sessions,
-    window_sessions,
 )
 from homesim.devices.models.loadmanager import STRATEGIES, ChargerWindow, manage
 from homesim.devices.models.schedule import in_windows

@@ -8,14 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from homesim.devices.models.thermal import (
+from homesim.devices.models.thermal_network import simulate, solve_tick
+from homesim.devices.models.zone import (
     RHO_C_AIR,
     Element,
     Zone,
     facade_irradiance,
-    simulate,
     solar_gains,
-    solve_tick,
     ventilation_conductance,
     zone_constants,
 )

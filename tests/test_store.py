@@ -1,0 +1,328 @@
+"""The ledger store on real SQLite files: what is written, and every query read back against
+numbers computed by hand (and against the ledger's own running totals)."""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from homesim.devices.bus.store import (
+    EXPORT_TABLES,
+    Event,
+    Flow,
+    LedgerError,
+    LedgerStore,
+    Meter,
+    MetricTotal,
+    NodeBalance,
+)
+from homesim.schemas.manifest import Home
+from homesim.schemas.units import J_PER_KWH
+
+START = 1735689600.0  # 2025-01-01T00:00:00Z, on the hour
+DT = 900.0
+CLI = [sys.executable, "-m", "homesim.infra.cli"]
+
+HOME = {
+    "apiVersion": "homesim.io/v1alpha1", "kind": "Home", "metadata": {"name": "unit"},
+    "spec": {
+        "location": {"latitude": 50, "longitude": 8, "timezone": "UTC"},
+        "simulation": {"start": "2025-01-01T00:00:00+00:00", "duration": "90m", "dt": DT},
+        "devices": [
+            {"name": "weather", "kind": "weather"}, {"name": "sun", "kind": "sun"},
+            {"name": "pv", "kind": "pv"}, {"name": "inverter", "kind": "inverter"},
+            {"name": "battery", "kind": "battery"}, {"name": "grid", "kind": "grid"},
+            {"name": "load", "kind": "load"},
+        ]}}
+
+# Two windows of three ticks. Values are multiples of 1/4 so every sum is exact [J].
+W0_FLOWS = [  # (source, sink, carrier, joules per tick)
+    ("sun", "pv", "solar", [10.0, 0.0, 6.0]),
+    ("pv", "inverter", "electricity", [8.0, 0.0, 4.0]),
+    ("inverter", "load", "electricity", [5.0, 3.0, 4.0]),
+    ("inverter", "battery", "electricity", [2.0, 0.0, 0.0]),
+    ("battery", "inverter", "electricity", [0.0, 2.0, 0.0]),
+    ("grid", "inverter", "electricity", [0.0, 1.0, 0.5]),
+    ("inverter", "grid", "electricity", [0.5, 0.0, 0.0]),
+]
+W1_FLOWS = [
+    ("grid", "inverter", "electricity", [1.0, 1.0, 1.25]),
+    ("inverter", "load", "electricity", [1.0, 1.0, 1.0]),
+    ("inverter", "grid", "electricity", [0.0, 0.0, 0.25]),
+]
+
+
+def _settles(tick0: int, window: int) -> dict[str, dict]:
+    """Settles of every device for one window; the load's losses miss 0.5 J in tick 2 and
+    0.25 J in tick 5 (residuals the ledger must find)."""
+    n = 3
+
+    def s(dev: str, **kw) -> dict:
+        return {"run": "r", "window": window, "tick0": tick0, "n": n, "device": dev,
+                "packets": 0, **kw}
+
+    if window == 0:
+        return {
+            "weather": s("weather"), "sun": s("sun"), "grid": s(
+                "grid", metrics={"cost": [0.0, 0.25, 0.125]},
+                events=[{"tick": 1, "kind": "outage", "value": "start", "reason": "test",
+                         "data": {"planned": True}}]),
+            "pv": s("pv", losses=[2.0, 0.0, 2.0]),
+            "inverter": s("inverter", losses=[0.5, 0.0, 0.5]),
+            "battery": s("battery", stored0=10.0, stored=[11.75, 9.75, 9.75],
+                         losses=[0.25, 0.0, 0.0], metrics={"soc": [0.75, 0.5, 0.5]}),
+            "load": s("load", losses=[5.0, 3.0, 3.5],
+                      metrics={"demand": [5.0, 3.0, 4.5], "unserved": [0.0, 0.0, 0.5]}),
+        }
+    return {
+        "weather": s("weather"), "sun": s("sun"),
+        "grid": s("grid", metrics={"cost": [0.25, 0.25, 0.25]}),
+        "pv": s("pv"), "inverter": s("inverter"),
+        "battery": s("battery", stored0=9.75, stored=[9.75, 9.75, 9.75],
+                     metrics={"soc": [0.5, 0.5, 0.5]}),
+        "load": s("load", losses=[1.0, 1.0, 0.75],
+                  metrics={"demand": [1.0, 1.0, 1.0], "unserved": [0.0, 0.0, 0.0]}),
+    }
+
+
+def _packets(flows) -> list[dict]:
+    return [{"flows": [{"source": a, "sink": b, "carrier": c, "joules": np.array(j)}
+                       for a, b, c, j in flows]}]
+
+
+@pytest.fixture
+def booked(tmp_path):
+    """A ledger written by the real Ledger (through the store): two windows."""
+    from homesim.devices.bus.ledger import Ledger
+
+    home = Home.model_validate(HOME)
+    led = Ledger(home, "r", tmp_path / "ledger.sqlite", START, DT, 6)
+    led.book(0, _settles(0, 0), _packets(W0_FLOWS))
+    led.book(1, _settles(3, 1), _packets(W1_FLOWS))
+    summary = led.summary()
+    led.close()
+    return tmp_path / "ledger.sqlite", led, summary
+
+
+def test_rows_on_disk_are_what_the_ledger_always_wrote(booked):
+    """Exact rows and insertion order (one packet row per non-zero tick; times
+    start + tick·dt; balance rows sorted by node; metrics/events as settled)."""
+    db, _, _ = booked
+    con = sqlite3.connect(db)
+    tables = [r[0] for r in con.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    assert tables == ["device_metric", "event", "node", "node_balance", "packet", "run",
+                      "settled_window"]
+    packets = con.execute("SELECT * FROM packet ORDER BY rowid").fetchall()
+    expected = [(tick0 + k, START + (tick0 + k) * DT, a, b, c, j[k])
+                for tick0, flows in ((0, W0_FLOWS), (3, W1_FLOWS))
+                for a, b, c, j in flows for k in range(3) if j[k]]
+    assert packets == expected
+    assert len(packets) == 19
+    nodes = con.execute("SELECT * FROM node ORDER BY rowid").fetchall()
+    assert nodes[:7] == [("weather", "weather", 1), ("sun", "sun", 0), ("pv", "pv", 1),
+                         ("inverter", "inverter", 1), ("battery", "battery", 1),
+                         ("grid", "grid", 0), ("load", "load", 1)]
+    assert [n[0] for n in nodes[7:]] == ["ambient", "occupancy", "gas-grid"]
+    bal = con.execute("SELECT * FROM node_balance WHERE window_index = 0 "
+                      "ORDER BY rowid").fetchall()
+    assert [b[1] for b in bal] == ["battery", "inverter", "load", "pv", "weather"]
+    assert bal[2] == (0, "load", 12.0, 0.0, 0.0, 11.5, 0.5, 0.5)
+    assert bal[0] == (0, "battery", 2.0, 2.0, -0.25, 0.25, 0.0, 0.0)
+    assert con.execute("SELECT * FROM device_metric WHERE window_index = 0 ORDER BY rowid"
+                       ).fetchall() == [
+        (0, "grid", "cost", 0.375, 0.0, 0.25), (0, "battery", "soc", 1.75, 0.5, 0.75),
+        (0, "load", "demand", 12.5, 3.0, 5.0), (0, "load", "unserved", 0.5, 0.0, 0.5)]
+    assert con.execute("SELECT * FROM event").fetchall() == [
+        (1, START + DT, "grid", "outage", "start", "test", '{"planned": true}')]
+    assert con.execute("SELECT window_index, tick0, n FROM settled_window").fetchall() == [
+        (0, 0, 3), (1, 3, 3)]
+    run = con.execute("SELECT run_id, home, start_time, dt, ticks FROM run").fetchall()
+    assert run == [("r", "unit", START, DT, 6)]
+    con.close()
+
+
+def test_reads(booked):
+    """Every read of the store against hand sums."""
+    db, _, _ = booked
+    with LedgerStore.open(db) as st:
+        run = st.run()
+        assert (run.run_id, run.home, run.start, run.dt, run.ticks) == ("r", "unit", START,
+                                                                         DT, 6)
+        assert st.home().metadata.name == "unit"
+        assert st.kinds()["battery"] == "battery" and st.kinds()["gas-grid"] == "gas-grid"
+        assert [n.name for n in st.nodes() if n.bounded] == [
+            "weather", "pv", "inverter", "battery", "load"]
+        assert st.settled_span() == (2, 0, 6, 6)
+        assert [(w.window, w.tick0, w.n) for w in st.settled_windows()] == [(0, 0, 3),
+                                                                            (1, 3, 3)]
+
+        totals = st.flow_totals()
+        assert list(totals) == sorted(totals)
+        assert totals[("grid", "inverter", "electricity")] == 0.0 + 1.0 + 0.5 + 3.25
+        assert totals[("inverter", "load", "electricity")] == 12.0 + 3.0
+        assert totals[("sun", "pv", "solar")] == 16.0
+        assert st.flow_totals(3, 6) == {("grid", "inverter", "electricity"): 3.25,
+                                        ("inverter", "grid", "electricity"): 0.25,
+                                        ("inverter", "load", "electricity"): 3.0}
+        assert st.flow_totals(1, 3, carrier="solar") == {("sun", "pv", "solar"): 6.0}
+
+        # hours: ticks 0-3 are in the first hour, ticks 4-5 in the second
+        h0 = int(START // 3600)
+        hourly = {(h - h0, s, k): j for h, s, k, _, j in st.hourly_flows()}
+        assert hourly[(0, "inverter", "load")] == 5 + 3 + 4 + 1
+        assert hourly[(1, "inverter", "load")] == 2.0
+        assert hourly[(1, "grid", "inverter")] == 2.25
+        quarter = st.hourly_flows(bin_s=DT)
+        assert {b.bin - int(START // DT) for b in quarter} == {0, 1, 2, 3, 4, 5}
+
+        tf = st.tick_flows(1, 4, carrier="electricity")
+        assert [t.tick for t in tf] == sorted(t.tick for t in tf)
+        assert {(t.tick, t.source, t.sink): t.joules for t in tf} == {
+            (1, "inverter", "load"): 3.0, (1, "battery", "inverter"): 2.0,
+            (1, "grid", "inverter"): 1.0, (2, "pv", "inverter"): 4.0,
+            (2, "inverter", "load"): 4.0, (2, "grid", "inverter"): 0.5,
+            (3, "grid", "inverter"): 1.0, (3, "inverter", "load"): 1.0}
+
+        m = st.per_tick([Meter("electricity", ("inverter",), ("load",)),
+                         Meter("electricity", None, ("load", "battery")),
+                         Meter("electricity", ("grid",)),
+                         Meter("electricity", ("inverter",), ()),
+                         Meter("solar", None, None)], 1, 6)
+        assert m.shape == (5, 5)
+        np.testing.assert_array_equal(m[:, 0], [3.0, 4.0, 1.0, 1.0, 1.0])
+        np.testing.assert_array_equal(m[:, 1], [3.0, 4.0, 1.0, 1.0, 1.0])
+        np.testing.assert_array_equal(m[:, 2], [1.0, 0.5, 1.0, 1.0, 1.25])
+        np.testing.assert_array_equal(m[:, 3], 0.0)
+        np.testing.assert_array_equal(m[:, 4], [0.0, 6.0, 0.0, 0.0, 0.0])
+        np.testing.assert_array_equal(st.per_tick([Meter("electricity", None, ("battery",))],
+                                                  0, 6)[:, 0], [2, 0, 0, 0, 0, 0])
+        np.testing.assert_array_equal(st.flow_series("inverter", "grid", "electricity", 0, 6),
+                                      [0.5, 0, 0, 0, 0, 0.25])
+
+        bal = st.node_balances()
+        assert list(bal) == ["battery", "inverter", "load", "pv", "weather"]
+        assert bal["load"] == ("load", 15.0, 0.0, 0.0, 14.25, 0.75, 0.5)
+        assert bal["inverter"].energy_in == 8 + 0 + 2 + 1 + 4 + 0.5 + 3.25
+        assert bal["inverter"].losses == 1.0 and bal["inverter"].residual == 0.0
+        assert bal["battery"].delta_stored == -0.25
+        assert st.node_balances(3, 6)["load"] == ("load", 3.0, 0.0, 0.0, 2.75, 0.25, 0.25)
+        assert st.node_balances(1, 6)["load"].energy_in == 3.0   # window 0 not inside
+
+        met = st.device_metrics(metrics=("unserved", "soc"))
+        assert [(r.window, r.device, r.metric) for r in met if r.metric == "unserved"] == [
+            (0, "load", "unserved"), (1, "load", "unserved")]
+        soc0 = next(r for r in met if r.metric == "soc" and r.window == 0)
+        assert (soc0.tick0, soc0.n, soc0.total, soc0.minimum, soc0.maximum) == (
+            0, 3, 1.75, 0.5, 0.75)
+        cost = st.device_metrics(metrics=("cost",), devices=("grid",), tick0=3, tick1=6)
+        assert [(r.window, r.total) for r in cost] == [(1, 0.75)]
+        assert st.device_metrics(devices=("nobody",)) == []
+        assert len(st.device_metrics()) == 4 + 4
+
+        (ev,) = st.events()
+        assert ev == Event(1, "grid", "outage", "start", "test", {"planned": True},
+                           START + DT)
+        assert st.events(tick0=2) == [] and st.events(device="load") == []
+
+        cols, rows = st.export_table("node_balance")
+        assert cols == ["window_index", "node", "energy_in", "energy_out", "delta_stored",
+                        "losses", "residual", "max_abs_residual"]
+        assert len(rows) == 10
+        with pytest.raises(ValueError, match="table must be one of"):
+            st.export_table("run")
+
+
+def test_ledger_totals_and_summary_agree_with_the_store(booked):
+    """The summary (from the ledger's running totals) and the store's reads are one ledger."""
+    db, led, summary = booked
+    with LedgerStore.open(db) as st:
+        assert st.flow_totals() == pytest.approx(led.flow_totals, rel=0, abs=0)
+        bal = st.node_balances()
+        for node, total in led.node_in.items():
+            assert bal[node].energy_in == total
+            assert bal[node].residual == led.node_residual[node]
+        flows = st.flow_totals()
+    e = summary["energy_kwh"]
+    assert e["grid_import"] == flows[("grid", "inverter", "electricity")] / J_PER_KWH
+    assert e["load_served"] == 15.0 / J_PER_KWH
+    assert e["unserved"] == 0.5 / J_PER_KWH
+    assert summary["conservation"]["worst_abs_residual_j"] == 0.5
+    assert (summary["conservation"]["worst_node"], summary["conservation"]["worst_tick"]) == (
+        "load", 2)
+    assert summary["windows"] == 2 and summary["ticks"] == 6 and summary["complete"]
+    assert summary["cost"]["net"] == 0.375 + 0.75
+    assert summary["peak_import_w"] == 1.25 / DT
+
+
+def _store(tmp_path: Path) -> LedgerStore:
+    st = LedgerStore.create(tmp_path / "ledger.sqlite")
+    st.write_run("r", "unit", START, DT, 6, Home.model_validate(HOME).model_dump_json())
+    st.write_nodes([("a", "load", True), ("b", "load", True)])
+    return st
+
+
+def test_a_failed_window_leaves_nothing_behind(tmp_path):
+    """A window that cannot be written (a negative packet) is rolled back entirely; a wrong
+    shape is refused before anything is written; the next window books normally."""
+    st = _store(tmp_path)
+    with pytest.raises(LedgerError, match="CHECK"):
+        st.book_window(0, 0, 2, [Flow("a", "b", "electricity", np.array([1.0, -1.0]))],
+                       [NodeBalance("a", 0, 1, 0, 0, -1, 1)], [MetricTotal("a", "x", 1, 0, 1)],
+                       [Event(0, "a", "k")])
+    with pytest.raises(ValueError, match="expected 2"):
+        st.book_window(0, 0, 2, [Flow("a", "b", "electricity", np.zeros(3))], [], [])
+    assert st.settled_span() == (0, None, None, 0)
+    for table in ("packet", "node_balance", "device_metric", "event"):
+        assert st.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,)
+    assert st.book_window(0, 0, 2, [Flow("a", "b", "electricity", np.array([0.0, 2.5]))],
+                          [], [], booked_at=12.5) == 1
+    assert st.settled_windows()[0] == (0, 0, 2, 12.5)
+    assert st.write_events([Event(1, "b", "switch", 1, None, None)]) == 1
+    assert st.events() == [Event(1, "b", "switch", "1", None, {}, START + DT)]
+    st.close()
+    with LedgerStore.open(tmp_path / "ledger.sqlite") as ro, pytest.raises(LedgerError):
+        ro.write_nodes([("c", "load", True)])
+
+
+def test_open_errors(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        LedgerStore.open(tmp_path / "missing.sqlite")
+    (tmp_path / "empty.sqlite").write_bytes(b"")
+    with LedgerStore.open(tmp_path / "empty.sqlite") as st, pytest.raises(LedgerError,
+                                                                          match="no such"):
+        st.run()
+
+
+def test_export_command_writes_the_table(booked, tmp_path):
+    db, _, _ = booked
+    for table in EXPORT_TABLES:
+        target = tmp_path / f"{table}.csv"
+        res = subprocess.run([*CLI, "export", str(db.parent), "--format", "csv", "--table",
+                              table, "--out", str(target)], capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+        rows = list(csv.DictReader(target.open()))
+        assert len(rows) == {"packet": 19, "node_balance": 10, "device_metric": 8,
+                             "settled_window": 2}[table]
+    rows = list(csv.DictReader((tmp_path / "packet.csv").open()))
+    assert rows[0] == {"tick": "0", "sim_time": str(START), "source": "sun", "sink": "pv",
+                       "carrier": "solar", "joules": "10.0"}
+    res = subprocess.run([*CLI, "export", str(db.parent), "--table", "run"],
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and "--table must be" in res.stderr
+
+
+def test_store_imports_no_bus_runtime():
+    """The store stays importable without autobahn/twisted or the rest of the bus."""
+    code = ("import sys, homesim.devices.bus.store; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('autobahn', 'twisted') or "
+            "(m.startswith('homesim.devices.') and m not in ('homesim.devices.bus', "
+            "'homesim.devices.bus.store'))]; print(bad); sys.exit(bool(bad))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
