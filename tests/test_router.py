@@ -314,6 +314,7 @@ def test_router_env_cached_is_fast(router_python):
 
 
 @pytest.mark.integration
+@pytest.mark.quick
 def test_rpc_and_events_across_transports(router, client_script):
     assert router.rs_url == f"rs://127.0.0.1:{router.rs_port}"
     assert router.ws_url == f"ws://127.0.0.1:{router.ws_port}/ws"

@@ -40,6 +40,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.conftest import missing_tool
+
 pytestmark = [pytest.mark.integration, pytest.mark.podman, pytest.mark.timeout(2400)]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -188,7 +190,7 @@ def logs(name: str, tail: int = 40) -> str:
 def images() -> dict[str, float]:
     """Build (or reuse, layer cache) the images with infra/images/build.sh; its timings."""
     if shutil.which("podman") is None:
-        pytest.skip("podman is not installed (apt-get install podman runc debootstrap)")
+        missing_tool("podman is not installed (apt-get install podman runc debootstrap)")
     t0 = time.monotonic()
     res = subprocess.run(["bash", str(BUILD), "device", "router"], capture_output=True,
                          text=True, timeout=1800)

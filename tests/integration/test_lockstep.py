@@ -59,6 +59,7 @@ def test_same_seed_same_ledger_at_any_speed_and_under_load(tmp_path):
         fast["energy_kwh"]["load_demand"], rel=1e-9)
 
 
+@pytest.mark.quick
 def test_example_day_conserves_energy(tmp_path):
     """Every node balances in every tick; the summary is coherent."""
     m = write_manifest(tmp_path, example(dt=60, duration="2d"))

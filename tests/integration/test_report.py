@@ -53,6 +53,7 @@ def _assert_png(p: Path) -> None:
     assert len(data) > 10_000, f"{p} is only {len(data)} bytes"
 
 
+@pytest.mark.quick
 def test_report_renders_every_figure(run_dir, chromium):
     """The run's report.html is self-contained and its six figures render as plotly SVG."""
     html = run_dir / "report.html"

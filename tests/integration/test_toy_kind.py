@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.integration.conftest import EXAMPLE, HOMESIM, ROOT
@@ -46,6 +47,7 @@ def test_the_package_does_not_know_the_toy_kind() -> None:
                 assert "kettle" not in f.read_text(errors="ignore").lower(), f
 
 
+@pytest.mark.quick
 def test_unknown_without_the_descriptor_known_with_it(tmp_path: Path) -> None:
     m = _manifest(tmp_path)
     bare = subprocess.run([*HOMESIM, "validate", str(m)], capture_output=True, text=True,
@@ -62,6 +64,7 @@ def test_unknown_without_the_descriptor_known_with_it(tmp_path: Path) -> None:
     assert res.returncode == 1 and "spec.devices[7].properties.power" in res.stdout + res.stderr
 
 
+@pytest.mark.quick
 def test_the_toy_kind_runs_over_the_router(tmp_path: Path) -> None:
     m = _manifest(tmp_path)
     out = tmp_path / "run"
