@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -31,22 +32,47 @@ err = Console(stderr=True, soft_wrap=True)
 def validate(
     manifests: Annotated[list[Path], typer.Argument(help="Home manifest(s) (YAML)")],
 ) -> None:
-    """Check manifests; print every error with its field path. Exit 1 if any is invalid."""
+    """Check manifests; print every error with its field path. Exit 1 if any is invalid.
+
+    Any file ends in a message, never a traceback: files over 10 MiB, binary or non-UTF-8
+    files, YAML bombs and deep nesting are refused before they are expanded; the weather and
+    tariff files a manifest names must exist.
+    """
     from homesim.schemas.manifest import ManifestError, load_any
 
     bad = 0
     for m in manifests:
+        name = escape(str(m))
         try:
-            home = load_any(m)
+            home = load_any(m, check_files=True)
         except ManifestError as exc:
             bad += 1
-            err.print(f"[red]✗ {m}[/red]: {len(exc.errors)} error(s)")
-            for path, reason in exc.errors:
-                err.print(f"  [bold]{path}[/bold]: {reason}")
+            _print_errors(f"[red]✗ {name}[/red]: {len(exc.errors)} error(s)", exc.errors)
+            continue
+        except Exception as exc:  # noqa: BLE001 - validate never ends in a traceback
+            bad += 1
+            err.print(f"[red]✗ {name}[/red]: cannot validate: "
+                      f"{escape(type(exc).__name__)}: {escape(_short(str(exc)))}")
             continue
         kinds = ", ".join(f"{d.name} ({d.kind})" for d in home.spec.enabled())
-        console.print(f"[green]✓ {m}[/green]: Home '{home.metadata.name}' with {kinds}")
+        console.print(f"[green]✓ {name}[/green]: Home '{escape(home.metadata.name)}' "
+                      f"with {escape(kinds)}")
     raise typer.Exit(1 if bad else 0)
+
+
+def _short(text: str, limit: int = 500) -> str:
+    """``text`` on one line, at most ``limit`` characters (user input can be huge)."""
+    one = " ".join(text.split())
+    return one if len(one) <= limit else one[:limit] + "…"
+
+
+def _print_errors(title: str, errors: list[tuple[str, str]], limit: int = 50) -> None:
+    """Print a markup title and every ``(path, reason)`` (user text escaped, first ``limit``)."""
+    err.print(title)
+    for path, reason in errors[:limit]:
+        err.print(f"  [bold]{escape(_short(str(path), 200))}[/bold]: {escape(_short(str(reason)))}")
+    if len(errors) > limit:
+        err.print(f"  … and {len(errors) - limit} more")
 
 
 def _fmt_time(t: float, tz: str | None = None) -> str:
@@ -90,11 +116,9 @@ def run(
     from homesim.schemas.manifest import ManifestError, load_any
 
     try:
-        home = load_any(manifest)
+        home = load_any(manifest, check_files=True)
     except ManifestError as exc:
-        err.print(f"[red]invalid manifest {manifest}[/red]")
-        for path, reason in exc.errors:
-            err.print(f"  [bold]{path}[/bold]: {reason}")
+        _print_errors(f"[red]invalid manifest {escape(str(manifest))}[/red]", exc.errors)
         raise typer.Exit(2) from None
     opts = RunOptions(until=until, dt=dt, speed=speed, seed=seed, out=out, window=window,
                       timeout=timeout, tap=tap)
@@ -134,7 +158,7 @@ def run(
         try:
             res = run_home(home, opts, on_progress=on_progress, on_phase=on_phase)
         except Exception as exc:  # noqa: BLE001 - a clear one-line error for the user
-            err.print(f"[red]homesim run failed:[/red] {exc}")
+            err.print(f"[red]homesim run failed:[/red] {escape(_short(str(exc)))}")
             raise typer.Exit(1) from None
     if res.summary and not no_report:
         from homesim.infra.analysis.report import ReportError, write_report
@@ -142,13 +166,16 @@ def run(
         try:
             write_report(res.run_dir)
         except ReportError as exc:
-            err.print(f"[yellow]figures/*.png not written:[/yellow] {exc}")
+            err.print(f"[yellow]figures/*.png not written:[/yellow] {escape(str(exc))}")
         except Exception as exc:  # noqa: BLE001 - a report never fails a run
-            err.print(f"[yellow]report not written:[/yellow] {exc}")
+            err.print(f"[yellow]report not written:[/yellow] {escape(str(exc))}")
     if json_out and res.summary:
         print(json.dumps(res.summary, indent=2))
     elif res.summary:
-        print_summary(res.summary)
+        try:
+            print_summary(res.summary)
+        except (KeyError, TypeError, ValueError) as exc:
+            err.print(f"[yellow]summary.json is incomplete[/yellow] (no {escape(str(exc))})")
     if res.ok:
         console.print(f"[green]✓[/green] {res.message} in {res.wall_seconds:.1f} s wall time; "
                       f"run folder: {res.run_dir}")

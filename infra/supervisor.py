@@ -11,6 +11,7 @@ Run folder: ``manifest.yaml`` (resolved), ``ledger.sqlite``, ``summary.json``, `
 from __future__ import annotations
 
 import json
+import math
 import os
 import queue
 import signal
@@ -28,7 +29,14 @@ import yaml
 
 from homesim.schemas.manifest import Home, Location, parse_duration
 
-__all__ = ["RunOptions", "RunResult", "prepare_home", "run_home"]
+__all__ = ["RunOptions", "RunResult", "prepare_home", "run_home", "summary_problem",
+           "SUMMARY_REL_TOL"]
+
+#: Largest relative conservation residual (|residual| / energy in, summed over the run, worst
+#: node) a finished run may report and still count as a success. The ledger already fails
+#: any tick beyond max(1e-3 J, 1e-6 × throughput); this is the run-level check of the
+#: summary it wrote (which also catches NaN and missing figures).
+SUMMARY_REL_TOL = 1e-4
 
 
 @dataclass
@@ -169,6 +177,7 @@ def run_home(home: Home, opts: RunOptions,
         return pr
 
     result = RunResult(ok=False, message="", run_dir=run_dir, router_ws=ws_url)
+    finished: dict[str, Any] | None = None
     interrupted = {"flag": False}
     old_handler = signal.getsignal(signal.SIGINT)
 
@@ -200,7 +209,7 @@ def run_home(home: Home, opts: RunOptions,
             lines.put(None)
 
         threading.Thread(target=_reader, daemon=True).start()
-        finished: dict[str, Any] | None = None
+        finished = None
         while finished is None:
             if interrupted["flag"]:
                 result.message = "interrupted (Ctrl-C): all processes stopped"
@@ -233,8 +242,8 @@ def run_home(home: Home, opts: RunOptions,
                 break
         if finished is not None:
             result.ok = bool(finished.get("ok"))
-            result.message = finished.get("message", "")
-            result.failed = finished.get("missing", [])
+            result.message = str(finished.get("message", ""))
+            result.failed = list(finished.get("missing") or [])
             if on_progress and finished.get("status"):
                 on_progress({"event": "progress", **finished["status"]})
             # the ledger writes summary.json and exits; devices exit on 'finished'
@@ -251,9 +260,60 @@ def run_home(home: Home, opts: RunOptions,
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     summary_path = run_dir / "summary.json"
     if summary_path.exists():
-        result.summary = json.loads(summary_path.read_text())
+        try:
+            loaded = json.loads(summary_path.read_text())
+            result.summary = loaded if isinstance(loaded, dict) else None
+        except (OSError, ValueError) as exc:
+            if result.ok:
+                result.ok = False
+                result.message = f"the ledger's summary.json cannot be read: {exc}"
+    if result.ok:
+        status = finished.get("status") if finished else None
+        problem = summary_problem(result.summary, status if isinstance(status, dict) else None)
+        if problem:
+            result.ok = False
+            result.message = problem
     result.wall_seconds = time.monotonic() - t0
     return result
+
+
+def summary_problem(summary: dict[str, Any] | None,
+                    status: dict[str, Any] | None = None) -> str | None:
+    """The first reason a run whose clock reported success is not a success, or None.
+
+    A run succeeds only when the ledger booked every planned tick (``complete``, ``ticks ==
+    ticks_planned``), every window the clock opened (``windows`` equals the clock's final
+    status ``window``, the number of windows opened), reported no ledger error, and its
+    conservation figures are finite and within :data:`SUMMARY_REL_TOL`.
+    """
+    if not summary:
+        return "the ledger wrote no summary (summary.json missing): the run is not booked"
+    ledger = summary.get("ledger") or {}
+    if isinstance(ledger, dict) and ledger.get("error"):
+        return f"the ledger failed: {ledger['error']}"
+    ticks, planned = summary.get("ticks"), summary.get("ticks_planned")
+    if not summary.get("complete") or ticks is None or ticks != planned:
+        return (f"the ledger booked {ticks} of {planned} planned ticks "
+                "(summary.json complete is false)")
+    windows = summary.get("windows")
+    if not isinstance(windows, int) or windows < 1:
+        return f"the ledger booked no window (windows = {windows!r})"
+    opened = status.get("window") if status else None
+    if isinstance(opened, int) and windows != opened:
+        return f"the ledger booked {windows} windows of the {opened} the clock ran"
+    cons = summary.get("conservation") or {}
+    try:
+        worst = float(cons.get("worst_abs_residual_j", math.nan))
+        rel = float(cons.get("relative_residual", math.nan))
+    except (TypeError, ValueError):
+        return "the summary's conservation figures are missing or not numbers"
+    if not (math.isfinite(worst) and math.isfinite(rel)):
+        return (f"conservation residual not finite (worst {worst} J, relative {rel}) "
+                f"at {cons.get('worst_node') or cons.get('relative_residual_node') or '?'}")
+    if rel > SUMMARY_REL_TOL:
+        return (f"conservation violated: relative residual {rel:.3g} > {SUMMARY_REL_TOL:g} at "
+                f"{cons.get('relative_residual_node') or '?'}")
+    return None
 
 
 def write_prometheus_config(run_dir: Path) -> Path:

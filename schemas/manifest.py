@@ -10,7 +10,9 @@ manifest, the device's ``describe`` and its ``set`` validation are one schema.
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -33,10 +35,21 @@ from homesim.schemas.registry import REGISTRY
 __all__ = [
     "API_VERSION", "DEVICE_KINDS", "Home", "HomeSpec", "Device", "ManifestError",
     "load_manifest", "parse_duration", "home_json_schema", "PROPERTY_MODELS", "EXTERNAL_NODES",
-    "Block", "load_any", "as_home",
+    "Block", "load_any", "as_home", "read_manifest_data", "check_speed", "MAX_MANIFEST_BYTES",
+    "MAX_DURATION",
 ]
 
 API_VERSION = "homesim.io/v1alpha1"
+#: A manifest file larger than this is refused before it is parsed [bytes].
+MAX_MANIFEST_BYTES = 10 * 2**20
+#: YAML/JSON nesting deeper than this is refused (a manifest needs < 10 levels).
+MAX_MANIFEST_DEPTH = 64
+#: Nodes after expanding aliases (a "billion laughs" YAML bomb is refused before it expands).
+MAX_MANIFEST_NODES = 100_000
+#: The longest simulated duration a manifest or ``--until`` may ask for [s] (100 years).
+MAX_DURATION = 100 * 365.25 * 86400
+#: Speed factors ``Nx`` a run accepts (as the clock's ``parse_speed``).
+SPEED_MIN, SPEED_MAX = 0.01, 1e6
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 #: Device kind → pydantic model of its properties (generated from the contract; the
@@ -81,7 +94,7 @@ class Location(_Strict):
 
     latitude: Annotated[float, Field(ge=-90, le=90, description="[deg], north positive")]
     longitude: Annotated[float, Field(ge=-180, le=180, description="[deg], east positive")]
-    altitude: Annotated[float, Field(description="[m]")] = 0.0
+    altitude: Annotated[float, Field(ge=-500, le=10000, description="[m]")] = 0.0
     timezone: Annotated[
         str | None,
         Field(description="IANA zone or 'Etc/GMT+5'; default: the weather file's UTC offset"),
@@ -103,16 +116,40 @@ def parse_duration(value: str | float | int) -> float:
     Raises
     ------
     ValueError
-        If the text is not a non-negative duration.
+        If the text is not a non-negative duration of at most 100 years (``MAX_DURATION``).
     """
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError("duration must be ≥ 0")
-        return float(value)
-    m = _DURATION.match(value)
-    if not m:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 365d, 12h, 30m, 90s)")
-    return float(m.group(1)) * _UNIT_S[m.group(2)]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        m = _DURATION.match(str(value)[:64])
+        if not m or len(str(value)) > 64:
+            raise ValueError(f"not a duration: {str(value)[:64]!r} (use e.g. 365d, 12h, 30m, 90s)")
+        seconds = float(m.group(1)) * _UNIT_S[m.group(2)]
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError("duration must be a finite number ≥ 0")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"duration must be at most 100 years ({MAX_DURATION:.0f} s)")
+    return seconds
+
+
+def check_speed(speed: str) -> str:
+    """Check a speed (``realtime``, ``max`` or ``Nx`` with 0.01 ≤ N ≤ 1e6), as the clock does.
+
+    Raises
+    ------
+    ValueError
+    """
+    text = str(speed)
+    if text in ("realtime", "max"):
+        return text
+    m = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)x", text[:33])
+    if not m or len(text) > 32:
+        raise ValueError(f"invalid speed {text[:40]!r}: use realtime, max or e.g. 60x")
+    factor = float(m.group(1))
+    if not (math.isfinite(factor) and SPEED_MIN <= factor <= SPEED_MAX):
+        raise ValueError(f"invalid speed {text!r}: the factor must be between "
+                         f"{SPEED_MIN:g} and {SPEED_MAX:g}")
+    return text
 
 
 class Simulation(_Strict):
@@ -124,10 +161,12 @@ class Simulation(_Strict):
     ] = datetime(2025, 1, 1)
     duration: Annotated[str, Field(description="e.g. 365d, 12h, 30m")] = "1d"
     dt: Annotated[float, Field(gt=0, le=3600, description="Tick length [s]")] = 60.0
-    speed: Annotated[str, Field(pattern=r"^(realtime|max|[0-9]+(\.[0-9]+)?x)$")] = "max"
-    seed: Annotated[int, Field(ge=0)] = 0
+    speed: Annotated[
+        str, Field(pattern=r"^(realtime|max|[0-9]+(\.[0-9]+)?x)$", max_length=32)
+    ] = "max"
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
     timeout: Annotated[
-        float, Field(gt=0, description="Seconds a device may take to settle a window")
+        float, Field(gt=0, le=86400, description="Seconds a device may take to settle a window")
     ] = 60.0
 
     @field_validator("duration")
@@ -135,6 +174,11 @@ class Simulation(_Strict):
     def _duration(cls, v: str) -> str:
         parse_duration(v)
         return v
+
+    @field_validator("speed")
+    @classmethod
+    def _speed(cls, v: str) -> str:
+        return check_speed(v)
 
 
 class _DeviceBase(_Strict):
@@ -156,11 +200,6 @@ def _inverter(p: Any) -> None:
     if p.efficiency_model == "cec" and not p.inverter:
         raise ValueError("properties.inverter is required when properties.efficiency_model is "
                          "'cec'")
-
-
-def _battery(p: Any) -> None:
-    if not p.soc_min <= p.soc_initial <= p.soc_max:
-        raise ValueError("need soc_min ≤ soc_initial ≤ soc_max")
 
 
 def _flat(p: Any) -> None:
@@ -190,6 +229,31 @@ def _ev_charger(p: Any) -> None:
             raise ValueError(f"properties.sessions[{i}]: target_soc below soc_arrival")
 
 
+def _non_finite(node: Any, path: str) -> str | None:
+    """Path of the first non-finite float in a properties dump (every number of the
+    contract has bounds; this also covers plugin kinds and the few left unbounded)."""
+    if isinstance(node, float):
+        return None if math.isfinite(node) else path
+    if isinstance(node, dict):
+        for k, v in node.items():
+            bad = _non_finite(v, f"{path}.{k}")
+            if bad:
+                return bad
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            bad = _non_finite(v, f"{path}[{i}]")
+            if bad:
+                return bad
+    return None
+
+
+def _battery(p: Any) -> None:
+    if not p.soc_min <= p.soc_initial <= p.soc_max:
+        raise ValueError("need soc_min ≤ soc_initial ≤ soc_max")
+    if not p.capacity <= 1e15:  # not live: checked here (the CRD keeps the model's schema)
+        raise ValueError("properties.capacity must be at most 1e15 J")
+
+
 #: Cross-field rules of a kind's properties that a JSON Schema cannot hold (they may also
 #: fill defaults that live ``set`` needs). Checked after the properties validate; the
 #: operator reports them as ``InvalidSpec``. Plugin kinds put such rules on their own model.
@@ -205,6 +269,9 @@ def _device_model(kind: str) -> type[_DeviceBase]:
     check = PROPERTY_CHECKS.get(kind)
 
     def _check(self: Any) -> Any:
+        bad = _non_finite(self.properties.model_dump(), "properties")
+        if bad:
+            raise ValueError(f"{bad} must be a finite number (not inf or nan)")
         if check is not None:
             check(self.properties)
         return self
@@ -283,8 +350,8 @@ class HomeSpec(_Strict):
         errs = topology_errors(self.devices)
         if errs:
             raise ValueError("\n".join(f"{p}: {r}" for p, r in errs))
-        names = [d.name for d in self.devices]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        names = Counter(d.name for d in self.devices)
+        dupes = sorted(n for n, c in names.items() if c > 1)
         if dupes:
             raise ValueError(f"device names must be unique: {', '.join(dupes)}")
         reserved = {"clock", "ledger", *EXTERNAL_NODES}
@@ -388,7 +455,7 @@ def parse_home(data: Any, source: str = "manifest") -> Home:
 
 
 def load_manifest(path: str | Path) -> Home:
-    """Read and validate a Home manifest from a YAML file.
+    """Read and validate a Home manifest from a YAML file (read as :func:`read_manifest_data`).
 
     Raises
     ------
@@ -396,15 +463,7 @@ def load_manifest(path: str | Path) -> Home:
         If the file is missing, is not YAML, or does not validate (every error with its path).
     """
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise ManifestError([("(file)", str(exc))], str(p)) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ManifestError([("(yaml)", str(exc).replace("\n", " "))], str(p)) from None
-    return parse_home(data, str(p))
+    return parse_home(read_manifest_data(p), str(p))
 
 
 def home_json_schema() -> dict[str, Any]:
@@ -437,7 +496,7 @@ class BlockSpec(_Strict):
     @model_validator(mode="after")
     def _is_a_building(self) -> BlockSpec:
         names = [f.name for f in self.flats]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = sorted(n for n, c in Counter(names).items() if c > 1)
         if dupes:
             raise ValueError(f"flat names must be unique: {', '.join(dupes)}")
         for i, f in enumerate(self.flats):
@@ -519,34 +578,150 @@ def parse_any(data: Any, source: str = "manifest") -> Home:
     return parse_home(data, source)
 
 
-def resolve_paths(home: Home, base: Path) -> Home:
+def resolve_paths(home: Home, base: Path, check: bool = True) -> Home:
     """Make the home's relative file paths (weather file, tariff price files) absolute,
-    relative to ``base`` (the manifest's folder): processes run in their run folder."""
-    for d in home.spec.devices:
+    relative to ``base`` (the manifest's folder): processes run in their run folder.
+
+    Raises
+    ------
+    ManifestError
+        If ``check`` and a named file does not exist or is not a file (with its field path,
+        e.g. ``spec.devices[5].properties.tariff_import.file``).
+    """
+    errors: list[tuple[str, str]] = []
+    for i, d in enumerate(home.spec.devices):
         for path in REGISTRY.get(d.kind).files:  # e.g. "tariff_import.file"
             *parents, leaf = path.split(".")
             node: Any = d.properties
             for part in parents:
                 node = getattr(node, part, None)
             value = getattr(node, leaf, None) if node is not None else None
-            if value and not Path(value).is_absolute():
-                setattr(node, leaf, str((base / value).resolve()))
+            if not value:
+                continue
+            if not Path(value).is_absolute():
+                value = str((base / value).resolve())
+                setattr(node, leaf, value)
+            if check and d.enabled:
+                try:
+                    ok = Path(value).is_file()
+                except (OSError, ValueError):
+                    ok = False
+                if not ok:
+                    errors.append((f"spec.devices[{i}].properties.{path}",
+                                   f"no such file: {value}"))
+    if errors:
+        raise ManifestError(errors)
     return home
 
 
-def load_any(path: str | Path) -> Home:
+class _BoundedLoader(yaml.SafeLoader):
+    """Safe YAML loader (pure Python, used when libyaml is missing)."""
+
+
+def _yaml_loader() -> type[Any]:
+    return getattr(yaml, "CSafeLoader", _BoundedLoader)
+
+
+def _scan_yaml(text: str) -> None:
+    """Refuse, before composing, YAML that would expand beyond ``MAX_MANIFEST_NODES`` nodes
+    (aliases counted with the size of what they refer to: YAML bombs) or nest deeper than
+    ``MAX_MANIFEST_DEPTH``; also refuse more than one document.
+
+    Raises
+    ------
+    ValueError
+        With the reason.
+    yaml.YAMLError
+        If the text is not YAML.
+    """
+    depth = 0
+    total = 0
+    docs = 0
+    sizes: dict[str, int] = {}
+    open_anchors: list[tuple[str | None, int]] = []
+    for ev in yaml.parse(text, Loader=_yaml_loader()):
+        if isinstance(ev, yaml.DocumentStartEvent):
+            docs += 1
+            if docs > 1:
+                raise ValueError("more than one YAML document: a manifest is one document")
+        elif isinstance(ev, yaml.AliasEvent):
+            total += sizes.get(str(ev.anchor), 1)
+        elif isinstance(ev, yaml.ScalarEvent):
+            total += 1
+            if ev.anchor is not None:
+                sizes[str(ev.anchor)] = 1
+        elif isinstance(ev, yaml.CollectionStartEvent):
+            total += 1
+            depth += 1
+            if depth > MAX_MANIFEST_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_MANIFEST_DEPTH} levels")
+            open_anchors.append((ev.anchor, total))
+        elif isinstance(ev, yaml.CollectionEndEvent):
+            depth -= 1
+            anchor, start = open_anchors.pop()
+            if anchor is not None:
+                sizes[str(anchor)] = total - start + 1
+        if total > MAX_MANIFEST_NODES:
+            raise ValueError(f"more than {MAX_MANIFEST_NODES} values (aliases expanded): "
+                             "too large for a manifest (a YAML bomb?)")
+
+
+def read_manifest_data(path: str | Path) -> Any:
+    """Read a manifest file's YAML (or JSON) data, safely: at most ``MAX_MANIFEST_BYTES``
+    (checked before parsing), UTF-8 text, no NUL bytes, nesting and alias expansion
+    bounded (see :func:`_scan_yaml`).
+
+    Raises
+    ------
+    ManifestError
+        With ``(file)``, ``(encoding)`` or ``(yaml)`` and a readable reason.
+    """
+    p = Path(path)
+    src = str(p)
+    try:
+        if not p.is_file():
+            what = "no such file" if not p.exists() else "not a regular file"
+            raise ManifestError([("(file)", f"{what}: {src}")], src)
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as exc:
+        raise ManifestError([("(file)", f"cannot read {src}: {exc.strerror or exc}")],
+                            src) from None
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise ManifestError([("(file)", f"larger than {MAX_MANIFEST_BYTES // 2**20} MiB: "
+                              "not a manifest")], src)
+    if b"\x00" in raw:
+        raise ManifestError([("(encoding)", "binary data (NUL bytes): not a YAML manifest")], src)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ManifestError([("(encoding)", f"not UTF-8 text (byte {exc.start}): "
+                              "a manifest is UTF-8 YAML or JSON")], src) from None
+    try:
+        _scan_yaml(text)
+        return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 (a safe loader)
+    except yaml.YAMLError as exc:
+        raise ManifestError([("(yaml)", " ".join(str(exc).split())[:500])], src) from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise ManifestError([("(yaml)", reason[:500])], src) from None
+
+
+def load_any(path: str | Path, check_files: bool = False) -> Home:
     """Read a Home or Block manifest from a YAML file (a Block as its Home).
 
     Raises
     ------
     ManifestError
-        If the file is missing, is not YAML, or does not validate.
+        If the file is missing, too large, binary, not YAML, or does not validate, or (with
+        ``check_files``: ``homesim validate`` and ``run`` on the host) a file it names
+        (weather, tariff) does not exist. Device processes do not check: in a container
+        only the device that reads a file needs it.
     """
     p = Path(path)
+    data = read_manifest_data(p)
+    home = parse_any(data, str(p))
     try:
-        data = yaml.safe_load(p.read_text())
-    except OSError as exc:
-        raise ManifestError([("(file)", str(exc))], str(p)) from None
-    except yaml.YAMLError as exc:
-        raise ManifestError([("(yaml)", str(exc).replace("\n", " "))], str(p)) from None
-    return resolve_paths(parse_any(data, str(p)), p.resolve().parent)
+        return resolve_paths(home, p.resolve().parent, check=check_files)
+    except ManifestError as exc:
+        raise ManifestError(exc.errors, str(p)) from None

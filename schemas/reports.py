@@ -16,6 +16,7 @@ device and the field; :meth:`KindReport.check` does the same on the producing si
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -149,7 +150,8 @@ class KindReport:
             it = spec.items
             count = params.get(it.name)
             if isinstance(count, bool) or not isinstance(count, (int, float)) \
-                    or count != int(count) or not 0 <= count <= 10_000:
+                    or not math.isfinite(count) or count != int(count) \
+                    or not 0 <= count <= 10_000:
                 raise ReportError(device, f"params.{it.name}", "a count ≥ 0 is expected")
             rows = []
             for i in range(int(count)):

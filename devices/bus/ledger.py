@@ -6,7 +6,20 @@ packet), a balance row per node and window, and publishes its own settle (the cl
 the ledger as a participant, so what the clock has passed is on disk).
 
 Balance of a bounded node over every tick: ``in − out − Δstored − losses = residual``.
-Unbounded nodes (the sun, the grid, ambient) are not balanced.
+Unbounded nodes (the sun, the grid, ambient) are not balanced. A residual above
+``max(RESIDUAL_ABS, RESIDUAL_REL · throughput of the node in that tick)`` is a failure: the
+window is not committed and the ledger settles it with an ``error`` naming node, tick and
+residual, so the clock stops the run naming the ledger. So does an SQLite error.
+
+Every message is checked before use (:meth:`Ledger._on_packets`, :meth:`Ledger._on_settle`):
+strict types; this run; the window being booked or the next one (the clock opens ``w + 1``
+only once the ledger settled ``w``) with its ``tick0`` / ``n``; arrays of ``n`` finite
+values; known nodes; publishers and settles from devices of the home, one settle per device
+and window. Anything else is dropped, never kept: counted per reason (``dropped``, the
+summary, ``homesim_ledger_dropped_messages_total``) and logged at most once per reason every
+``DROP_LOG_INTERVAL`` seconds. Two different settles of one device for a window, or more
+packet messages than a device announced, cannot be told apart from a forgery: the window
+fails.
 
 Storage: SQLite (``ledger.sqlite``) with standard SQL types that PostgreSQL accepts, written
 through :class:`homesim.devices.bus.store.LedgerStore` (which owns the schema and all SQL;
@@ -46,6 +59,38 @@ log = logging.getLogger("homesim.ledger")
 UNBOUNDED_KINDS = REGISTRY.where(bounded=False)
 """Kinds whose devices are not balanced (the sun, the grid)."""
 
+RESIDUAL_REL = 1e-6
+"""Tolerated residual of a node in a tick, relative to its throughput (in + out) [-]."""
+RESIDUAL_ABS = 1e-3
+"""Tolerated residual of a node in a tick at least [J] (the example runs: ~1e-9 J)."""
+DROP_LOG_INTERVAL = 10.0
+"""At most one log line per drop reason in this many seconds [s]."""
+
+
+class Drop(Exception):
+    """A message the ledger refuses: ``reason`` (a metric label) and a detail for the log."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class WindowFailure(Exception):
+    """The window cannot be booked (conservation, conflicting messages)."""
+
+
+def _finite(value: Any, n: int, what: str) -> np.ndarray:
+    """``value`` as ``n`` finite floats, else :class:`Drop`."""
+    try:
+        a = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise Drop("malformed", f"{what} must be a list of numbers") from None
+    if a.shape != (n,):
+        raise Drop("ticks", f"{what} has shape {a.shape}, expected ({n},)")
+    if not np.all(np.isfinite(a)):
+        raise Drop("nonfinite", f"{what} is not finite")
+    return a
+
 
 class Ledger:
     """Books packets and balances of one run into ``db_path`` (see module docstring)."""
@@ -66,8 +111,15 @@ class Ledger:
                                  home.model_dump_json())
             self.store.write_nodes([(n, k, n in self.bounded) for n, k in self.devices.items()]
                                    + [(x, x, False) for x in EXTERNAL_NODES])
-        self._packets: dict[int, list[dict[str, Any]]] = {}
+        self.nodes = set(self.devices) | set(EXTERNAL_NODES)
+        #: per window (the one being booked and the next), per publisher: its flows
+        self._packets: dict[int, dict[str, list[list[dict[str, Any]]]]] = {}
         self._settles: dict[int, dict[str, dict[str, Any]]] = {}
+        self._n: dict[int, int] = {}  # ticks of a window, fixed by its first valid message
+        self.current = 0  # the window being booked (windows are contiguous from 0)
+        self.failed: str | None = None  # why the ledger failed the run
+        self.dropped: dict[str, int] = {}
+        self._drop_logged: dict[str, float] = {}
         self.booked = 0
         self.ticks_booked = 0
         # run totals
@@ -98,21 +150,116 @@ class Ledger:
         ], consumeErrors=True)
 
     def status(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return {"windows": self.booked, "ticks": self.ticks_booked}
+        return {"windows": self.booked, "ticks": self.ticks_booked,
+                "dropped": dict(self.dropped), "error": self.failed}
 
-    def _on_packets(self, msg: dict[str, Any]) -> None:
-        pk, arrays = validate_packets(msg)
-        flows = [{"source": f.source, "sink": f.sink, "carrier": f.carrier, "joules": j}
-                 for f, j in zip(pk.flows, arrays, strict=True)]
-        self._packets.setdefault(pk.window, []).append({"flows": flows})
-        self._try_book(pk.window)
+    # ---------------------------------------------------------------- intake
+    def _drop(self, exc: Drop, what: str) -> None:
+        """Count and (rate-limited) log a refused message."""
+        self.dropped[exc.reason] = self.dropped.get(exc.reason, 0) + 1
+        self.metrics.dropped(exc.reason)
+        now = time.monotonic()
+        if now - self._drop_logged.get(exc.reason, -math.inf) >= DROP_LOG_INTERVAL:
+            self._drop_logged[exc.reason] = now
+            log.warning("dropped %s (%s, %d so far): %s", what, exc.reason,
+                        self.dropped[exc.reason], exc)
 
-    def _on_settle(self, msg: dict[str, Any]) -> None:
-        if msg.get("device") == "ledger":
+    def _check_window(self, win: int, tick0: int, n: int, run: str) -> None:
+        """The message belongs to this run, the window being booked or the next, with that
+        window's ticks; else :class:`Drop`."""
+        if run != self.run_id:
+            raise Drop("run", f"run {run!r} is not {self.run_id!r}")
+        if win < self.current:
+            raise Drop("late", f"window {win} is already booked")
+        if win == self.current:
+            t0 = self.ticks_booked
+        elif win == self.current + 1 and self.current in self._n:
+            t0 = self.ticks_booked + self._n[self.current]
+        else:
+            raise Drop("window", f"window {win}: the ledger books window {self.current}")
+        if tick0 != t0 or n < 1 or t0 + n > self.ticks or self._n.get(win, n) != n:
+            raise Drop("ticks", f"window {win} ticks {tick0}+{n}, expected tick0 {t0}"
+                                + (f" and n {self._n[win]}" if win in self._n else ""))
+
+    def _on_packets(self, msg: Any) -> None:
+        try:
+            win = self._accept_packets(msg)
+        except Drop as exc:
+            self._drop(exc, "packets")
             return
-        Settle.model_validate(msg)
-        self._settles.setdefault(int(msg["window"]), {})[str(msg["device"])] = msg
-        self._try_book(int(msg["window"]))
+        self._try_book(win)
+
+    def _accept_packets(self, msg: Any) -> int:
+        if self.failed is not None:
+            raise Drop("failed", "the ledger failed the run")
+        try:
+            pk, arrays = validate_packets(msg)
+        except Exception as exc:  # noqa: BLE001 - pydantic or ValueError: refused
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise Drop("malformed", text) from None
+        if pk.publisher not in self.devices:
+            raise Drop("unknown_device", f"publisher {pk.publisher!r} is not a device")
+        self._check_window(pk.window, pk.tick0, pk.n, pk.run)
+        flows = []
+        for f, j in zip(pk.flows, arrays, strict=True):
+            for node in (f.source, f.sink):
+                if node not in self.nodes:
+                    raise Drop("unknown_node", f"{pk.publisher}: flow {f.source}->{f.sink}: "
+                                               f"unknown node {node!r}")
+            flows.append({"source": f.source, "sink": f.sink, "carrier": f.carrier,
+                          "joules": j})
+        held = self._packets.setdefault(pk.window, {}).setdefault(pk.publisher, [])
+        if any(_same_flows(h, flows) for h in held):
+            raise Drop("duplicate", f"packets of {pk.publisher} for window {pk.window}")
+        held.append(flows)
+        self._n.setdefault(pk.window, pk.n)
+        return pk.window
+
+    def _on_settle(self, msg: Any) -> None:
+        if isinstance(msg, dict) and msg.get("device") == "ledger":
+            return  # our own (and the clock's business)
+        try:
+            win = self._accept_settle(msg)
+        except Drop as exc:
+            self._drop(exc, "settle")
+            return
+        except WindowFailure as exc:
+            self._fail(self.current, exc)
+            return
+        self._try_book(win)
+
+    def _accept_settle(self, msg: Any) -> int:
+        if self.failed is not None:
+            raise Drop("failed", "the ledger failed the run")
+        try:
+            st = Settle.model_validate(msg, strict=True)
+        except Exception as exc:  # noqa: BLE001 - pydantic: refused
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise Drop("malformed", text) from None
+        if st.device not in self.devices:
+            raise Drop("unknown_device", f"settle of {st.device!r}, not a device")
+        self._check_window(st.window, st.tick0, st.n, st.run)
+        n = st.n
+        if st.error is None:
+            if st.stored is not None or st.stored0 is not None:
+                if st.stored is None or st.stored0 is None:
+                    raise Drop("malformed", f"{st.device}: stored0 and stored go together")
+                _finite(st.stored, n, f"{st.device}: stored")
+                if not math.isfinite(st.stored0):
+                    raise Drop("nonfinite", f"{st.device}: stored0 is not finite")
+            if st.losses is not None:
+                _finite(st.losses, n, f"{st.device}: losses")
+            for name, values in (st.metrics or {}).items():
+                _finite(values, n, f"{st.device}: metric {name}")
+        got = self._settles.setdefault(st.window, {})
+        if st.device in got:
+            if got[st.device] == msg:
+                raise Drop("duplicate", f"settle of {st.device} for window {st.window}")
+            raise WindowFailure(f"two different settles of {st.device} for window "
+                                f"{st.window}: one is forged")
+        got[st.device] = msg
+        self._n.setdefault(st.window, n)
+        return st.window
 
     def _on_finished(self, msg: dict[str, Any]) -> None:
         self.finalize(clock=msg)
@@ -134,51 +281,92 @@ class Ledger:
 
     # ---------------------------------------------------------------- booking
     def _try_book(self, win: int) -> None:
+        if win != self.current or self.failed is not None:
+            return
         settles = self._settles.get(win, {})
         if any(d not in settles for d in self.devices):
             return
         if any(s.get("error") for s in settles.values()):
             return  # the clock stops the run; nothing of this window is booked
-        announced = sum(int(s.get("packets", 0)) for s in settles.values())
-        packets = self._packets.get(win, [])
-        if len(packets) < announced:
+        held = self._packets.get(win, {})
+        for d, s in settles.items():
+            if len(held.get(d, [])) < int(s.get("packets", 0)):
+                return
+        try:
+            extra = [f"{d} ({len(m)} received, {int(settles[d].get('packets', 0))} announced)"
+                     for d, m in sorted(held.items())
+                     if len(m) > int(settles[d].get("packets", 0))]
+            if extra:
+                raise WindowFailure(f"more packet messages than announced for window {win}: "
+                                    + ", ".join(extra))
+            packets = [{"flows": f} for d in sorted(held) for f in held[d]]
+            self.book(win, settles, packets, check=True)
+        except Exception as exc:  # noqa: BLE001 - conservation, SQLite: the run fails
+            self._fail(win, exc)
             return
-        self.book(win, settles, packets)
+        n = self._n.get(win, 0)
         self._settles.pop(win, None)
         self._packets.pop(win, None)
+        self._n.pop(win, None)
+        self.current = win + 1
         if self.bus is not None:
             any_s = next(iter(settles.values()))
             self.bus.publish(T.SETTLE, {"run": self.run_id, "window": win,
-                                        "tick0": any_s["tick0"], "n": any_s["n"],
+                                        "tick0": any_s["tick0"], "n": n,
                                         "device": "ledger", "packets": 0})
+        self._try_book(self.current)  # nothing legitimate can be waiting; harmless
+
+    def _fail(self, win: int, exc: Exception) -> None:
+        """Fail the run: settle ``win`` with an error naming the cause; book nothing more."""
+        self.failed = f"{type(exc).__name__}: {exc}"
+        log.error("window %d failed: %s", win, self.failed)
+        tick0 = self.ticks_booked if win == self.current else 0
+        n = self._n.get(win, 0)
+        self._settles.clear()
+        self._packets.clear()
+        self._n.clear()
+        if self.bus is not None:
+            self.bus.publish(T.SETTLE, {"run": self.run_id, "window": win, "tick0": tick0,
+                                        "n": n, "device": "ledger", "packets": 0,
+                                        "error": self.failed})
 
     def book(self, win: int, settles: dict[str, dict[str, Any]],
-             packets: list[dict[str, Any]]) -> None:
-        """Store one window and check conservation at every bounded node and tick."""
+             packets: list[dict[str, Any]], check: bool = False) -> None:
+        """Store one window and compute conservation at every bounded node and tick.
+
+        With ``check`` (the bus path, :meth:`_try_book`, always checks) nothing is written
+        and no running total changes unless every bounded node balances within the
+        tolerance (see module docstring); without it the residuals are only recorded.
+
+        Raises
+        ------
+        WindowFailure
+            A node does not balance, or an array has the wrong shape.
+        LedgerError
+            SQLite could not write the window (rolled back).
+        """
         first = next(iter(settles.values()))
         tick0, n = int(first["tick0"]), int(first["n"])
         e_in = {node: np.zeros(n) for node in self.bounded}
         e_out = {node: np.zeros(n) for node in self.bounded}
         flows: list[Flow] = []
+        unknown: set[str] = set()
         for msg in packets:
             for f in msg["flows"]:
                 src, snk, car = f["source"], f["sink"], f["carrier"]
                 j = np.asarray(f["joules"], dtype=float)
                 if j.shape != (n,):
-                    raise ValueError(f"flow {src}->{snk} has {j.shape} values, expected {n}")
+                    raise WindowFailure(f"flow {src}->{snk} has {j.shape} values, expected {n}")
                 for node in (src, snk):
                     if node not in self.devices and node not in EXTERNAL_NODES:
-                        self.unknown_nodes.add(node)
+                        unknown.add(node)
                 if snk in e_in:
                     e_in[snk] += j
                 if src in e_out:
                     e_out[src] += j
-                key = (src, snk, car)
-                self.flow_totals[key] = self.flow_totals.get(key, 0.0) + math.fsum(j)
-                if self.devices.get(src) == "grid":
-                    self.peak_import = max(self.peak_import, float(j.max()) / self.dt)
                 flows.append(Flow(src, snk, car, j))
         balances = []
+        worst_win = (0.0, "", -1)
         for node in sorted(self.bounded):
             s = settles[node]
             losses = np.asarray(s.get("losses") or np.zeros(n), dtype=float)
@@ -188,13 +376,22 @@ class Ledger:
                 delta = stored - prev
             else:
                 delta = np.zeros(n)
+            if losses.shape != (n,) or delta.shape != (n,):
+                raise WindowFailure(f"settle of {node} does not have {n} values")
             res = e_in[node] - e_out[node] - delta - losses
+            tol = np.maximum(RESIDUAL_ABS, RESIDUAL_REL * (e_in[node] + e_out[node]))
+            bad = np.flatnonzero(~(np.abs(res) <= tol)) if check else ()
+            if len(bad):
+                k = int(bad[np.argmax(np.abs(res[bad]))])
+                raise WindowFailure(
+                    f"node {node} does not balance at tick {tick0 + k} (window {win}): "
+                    f"residual {res[k]:.6g} J, tolerance {tol[k]:.3g} J "
+                    f"(in {e_in[node][k]:.6g}, out {e_out[node][k]:.6g}, "
+                    f"Δstored {delta[k]:.6g}, losses {losses[k]:.6g} J)")
             k = int(np.argmax(np.abs(res))) if n else 0
             worst = float(abs(res[k])) if n else 0.0
-            if worst > self.worst_abs[0]:
-                self.worst_abs = (worst, node, tick0 + k)
-            self.node_in[node] = self.node_in.get(node, 0.0) + math.fsum(e_in[node])
-            self.node_residual[node] = self.node_residual.get(node, 0.0) + math.fsum(res)
+            if worst > worst_win[0]:
+                worst_win = (worst, node, tick0 + k)
             balances.append(NodeBalance(node, math.fsum(e_in[node]), math.fsum(e_out[node]),
                                         math.fsum(delta), math.fsum(losses), math.fsum(res),
                                         worst))
@@ -204,16 +401,29 @@ class Ledger:
                 v = np.asarray(values, dtype=float)
                 if not v.size:
                     continue
-                key = (dev, name)
-                tot = math.fsum(v)
-                self.metric_totals[key] = self.metric_totals.get(key, 0.0) + tot
-                self.metric_max[key] = max(self.metric_max.get(key, -math.inf), float(v.max()))
-                self.metric_min[key] = min(self.metric_min.get(key, math.inf), float(v.min()))
-                metrics.append(MetricTotal(dev, name, tot, float(v.min()), float(v.max())))
+                metrics.append(MetricTotal(dev, name, math.fsum(v), float(v.min()),
+                                           float(v.max())))
         events = [Event(int(e["tick"]), dev, e["kind"], e.get("value"), e.get("reason"),
                         e.get("data"))
                   for dev, s in settles.items() for e in (s.get("events") or [])]
         rows = self.store.book_window(win, tick0, n, flows, balances, metrics, events)
+        # committed: the running totals follow
+        for fl in flows:
+            key = (fl.source, fl.sink, fl.carrier)
+            self.flow_totals[key] = self.flow_totals.get(key, 0.0) + math.fsum(fl.joules)
+            if self.devices.get(fl.source) == "grid" and n:
+                self.peak_import = max(self.peak_import, float(fl.joules.max()) / self.dt)
+        for b in balances:
+            self.node_in[b.node] = self.node_in.get(b.node, 0.0) + b.energy_in
+            self.node_residual[b.node] = self.node_residual.get(b.node, 0.0) + b.residual
+        for m in metrics:
+            key = (m.device, m.metric)
+            self.metric_totals[key] = self.metric_totals.get(key, 0.0) + m.total
+            self.metric_max[key] = max(self.metric_max.get(key, -math.inf), m.maximum)
+            self.metric_min[key] = min(self.metric_min.get(key, math.inf), m.minimum)
+        if worst_win[0] > self.worst_abs[0]:
+            self.worst_abs = worst_win
+        self.unknown_nodes |= unknown
         self.booked += 1
         self.ticks_booked += n
         rel = max((abs(self.node_residual[k]) / v for k, v in self.node_in.items() if v),
@@ -294,6 +504,7 @@ def build_summary(led: Ledger, clock: dict[str, Any] | None) -> dict[str, Any]:
             "per_node_relative": rel,
             "unknown_nodes": sorted(led.unknown_nodes),
         },
+        "ledger": {"error": led.failed, "dropped_messages": dict(sorted(led.dropped.items()))},
     }
     heat = heat_summary(led, rel)
     if heat:
@@ -317,6 +528,13 @@ def build_summary(led: Ledger, clock: dict[str, Any] | None) -> dict[str, Any]:
                         "missing": clock.get("missing", []),
                         "wall_elapsed": (clock.get("status") or {}).get("wall_elapsed")}
     return out
+
+
+def _same_flows(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
+    """Two packet messages' flows are identical (a replay of the same message)."""
+    return len(a) == len(b) and all(
+        (x["source"], x["sink"], x["carrier"]) == (y["source"], y["sink"], y["carrier"])
+        and np.array_equal(x["joules"], y["joules"]) for x, y in zip(a, b, strict=True))
 
 
 #: Kinds on the heat bus (their descriptor's carriers include heat).

@@ -69,6 +69,9 @@ REL_RESIDUAL = Gauge("homesim_conservation_relative_residual",
                      "Worst per-node relative conservation residual so far", ["home"])
 LEDGER_PACKETS = Counter("homesim_ledger_packets_total", "Packet rows stored by the ledger",
                          ["home"])
+LEDGER_DROPPED = Counter("homesim_ledger_dropped_messages_total",
+                         "Messages the ledger refused (malformed, stale, foreign, …) by reason",
+                         ["home", "reason"])
 
 
 def serve_metrics(port: int | None = None, host: str | None = None) -> int:
@@ -204,6 +207,11 @@ class LedgerMetrics:
         self.residual = RESIDUAL.labels(home)
         self.relative = REL_RESIDUAL.labels(home)
         self.packets = LEDGER_PACKETS.labels(home)
+        self.home = home
+
+    def dropped(self, reason: str) -> None:
+        """Count one message the ledger refused for ``reason``."""
+        LEDGER_DROPPED.labels(self.home, reason).inc()
 
     def window(self, rows: int, worst_abs: float, relative: float) -> None:
         self.packets.inc(rows)

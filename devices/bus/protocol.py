@@ -54,6 +54,9 @@ from homesim.schemas.reports import KindReport, ReportError
 
 log = logging.getLogger("homesim.protocol")
 
+#: At most this many tick ranges are kept per sender for a window that has not opened yet.
+EARLY_CANDIDATES = 4
+
 __all__ = [
     "T", "MAX_WINDOW_TICKS", "PACED_WINDOW_WALL", "window_ticks", "speed_factor", "parse_speed",
     "validate_packets", "encode_report", "decode_report",
@@ -102,34 +105,63 @@ def window_ticks(speed: str, dt: float, window: int | None = None) -> int:
     """Ticks per window for a speed: 1 at realtime, ≤ 0.5 s of wall time at ``Nx``, a day at max.
 
     ``window`` (if given) overrides the ``max`` choice; it is also the upper bound otherwise.
+
+    Raises
+    ------
+    ValueError
+        If ``dt`` is not a finite positive number or ``speed`` is not a valid speed.
     """
+    if not (math.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt must be a finite number > 0, not {dt!r}")
     day = max(1, min(MAX_WINDOW_TICKS, int(round(86400.0 / dt))))
     cap = window or day
-    if speed == "max":
+    factor = speed_factor(speed)
+    if factor is None:
         return cap
     if speed == "realtime":
         return 1
-    factor = float(speed[:-1])
     return max(1, min(cap, int(math.floor(factor * PACED_WINDOW_WALL / dt))))
 
 
-def speed_factor(speed: str) -> float | None:
-    """Sim seconds per wall second; None for ``max``."""
+def speed_factor(speed: str, lo: float = 0.01, hi: float = 1e6) -> float | None:
+    """Sim seconds per wall second; None for ``max``.
+
+    Raises
+    ------
+    ValueError
+        If ``speed`` is not ``realtime``, ``max`` or ``Nx`` with a finite ``lo ≤ N ≤ hi``
+        (0.01 … 1e6: ``0x`` would divide by zero, ``1e309x`` is infinite, ``0.000001x``
+        would freeze the run).
+    """
     if speed == "max":
         return None
     if speed == "realtime":
         return 1.0
-    return float(speed[:-1])
+    text = str(speed)
+    if len(text) > 32 or not text.endswith("x"):
+        raise ValueError(f"invalid speed {text[:40]!r}: use realtime, max or e.g. 60x")
+    try:
+        factor = float(text[:-1])
+    except ValueError:
+        raise ValueError(f"invalid speed {text!r}: use realtime, max or e.g. 60x") from None
+    if not (math.isfinite(factor) and lo <= factor <= hi):
+        raise ValueError(f"invalid speed {text!r}: the factor must be between {lo:g} and {hi:g}")
+    return factor
 
 
 def parse_speed(speed: str) -> str:
-    """Validate a speed string (``realtime``, ``max``, ``60x``).
+    """Validate a speed string (``realtime``, ``max``, ``60x`` with 0.01 ≤ N ≤ 1e6).
 
     Raises
     ------
     pydantic.ValidationError
+        If the text does not match the contract's ``Speed`` pattern.
+    ValueError
+        If the factor is out of range (see :func:`speed_factor`).
     """
-    return SetSpeedRequest(speed=speed).speed
+    text = SetSpeedRequest(speed=speed).speed
+    speed_factor(text)
+    return text
 
 
 # ------------------------------------------------------------------------------ messages
@@ -352,6 +384,8 @@ class DeviceProtocol:
         #: (balancer) the devices whose reports it balances
         self.bus_devices: list[str] = shell.balanced_devices() if shell.balancer else []
         self._kinds = {d.name: d.kind for d in shell.home.spec.devices}
+        #: messages that arrived before their window: (what, window, sender) -> ticks -> value
+        self._early: dict[tuple[str, int, str], dict[tuple[int, int], Any]] = {}
         #: devices whose packet messages this device waits for before it settles
         self.publishers: frozenset[str] = frozenset(shell.packet_publishers())
         sources = set(shell.inputs()) | set(self.bus_devices)
@@ -411,6 +445,7 @@ class DeviceProtocol:
             # unless it started over (a restarted clock process)
             log.warning("window %d opened after window %d: the clock started over",
                         cw.window, self.last_window)
+            self._early.clear()
             for d in (self.windows, self.reports, self.packets, self._opened_at,
                       self._own_flows, self.own_packets, self.reported, self.settled):
                 d.clear()
@@ -423,11 +458,15 @@ class DeviceProtocol:
         self.clock_view.update(state="running", speed=w.speed, window=w.window,
                                sim_time=w.start + w.tick0 * w.dt)
         self._forget(w.window - 2)
-        for pub, pk in list(self.packets.get(w.window, {}).items()):  # arrived before it
-            if (pk.tick0, pk.n) != (w.tick0, w.n):
-                log.warning("ignored packets of %s for window %d: ticks %d+%d, not %d+%d",
-                            pub, w.window, pk.tick0, pk.n, w.tick0, w.n)
-                del self.packets[w.window][pub]
+        for key in [k for k in self._early if k[1] == w.window]:  # arrived before it
+            what, _, sender = key
+            value = self._early.pop(key).get((w.tick0, w.n))
+            if value is None:
+                log.warning("ignored early %s of %s for window %d: no tick range %d+%d",
+                            what, sender, w.window, w.tick0, w.n)
+                continue
+            target = self.reports if what == "report" else self.packets
+            target.setdefault(w.window, {}).setdefault(sender, value)
         if self.pending_props is not None:  # a set during the last window applies from now
             self.shell.props, self.pending_props = self.pending_props, None
             self._guarded(w, out, lambda _out: self.shell.setup())
@@ -441,6 +480,7 @@ class DeviceProtocol:
                 del d[k]
         self.reported = {k for k in self.reported if k >= self.floor}
         self.settled = {k for k in self.settled if k >= self.floor}
+        self._early = {k: v for k, v in self._early.items() if k[1] >= self.floor}
 
     def _accept(self, win: int, what: str) -> bool:
         """Whether a message for window ``win`` may still matter."""
@@ -455,10 +495,12 @@ class DeviceProtocol:
         return True
 
     def _on_report(self, msg: Any, out: list[DeviceAction]) -> None:
-        if isinstance(msg, dict) and msg.get("device") in self.sources \
-                and msg.get("kind") != self._kinds.get(msg.get("device")):
-            log.warning("ignored report of %s claiming kind %r", msg.get("device"),
-                        msg.get("kind"))
+        sender = msg.get("device") if isinstance(msg, dict) else None
+        if not isinstance(sender, str) or sender not in self.sources:
+            log.debug("ignored report of %r (not an input)", sender)
+            return
+        if msg.get("kind") != self._kinds.get(sender):
+            log.warning("ignored report of %s claiming kind %r", sender, msg.get("kind"))
             return
         try:
             win, device, entry = decode_report(msg)
@@ -479,6 +521,15 @@ class DeviceProtocol:
             log.debug("ignored report of %s (not an input)", device)
             return
         if not self._accept(win, f"report of {device}"):
+            return
+        ticks = (msg["tick0"], msg["n"])
+        w = self.windows.get(win)
+        if w is None:  # before its window: kept per tick range until the window says which
+            self._keep_early("report", win, device, ticks, entry)
+            return
+        if ticks != (w.tick0, w.n):
+            log.warning("ignored report of %s for window %d: ticks %d+%d, not %d+%d",
+                        device, win, *ticks, w.tick0, w.n)
             return
         got = self.reports.setdefault(win, {})
         if device in got:
@@ -501,8 +552,16 @@ class DeviceProtocol:
             return
         if not self._accept(pk.window, f"packets of {publisher}"):
             return
+        mine: dict[FlowKey, np.ndarray] = {}
+        for f, j in zip(pk.flows, joules, strict=True):
+            if f.source == self.name or f.sink == self.name:
+                mine[(f.source, f.sink, f.carrier)] = j
         w = self.windows.get(pk.window)
-        if w is not None and (pk.tick0, pk.n) != (w.tick0, w.n):
+        if w is None:  # before its window: kept per tick range until the window says which
+            self._keep_early("packets", pk.window, publisher, (pk.tick0, pk.n),
+                             _Packets(pk.tick0, pk.n, mine))
+            return
+        if (pk.tick0, pk.n) != (w.tick0, w.n):
             log.warning("ignored packets of %s for window %d: ticks %d+%d, not %d+%d",
                         publisher, pk.window, pk.tick0, pk.n, w.tick0, w.n)
             return
@@ -510,12 +569,22 @@ class DeviceProtocol:
         if publisher in slot:
             log.debug("ignored duplicate packets of %s for window %d", publisher, pk.window)
             return
-        mine: dict[FlowKey, np.ndarray] = {}
-        for f, j in zip(pk.flows, joules, strict=True):
-            if f.source == self.name or f.sink == self.name:
-                mine[(f.source, f.sink, f.carrier)] = j
         slot[publisher] = _Packets(pk.tick0, pk.n, mine)
         self._pump(out)
+
+    def _keep_early(self, what: str, win: int, sender: str, ticks: tuple[int, int],
+                    value: Any) -> None:
+        """Keep a message that arrived before its window opened, one per tick range (at most
+        :data:`EARLY_CANDIDATES` per sender): a forged tick range cannot displace the real
+        message, and the window picks the one whose ticks match."""
+        cands = self._early.setdefault((what, win, sender), {})
+        if ticks in cands:
+            log.debug("ignored duplicate early %s of %s for window %d", what, sender, win)
+        elif len(cands) >= EARLY_CANDIDATES:
+            log.warning("ignored early %s of %s for window %d: %d tick ranges already", what,
+                        sender, win, len(cands))
+        else:
+            cands[ticks] = value
 
     # -------------------------------------------------------------- RPCs
     def describe(self) -> dict[str, Any]:

@@ -234,6 +234,13 @@ class Meter(NamedTuple):
     sinks: tuple[str, ...] | None = None
 
 
+def _sqlite_why(exc: sqlite3.Error) -> str:
+    """``SQLITE_FULL (OperationalError): database or disk is full``: the error's name first."""
+    name = getattr(exc, "sqlite_errorname", None)
+    kind = type(exc).__name__
+    return f"{name} ({kind}): {exc}" if name else f"{kind}: {exc}"
+
+
 def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
@@ -252,6 +259,7 @@ class LedgerStore:
         self.path = path
         self.readonly = readonly
         self._timebase: tuple[float, float] | None = None
+        self._depth = 0  # nesting of transaction() blocks
 
     # ------------------------------------------------------------ open / close
     @classmethod
@@ -309,22 +317,36 @@ class LedgerStore:
     def transaction(self) -> Iterator[None]:
         """One transaction around the writes in the block (nested blocks join the outer one);
         rolled back if the block raises. SQLite errors surface as :class:`LedgerError`."""
-        if self.db.in_transaction:
+        if self._depth:
             yield
             return
+        self._depth += 1
         try:
+            if self.db.in_transaction:  # left open by a failure we did not see: never jam
+                self._rollback()
             self.db.execute("BEGIN")
             try:
                 yield
+                self.db.execute("COMMIT")
             except BaseException:
-                try:
-                    self.db.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
+                self._rollback()  # also when COMMIT itself failed (disk full, I/O error)
                 raise
-            self.db.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise LedgerError(str(exc)) from exc
+            raise LedgerError(_sqlite_why(exc)) from exc
+        finally:
+            self._depth -= 1
+
+    def _rollback(self) -> None:
+        if not self.db.in_transaction:
+            return
+        try:
+            self.db.execute("ROLLBACK")
+        except sqlite3.Error:
+            # e.g. statements still running: close them by resetting the connection's state
+            try:
+                self.db.rollback()
+            except sqlite3.Error:
+                pass
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:

@@ -27,9 +27,52 @@ from homesim.schemas.reports import KindReport
 __all__ = [
     "Window", "Flow", "SettleResult", "DeviceShell", "HomesimError", "InvalidArgument",
     "UnknownProperty", "ReadOnly", "FlowKey", "firm_demand", "pv_ac_estimate", "KindReport",
+    "MAX_ARGUMENT_BYTES", "argument_size_problem",
 ]
 
 FlowKey = tuple[str, str, str]  # (source, sink, carrier)
+
+#: Largest ``set`` argument accepted [bytes of its JSON form]; a larger one is refused with
+#: homesim.error.invalid_argument before it is validated. (The router refuses messages over
+#: 16 MiB on RawSocket, infra/router/config.py ``RS_MAX_MESSAGE_SIZE``: such a call never
+#: reaches the device, and the caller's session is closed by the router.)
+MAX_ARGUMENT_BYTES = 2**20
+#: Deepest nesting of lists and mappings accepted in a ``set`` argument.
+MAX_ARGUMENT_DEPTH = 32
+
+
+def argument_size_problem(value: Any, limit: int = MAX_ARGUMENT_BYTES,
+                          max_depth: int = MAX_ARGUMENT_DEPTH) -> str | None:
+    """Why ``value`` is too large to be a property value (None if it is not).
+
+    Estimates the size of its JSON form without building it, stopping as soon as the
+    estimate exceeds ``limit`` bytes (a 1e6-item list costs at most ``limit`` steps).
+    """
+    size = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            return f"argument nested deeper than {max_depth} levels"
+        if isinstance(node, dict):
+            size += 2 + len(node)
+            for k, v in node.items():
+                size += len(str(k)) + 3 if isinstance(k, str) else 8
+                stack.append((v, depth + 1))
+                if size > limit:
+                    break
+        elif isinstance(node, (list, tuple)):
+            size += 2 + len(node)
+            if size <= limit:
+                stack.extend((v, depth + 1) for v in node)
+        elif isinstance(node, (str, bytes, bytearray)):
+            size += len(node) + 2
+        else:
+            size += 8
+        if size > limit:
+            return (f"argument larger than {limit} bytes (JSON); "
+                    "a property value is at most that")
+    return None
 
 
 def firm_demand(report: KindReport) -> list[tuple[str, np.ndarray]]:
@@ -298,7 +341,15 @@ class DeviceShell:
         Raises
         ------
         UnknownProperty, ReadOnly, InvalidArgument
+            ``InvalidArgument`` also when the path or the value is too large
+            (:data:`MAX_ARGUMENT_BYTES`), before anything is validated.
         """
+        if len(str(path)) > 1024:
+            raise InvalidArgument("property name longer than 1024 characters",
+                                  field=str(path)[:64])
+        problem = argument_size_problem(value)
+        if problem:
+            raise InvalidArgument(problem, field=str(path))
         parts = _split(path)
         if parts[0] not in self.model.model_fields:
             raise UnknownProperty(f"{self.kind} has no property {parts[0]!r}", field=path)

@@ -27,7 +27,8 @@ class ClockWindow(BaseModel):
     speed: Annotated[
         str,
         Field(
-            description='`realtime`, a factor such as `60x` or `0.5x`, or `max`.',
+            description="`realtime`, a factor such as `60x` or `0.5x` (0.01 ≤ N ≤ 1e6; checked by the clock's `parse_speed`, refused with homesim.error.invalid_argument), or `max`.",
+            max_length=32,
             pattern='^(realtime|max|[0-9]+(\\.[0-9]+)?x)$',
         ),
     ]
@@ -41,7 +42,8 @@ class ClockStatus(BaseModel):
     speed: Annotated[
         str,
         Field(
-            description='`realtime`, a factor such as `60x` or `0.5x`, or `max`.',
+            description="`realtime`, a factor such as `60x` or `0.5x` (0.01 ≤ N ≤ 1e6; checked by the clock's `parse_speed`, refused with homesim.error.invalid_argument), or `max`.",
+            max_length=32,
             pattern='^(realtime|max|[0-9]+(\\.[0-9]+)?x)$',
         ),
     ]
@@ -79,7 +81,8 @@ class SetSpeedRequest(BaseModel):
     speed: Annotated[
         str,
         Field(
-            description='`realtime`, a factor such as `60x` or `0.5x`, or `max`.',
+            description="`realtime`, a factor such as `60x` or `0.5x` (0.01 ≤ N ≤ 1e6; checked by the clock's `parse_speed`, refused with homesim.error.invalid_argument), or `max`.",
+            max_length=32,
             pattern='^(realtime|max|[0-9]+(\\.[0-9]+)?x)$',
         ),
     ]
@@ -319,7 +322,7 @@ class TimeWindow(BaseModel):
     ]
     days: Annotated[
         list[Literal['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']] | None,
-        Field(description='Days of the week (all when absent).'),
+        Field(description='Days of the week (all when absent).', max_length=7),
     ] = None
 
 
@@ -337,7 +340,9 @@ class TouBand(BaseModel):
     )
     start: Annotated[str, Field(pattern='^([01][0-9]|2[0-3]):[0-5][0-9]$')]
     end: Annotated[str, Field(pattern='^([01][0-9]|2[0-4]):[0-5][0-9]$')]
-    price: Annotated[float, Field(description='Price [currency/kWh].')]
+    price: Annotated[
+        float, Field(description='Price [currency/kWh].', ge=-10000.0, le=10000.0)
+    ]
 
 
 class Tariff(BaseModel):
@@ -345,13 +350,19 @@ class Tariff(BaseModel):
         extra='forbid',
     )
     flat: Annotated[
-        float, Field(description='Price outside any band [currency/kWh].')
+        float,
+        Field(
+            description='Price outside any band [currency/kWh].',
+            ge=-10000.0,
+            le=10000.0,
+        ),
     ] = 0.0
-    tou: Annotated[list[TouBand], Field(validate_default=True)] = []
+    tou: Annotated[list[TouBand], Field(max_length=1000, validate_default=True)] = []
     file: Annotated[
         str | None,
         Field(
-            description='CSV price time series (columns time, price [currency/kWh]; a naive time is local time of the home); the price holds until the next row, wins over flat and tou while it covers the tick. Relative paths are relative to the manifest.'
+            description='CSV price time series (columns time, price [currency/kWh]; a naive time is local time of the home); the price holds until the next row, wins over flat and tou while it covers the tick. Relative paths are relative to the manifest.',
+            max_length=4096,
         ),
     ] = None
 
@@ -360,16 +371,24 @@ class Appliance(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    name: Annotated[str, Field(pattern='^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$')]
+    name: Annotated[
+        str, Field(max_length=64, pattern='^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$')
+    ]
     power: Annotated[
         float,
         Field(
-            description='Power while on [W].', ge=0.0, json_schema_extra={'x-unit': 'W'}
+            description='Power while on [W].',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'W'},
+            le=1000000000.0,
         ),
     ]
     start: Annotated[str, Field(pattern='^([01][0-9]|2[0-3]):[0-5][0-9]$')]
     end: Annotated[str, Field(pattern='^([01][0-9]|2[0-4]):[0-5][0-9]$')]
-    days: list[Literal['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']] | None = None
+    days: Annotated[
+        list[Literal['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']] | None,
+        Field(max_length=7),
+    ] = None
     state: Annotated[
         Literal['auto', 'on', 'off'],
         Field(description='auto follows the schedule; on / off override it live.'),
@@ -395,6 +414,7 @@ class Wall(BaseModel):
             description='Net opaque area [m2].',
             gt=0.0,
             json_schema_extra={'x-unit': 'm2'},
+            le=1000000.0,
         ),
     ]
     u_value: Annotated[
@@ -403,6 +423,7 @@ class Wall(BaseModel):
             description='Thermal transmittance [W/(m2 K)].',
             ge=0.0,
             json_schema_extra={'x-unit': 'W/(m2 K)'},
+            le=100.0,
         ),
     ]
 
@@ -429,10 +450,11 @@ class Window(BaseModel):
             description='Window area incl. frame [m2].',
             gt=0.0,
             json_schema_extra={'x-unit': 'm2'},
+            le=1000000.0,
         ),
     ]
     u_value: Annotated[
-        float, Field(ge=0.0, json_schema_extra={'x-unit': 'W/(m2 K)'})
+        float, Field(ge=0.0, json_schema_extra={'x-unit': 'W/(m2 K)'}, le=100.0)
     ] = 1.1
     g_value: Annotated[
         float,
@@ -455,8 +477,12 @@ class Surface(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    area: Annotated[float, Field(gt=0.0, json_schema_extra={'x-unit': 'm2'})]
-    u_value: Annotated[float, Field(ge=0.0, json_schema_extra={'x-unit': 'W/(m2 K)'})]
+    area: Annotated[
+        float, Field(gt=0.0, json_schema_extra={'x-unit': 'm2'}, le=1000000.0)
+    ]
+    u_value: Annotated[
+        float, Field(ge=0.0, json_schema_extra={'x-unit': 'W/(m2 K)'}, le=100.0)
+    ]
     boundary: Annotated[
         Literal['outdoor', 'ground', 'unheated'],
         Field(
@@ -473,27 +499,34 @@ class Thermostat(BaseModel):
         float,
         Field(
             description='Setpoint when at home and awake [°C].',
+            ge=-100.0,
             json_schema_extra={'x-unit': '°C'},
+            le=150.0,
         ),
     ] = 21.0
     eco: Annotated[
         float,
         Field(
             description='Setpoint at night / outside the schedule [°C].',
+            ge=-100.0,
             json_schema_extra={'x-unit': '°C'},
+            le=150.0,
         ),
     ] = 18.0
     away: Annotated[
         float,
         Field(
             description='Setpoint during away windows [°C].',
+            ge=-100.0,
             json_schema_extra={'x-unit': '°C'},
+            le=150.0,
         ),
     ] = 15.0
     comfort_windows: Annotated[
         list[TimeWindow],
         Field(
             description='When the comfort setpoint applies (local time).',
+            max_length=1000,
             validate_default=True,
         ),
     ] = [{'start': '06:00', 'end': '22:00'}]
@@ -501,6 +534,7 @@ class Thermostat(BaseModel):
         list[TimeWindow],
         Field(
             description='When the away setpoint applies (wins over comfort).',
+            max_length=1000,
             validate_default=True,
         ),
     ] = []
@@ -522,10 +556,12 @@ class FlatProperties(BaseModel):
             description='Conditioned floor area A_f [m2].',
             gt=0.0,
             json_schema_extra={'x-unit': 'm2', 'x-live': False},
+            le=1000000.0,
         ),
     ] = 60.0
     room_height: Annotated[
-        float, Field(gt=0.0, json_schema_extra={'x-unit': 'm', 'x-live': False})
+        float,
+        Field(gt=0.0, json_schema_extra={'x-unit': 'm', 'x-live': False}, le=1000.0),
     ] = 2.6
     thermal_class: Annotated[
         Literal['very_light', 'light', 'medium', 'heavy', 'very_heavy'],
@@ -539,6 +575,7 @@ class FlatProperties(BaseModel):
         Field(
             description='External walls by facade.',
             json_schema_extra={'x-live': False},
+            max_length=1000,
             validate_default=True,
         ),
     ] = []
@@ -547,6 +584,7 @@ class FlatProperties(BaseModel):
         Field(
             description='Windows by facade (solar gains from pvlib plane-of-array irradiance).',
             json_schema_extra={'x-live': True},
+            max_length=1000,
             validate_default=True,
         ),
     ] = []
@@ -577,7 +615,9 @@ class FlatProperties(BaseModel):
         float,
         Field(
             description='Ground temperature under floors on the ground [°C].',
+            ge=-100.0,
             json_schema_extra={'x-unit': '°C', 'x-live': True},
+            le=150.0,
         ),
     ] = 10.0
     ach_vent: Annotated[
@@ -586,6 +626,7 @@ class FlatProperties(BaseModel):
             description='Ventilation air change rate [1/h].',
             ge=0.0,
             json_schema_extra={'x-unit': '1/h', 'x-live': True},
+            le=1000.0,
         ),
     ] = 0.4
     ach_inf: Annotated[
@@ -594,6 +635,7 @@ class FlatProperties(BaseModel):
             description='Infiltration in calm air [1/h].',
             ge=0.0,
             json_schema_extra={'x-unit': '1/h', 'x-live': True},
+            le=1000.0,
         ),
     ] = 0.1
     wind_coeff: Annotated[
@@ -602,6 +644,7 @@ class FlatProperties(BaseModel):
             description='Extra infiltration per wind speed [1/h per m/s].',
             ge=0.0,
             json_schema_extra={'x-unit': '1/h per m/s', 'x-live': True},
+            le=100.0,
         ),
     ] = 0.03
     internal_gains: Annotated[
@@ -610,6 +653,7 @@ class FlatProperties(BaseModel):
             description='Internal gains (people, appliances) when at home and awake [W/m2]; x0.5 in eco, x0.2 away.',
             ge=0.0,
             json_schema_extra={'x-unit': 'W/m2', 'x-live': True},
+            le=10000.0,
         ),
     ] = 4.0
     phi_hc_max: Annotated[
@@ -618,13 +662,16 @@ class FlatProperties(BaseModel):
             description='Heating emitter capacity [W].',
             gt=0.0,
             json_schema_extra={'x-unit': 'W', 'x-live': True},
+            le=1000000000.0,
         ),
     ] = 8000.0
     temp_initial: Annotated[
         float,
         Field(
             description='Initial temperature of the zone [°C].',
+            ge=-100.0,
             json_schema_extra={'x-unit': '°C', 'x-live': False},
+            le=150.0,
         ),
     ] = 20.0
     thermostat: Annotated[
@@ -644,14 +691,20 @@ class HeatingCurve(BaseModel):
         float,
         Field(
             description='Supply temperature at the design outdoor temperature [°C].',
+            ge=-100.0,
             json_schema_extra={'x-unit': '°C'},
+            le=150.0,
         ),
     ] = 55.0
-    temp_air_design: Annotated[float, Field(json_schema_extra={'x-unit': '°C'})] = -10.0
+    temp_air_design: Annotated[
+        float, Field(ge=-100.0, json_schema_extra={'x-unit': '°C'}, le=150.0)
+    ] = -10.0
     exponent: Annotated[
-        float, Field(description='Radiator exponent (EN 442).', gt=0.0)
+        float, Field(description='Radiator exponent (EN 442).', gt=0.0, le=10.0)
     ] = 1.3
-    t_flow_min: Annotated[float, Field(json_schema_extra={'x-unit': '°C'})] = 25.0
+    t_flow_min: Annotated[
+        float, Field(ge=-100.0, json_schema_extra={'x-unit': '°C'}, le=150.0)
+    ] = 25.0
 
 
 class HeatPumpProperties(BaseModel):
@@ -663,6 +716,7 @@ class HeatPumpProperties(BaseModel):
         Field(
             description="Keymark model name from hplib's database, or Generic.",
             json_schema_extra={'x-live': False},
+            max_length=256,
         ),
     ] = 'Generic'
     group_id: Annotated[
@@ -680,13 +734,16 @@ class HeatPumpProperties(BaseModel):
             description='Nominal heat output of the generic model [W].',
             gt=0.0,
             json_schema_extra={'x-unit': 'W', 'x-live': False},
+            le=1000000000.0,
         ),
     ] = 10000.0
     t_cutoff: Annotated[
         float,
         Field(
             description='Below this source temperature the heat pump is off [°C].',
+            ge=-100.0,
             json_schema_extra={'x-unit': '°C', 'x-live': True},
+            le=150.0,
         ),
     ] = -20.0
     modulation_min: Annotated[
@@ -706,7 +763,10 @@ class BoilerProperties(BaseModel):
         extra='forbid',
     )
     p_th_max: Annotated[
-        float, Field(gt=0.0, json_schema_extra={'x-unit': 'W', 'x-live': True})
+        float,
+        Field(
+            gt=0.0, json_schema_extra={'x-unit': 'W', 'x-live': True}, le=1000000000.0
+        ),
     ] = 24000.0
     modulation_min: Annotated[
         float, Field(ge=0.0, json_schema_extra={'x-live': True}, le=1.0)
@@ -735,6 +795,7 @@ class BoilerProperties(BaseModel):
             description='Supply minus return temperature [K].',
             gt=0.0,
             json_schema_extra={'x-unit': 'K', 'x-live': True},
+            le=200.0,
         ),
     ] = 15.0
     gas_price: Annotated[
@@ -743,9 +804,12 @@ class BoilerProperties(BaseModel):
             description='Gas price [currency/kWh] (gross calorific value).',
             ge=0.0,
             json_schema_extra={'x-unit': 'currency/kWh', 'x-live': True},
+            le=10000.0,
         ),
     ] = 0.1
-    currency: Annotated[str, Field(json_schema_extra={'x-live': False})] = 'USD'
+    currency: Annotated[
+        str, Field(json_schema_extra={'x-live': False}, max_length=16)
+    ] = 'USD'
 
 
 class BufferProperties(BaseModel):
@@ -753,20 +817,27 @@ class BufferProperties(BaseModel):
         extra='forbid',
     )
     volume: Annotated[
-        float, Field(gt=0.0, json_schema_extra={'x-unit': 'm3', 'x-live': False})
+        float,
+        Field(
+            gt=0.0, json_schema_extra={'x-unit': 'm3', 'x-live': False}, le=1000000.0
+        ),
     ] = 0.8
     t_min: Annotated[
         float,
         Field(
             description='Lowest useful temperature (empty) [°C].',
+            ge=-100.0,
             json_schema_extra={'x-unit': '°C', 'x-live': False},
+            le=150.0,
         ),
     ] = 35.0
     t_max: Annotated[
         float,
         Field(
             description='Highest temperature (full) [°C].',
+            ge=-100.0,
             json_schema_extra={'x-unit': '°C', 'x-live': False},
+            le=150.0,
         ),
     ] = 60.0
     ua: Annotated[
@@ -775,10 +846,12 @@ class BufferProperties(BaseModel):
             description='Standing loss coefficient [W/K].',
             ge=0.0,
             json_schema_extra={'x-unit': 'W/K', 'x-live': True},
+            le=1000000000.0,
         ),
     ] = 3.0
     t_surround: Annotated[
-        float, Field(json_schema_extra={'x-unit': '°C', 'x-live': True})
+        float,
+        Field(ge=-100.0, json_schema_extra={'x-unit': '°C', 'x-live': True}, le=150.0),
     ] = 15.0
     soc_initial: Annotated[
         float, Field(ge=0.0, json_schema_extra={'x-live': False}, le=1.0)
@@ -789,14 +862,15 @@ class Coupling(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    a: Annotated[str, Field(description='A flat device.')]
-    b: Annotated[str, Field(description='Another flat device.')]
+    a: Annotated[str, Field(description='A flat device.', max_length=256)]
+    b: Annotated[str, Field(description='Another flat device.', max_length=256)]
     conductance: Annotated[
         float,
         Field(
             description='Conductance of the party wall / floor between them [W/K].',
             ge=0.0,
             json_schema_extra={'x-unit': 'W/K'},
+            le=1000000000.0,
         ),
     ]
 
@@ -826,6 +900,7 @@ class HeatNodeProperties(BaseModel):
         Field(
             description='Adjacency of the flats: conductances between pairs.',
             json_schema_extra={'x-live': False},
+            max_length=10000,
             validate_default=True,
         ),
     ] = []
@@ -850,10 +925,10 @@ class EvSession(BaseModel):
     ]
     days: Annotated[
         list[Literal['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']] | None,
-        Field(description='Days of arrival (all when absent).'),
+        Field(description='Days of arrival (all when absent).', max_length=7),
     ] = None
     capacity_kwh: Annotated[
-        float, Field(gt=0.0, json_schema_extra={'x-unit': 'kWh'})
+        float, Field(gt=0.0, json_schema_extra={'x-unit': 'kWh'}, le=100000.0)
     ] = 60.0
     energy_kwh: Annotated[
         float | None,
@@ -861,6 +936,7 @@ class EvSession(BaseModel):
             description='Energy wanted into the car battery.',
             ge=0.0,
             json_schema_extra={'x-unit': 'kWh'},
+            le=100000.0,
         ),
     ] = None
     soc_arrival: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
@@ -873,7 +949,7 @@ class EvGenerator(BaseModel):
     )
     profile: Literal['commuter'] = 'commuter'
     capacity_kwh: Annotated[
-        float, Field(gt=0.0, json_schema_extra={'x-unit': 'kWh'})
+        float, Field(gt=0.0, json_schema_extra={'x-unit': 'kWh'}, le=100000.0)
     ] = 60.0
     km_mean: Annotated[
         float,
@@ -881,10 +957,11 @@ class EvGenerator(BaseModel):
             description='Mean daily distance [km].',
             gt=0.0,
             json_schema_extra={'x-unit': 'km'},
+            le=100000.0,
         ),
     ] = 40.0
     kwh_per_km: Annotated[
-        float, Field(gt=0.0, json_schema_extra={'x-unit': 'kWh/km'})
+        float, Field(gt=0.0, json_schema_extra={'x-unit': 'kWh/km'}, le=100.0)
     ] = 0.18
     arrival_mean: Annotated[str, Field(pattern='^([01][0-9]|2[0-3]):[0-5][0-9]$')] = (
         '18:00'
@@ -905,6 +982,7 @@ class EvChargerProperties(BaseModel):
             description='Max power [W] (11 kW three-phase, 7.4 kW single-phase).',
             gt=0.0,
             json_schema_extra={'x-unit': 'W', 'x-live': True},
+            le=1000000000.0,
         ),
     ] = 11000.0
     p_min: Annotated[
@@ -913,6 +991,7 @@ class EvChargerProperties(BaseModel):
             description='Minimum charging power [W] (6 A); below it the charger pauses.',
             ge=0.0,
             json_schema_extra={'x-unit': 'W', 'x-live': True},
+            le=1000000000.0,
         ),
     ] = 1400.0
     efficiency: Annotated[
@@ -929,6 +1008,7 @@ class EvChargerProperties(BaseModel):
         Field(
             description='Scheduled sessions (daily).',
             json_schema_extra={'x-live': True},
+            max_length=1000,
             validate_default=True,
         ),
     ] = []
@@ -955,6 +1035,7 @@ class LoadManagerProperties(BaseModel):
             description="Connection limit [W]; null = the grid device's p_import_max.",
             ge=0.0,
             json_schema_extra={'x-unit': 'W', 'x-live': True},
+            le=1000000000.0,
         ),
     ] = None
     surplus_only: Annotated[
@@ -975,6 +1056,7 @@ class WeatherProperties(BaseModel):
         Field(
             description="TMY3 (.csv), TMY2 (.tm2) or EPW weather file; default: pvlib's bundled Greensboro NC TMY3.",
             json_schema_extra={'x-live': False},
+            max_length=4096,
         ),
     ] = None
     cloud_cover: Annotated[
@@ -1007,10 +1089,12 @@ class PvProperties(BaseModel):
             description='DC nameplate at STC (PVWatts) [W].',
             gt=0.0,
             json_schema_extra={'x-unit': 'W', 'x-live': True},
+            le=1000000000.0,
         ),
     ] = 5000.0
     gamma_pdc: Annotated[
-        float, Field(json_schema_extra={'x-unit': '1/°C', 'x-live': True})
+        float,
+        Field(ge=-1.0, json_schema_extra={'x-unit': '1/°C', 'x-live': True}, le=1.0),
     ] = -0.004
     surface_tilt: Annotated[
         float,
@@ -1062,12 +1146,15 @@ class PvProperties(BaseModel):
         Field(
             description='CEC module name (model cec).',
             json_schema_extra={'x-live': False},
+            max_length=256,
         ),
     ] = None
     modules_per_string: Annotated[
-        int, Field(ge=1, json_schema_extra={'x-live': True})
+        int, Field(ge=1, json_schema_extra={'x-live': True}, le=10000)
     ] = 1
-    strings: Annotated[int, Field(ge=1, json_schema_extra={'x-live': True})] = 1
+    strings: Annotated[
+        int, Field(ge=1, json_schema_extra={'x-live': True}, le=10000)
+    ] = 1
 
 
 class InverterProperties(BaseModel):
@@ -1080,6 +1167,7 @@ class InverterProperties(BaseModel):
             description='AC rating [W].',
             gt=0.0,
             json_schema_extra={'x-unit': 'W', 'x-live': True},
+            le=1000000000.0,
         ),
     ] = 5000.0
     efficiency_model: Annotated[
@@ -1093,6 +1181,7 @@ class InverterProperties(BaseModel):
         Field(
             description='CEC inverter name (efficiency_model cec).',
             json_schema_extra={'x-live': False},
+            max_length=256,
         ),
     ] = None
     mode: Annotated[
@@ -1113,15 +1202,21 @@ class InverterProperties(BaseModel):
         Field(
             description='Grid charging windows (time_of_use, backup).',
             json_schema_extra={'x-live': True},
+            max_length=1000,
             validate_default=True,
         ),
     ] = []
     discharge_windows: Annotated[
         list[TimeWindow],
-        Field(json_schema_extra={'x-live': True}, validate_default=True),
+        Field(
+            json_schema_extra={'x-live': True}, max_length=1000, validate_default=True
+        ),
     ] = []
     grid_charge_power: Annotated[
-        float, Field(ge=0.0, json_schema_extra={'x-unit': 'W', 'x-live': True})
+        float,
+        Field(
+            ge=0.0, json_schema_extra={'x-unit': 'W', 'x-live': True}, le=1000000000.0
+        ),
     ] = 0.0
 
 
@@ -1147,10 +1242,16 @@ class BatteryProperties(BaseModel):
         float, Field(ge=0.0, json_schema_extra={'x-live': True}, le=1.0)
     ] = 1.0
     p_charge_max: Annotated[
-        float, Field(ge=0.0, json_schema_extra={'x-unit': 'W', 'x-live': True})
+        float,
+        Field(
+            ge=0.0, json_schema_extra={'x-unit': 'W', 'x-live': True}, le=1000000000.0
+        ),
     ] = 5000.0
     p_discharge_max: Annotated[
-        float, Field(ge=0.0, json_schema_extra={'x-unit': 'W', 'x-live': True})
+        float,
+        Field(
+            ge=0.0, json_schema_extra={'x-unit': 'W', 'x-live': True}, le=1000000000.0
+        ),
     ] = 5000.0
     eta_charge: Annotated[
         float, Field(gt=0.0, json_schema_extra={'x-live': True}, le=1.0)
@@ -1177,6 +1278,7 @@ class GridProperties(BaseModel):
             description='Connection limit for import [W].',
             ge=0.0,
             json_schema_extra={'x-unit': 'W', 'x-live': True},
+            le=1000000000.0,
         ),
     ] = 13800.0
     p_export_max: Annotated[
@@ -1185,22 +1287,29 @@ class GridProperties(BaseModel):
             description='Connection limit for export [W].',
             ge=0.0,
             json_schema_extra={'x-unit': 'W', 'x-live': True},
+            le=1000000000.0,
         ),
     ] = 5000.0
     outages: Annotated[
-        list[Outage], Field(json_schema_extra={'x-live': True}, validate_default=True)
+        list[Outage],
+        Field(
+            json_schema_extra={'x-live': True}, max_length=10000, validate_default=True
+        ),
     ] = []
     load_shedding: Annotated[
         list[TimeWindow],
         Field(
             description='Recurring daily outage windows.',
             json_schema_extra={'x-live': True},
+            max_length=1000,
             validate_default=True,
         ),
     ] = []
     tariff_import: Tariff | None = None
     tariff_export: Tariff | None = None
-    currency: Annotated[str, Field(json_schema_extra={'x-live': False})] = 'USD'
+    currency: Annotated[
+        str, Field(json_schema_extra={'x-live': False}, max_length=16)
+    ] = 'USD'
 
 
 class LoadProperties(BaseModel):
@@ -1220,6 +1329,7 @@ class LoadProperties(BaseModel):
             description='Base load per year [kWh].',
             ge=0.0,
             json_schema_extra={'x-unit': 'kWh', 'x-live': True},
+            le=10000000.0,
         ),
     ] = 4000.0
     noise_sigma: Annotated[
@@ -1233,7 +1343,9 @@ class LoadProperties(BaseModel):
     ] = 0.0
     appliances: Annotated[
         list[Appliance],
-        Field(json_schema_extra={'x-live': True}, validate_default=True),
+        Field(
+            json_schema_extra={'x-live': True}, max_length=1000, validate_default=True
+        ),
     ] = []
 
 

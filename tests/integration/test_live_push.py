@@ -8,8 +8,6 @@ import signal
 import subprocess
 import sys
 
-import pytest
-
 from homesim.operator.live import live_changes
 from homesim.operator.wamp import push
 from homesim.schemas.manifest import parse_home
@@ -22,7 +20,6 @@ def _call(router: str, realm: str, *args: str) -> subprocess.CompletedProcess:
                            "--realm", realm, *args], capture_output=True, text=True, timeout=30)
 
 
-@pytest.mark.quick
 def test_live_changes_reach_the_running_device(tmp_path):
     data = example(dt=1, duration="1h", speed="realtime")
     out = tmp_path / "run"

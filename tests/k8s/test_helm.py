@@ -23,7 +23,7 @@ except ImportError:  # ./test --full installs it
     from tests.conftest import missing_tool
 
     missing_tool("helm-sdkpy is not installed (pip install --ignore-requires-python "
-                 "helm-sdkpy==0.1.32)")
+                 "helm-sdkpy==0.1.32)", module_level=True)
 
 
 def _install(cluster: Cluster, namespace: str) -> dict:

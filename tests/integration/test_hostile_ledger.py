@@ -1,0 +1,249 @@
+"""Forged and replayed messages against a running `homesim run`: the ledger drops them (the run
+completes with exactly the undisturbed ledger) or fails the run naming the cause—never exit 0
+with a different ledger.
+
+A second process (an autobahn client, anonymous like any tool) joins the run's router and
+publishes the forgery when window 2 opens; the run is paced (20000x, ~18 windows) so that it
+is injected mid-run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import (
+    assert_same_ledger,
+    example,
+    homesim_run,
+    start_run,
+    wait_for,
+    write_manifest,
+)
+
+SPEED = "20000x"
+INJECT_AT = 2  # window at whose opening the forgery is published
+
+FORGER = r"""
+import json, math, os, sys
+sys.modules.setdefault("_bjdata", None)
+from autobahn.twisted.component import Component, run
+from autobahn.wamp.types import PublishOptions
+from twisted.internet import reactor
+
+info, mode, at = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+comp = Component(transports=[{"type": "rawsocket", "url": info["rs_url"],
+                              "serializer": "msgpack", "max_retries": 5,
+                              "initial_retry_delay": 0.5}],
+                 realm=info["realm"])
+ACK = PublishOptions(acknowledge=True)
+seen = {}  # (window, device) -> a settle as published
+
+def emit(**obj):
+    os.write(1, (json.dumps(obj) + "\n").encode())
+
+def packets(w, window, publisher, flows, tick0=None):
+    return {"run": w["run"], "window": window, "n": w["n"], "publisher": publisher,
+            "tick0": w["tick0"] if tick0 is None else tick0,
+            "flows": [{"source": a, "sink": b, "carrier": "electricity", "joules": j}
+                      for a, b, j in flows]}
+
+def burst(w):
+    n = w["n"]
+    big = [3.6e9] + [0.0] * (n - 1)  # 1 MWh from the grid into the house in one tick
+    if mode == "future":
+        return [("homesim.packets", packets(w, w["window"] + 3, "inverter",
+                                            [("grid", "house", big)], w["tick0"] + 3 * n))]
+    if mode == "window_types":
+        return [("homesim.packets", packets(w, bad, "inverter", [("grid", "house", big)]))
+                for bad in (str(w["window"]), True, str(w["window"] + 1), float(w["window"]))]
+    if mode == "mars":
+        return [("homesim.packets", packets(w, w["window"], "inverter",
+                                            [("mars", "venus", [1e6] * n)]))]
+    if mode == "nan":
+        return [("homesim.settle", {"run": w["run"], "window": w["window"], "tick0": w["tick0"],
+                                    "n": n, "device": "battery", "packets": 0,
+                                    "stored0": 1e7, "stored": [math.nan] * n,
+                                    "losses": [0.0] * n})]
+    if mode == "replay":
+        return [("homesim.settle", s) for (win, dev), s in sorted(seen.items())
+                if win < w["window"] and dev != "ledger"]
+    if mode == "current":
+        return [("homesim.packets", packets(w, w["window"], "inverter",
+                                            [("grid", "house", big)]))]
+    raise SystemExit(f"unknown mode {mode}")
+
+done = []
+
+@comp.on_join
+async def joined(session, details):
+    def on_settle(s):
+        if isinstance(s, dict) and s.get("window", 99) < at:
+            seen[(s["window"], s["device"])] = s
+
+    async def on_window(w):
+        if done or w["window"] < at:
+            return
+        done.append(w["window"])
+        msgs = burst(w)
+        for topic, msg in msgs:
+            await session.publish(topic, msg, options=ACK)
+        emit(injected=len(msgs), window=w["window"], mode=mode)
+        session.leave()
+
+    await session.subscribe(on_settle, "homesim.settle")
+    await session.subscribe(on_window, "homesim.clock.window")
+    emit(ready=True)
+
+@comp.on_leave
+def left(session, details):
+    if reactor.running:
+        reactor.stop()
+
+run([comp], log_level="error")
+"""
+
+
+def _manifest(tmp: Path) -> Path:
+    return write_manifest(tmp, example(dt=300, duration="2d", seed=42))
+
+
+@pytest.fixture(scope="module")
+def undisturbed(tmp_path_factory) -> Path:
+    """The same manifest, seed and speed, nobody interfering."""
+    tmp = tmp_path_factory.mktemp("undisturbed")
+    _, summary = homesim_run(_manifest(tmp), tmp / "run", "--speed", SPEED)
+    assert summary["ledger"] == {"error": None, "dropped_messages": {}}
+    return tmp / "run" / "ledger.sqlite"
+
+
+def _attacked(tmp: Path, mode: str) -> tuple[subprocess.CompletedProcess, str, dict | None]:
+    """Run with the forger injecting ``mode``; returns (run result, forger output, summary)."""
+    out = tmp / "run"
+    run = start_run(_manifest(tmp), out, "--speed", SPEED)
+    forger = None
+    try:
+        info = wait_for(lambda: (out / "router.json").exists()
+                        and json.loads((out / "router.json").read_text()), 120, "router.json")
+        # the supervisor starts the ledger once the router listens
+        wait_for(lambda: (out / "ledger.sqlite").exists(), 120, "the ledger")
+        forger = subprocess.Popen([sys.executable, "-c", FORGER, json.dumps(info), mode,
+                                   str(INJECT_AT)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        stdout, stderr = run.communicate(timeout=240)
+        f_out, f_err = forger.communicate(timeout=30)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGTERM)
+            run.wait()
+        if forger is not None and forger.poll() is None:
+            forger.kill()
+            forger.wait()
+    assert '"injected"' in f_out, f"the forger did not inject:\n{f_out}\n{f_err}"
+    summary = None
+    if (out / "summary.json").exists():
+        summary = json.loads((out / "summary.json").read_text())
+    res = subprocess.CompletedProcess(run.args, run.returncode, stdout, stderr)
+    return res, f_out, summary
+
+
+def _totals(db: Path) -> dict[str, list]:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return {
+            "balances": con.execute(
+                "SELECT node, sum(energy_in), sum(energy_out), sum(delta_stored), sum(losses)"
+                " FROM node_balance GROUP BY node ORDER BY node").fetchall(),
+            "metrics": con.execute(
+                "SELECT device, metric, sum(total), min(minimum), max(maximum)"
+                " FROM device_metric GROUP BY device, metric ORDER BY device, metric"
+            ).fetchall(),
+            "ticks": con.execute("SELECT sum(n), max(tick0 + n) FROM settled_window"
+                                 ).fetchall(),
+            "nodes": con.execute("SELECT DISTINCT source FROM packet UNION "
+                                 "SELECT DISTINCT sink FROM packet ORDER BY 1").fetchall(),
+        }
+    finally:
+        con.close()
+
+
+def _assert_undisturbed(db: Path, base: Path) -> None:
+    assert_same_ledger(db, base, rtol=1e-12)
+    a, b = _totals(db), _totals(base)
+    assert a["ticks"] == b["ticks"] and a["nodes"] == b["nodes"]
+    for key in ("balances", "metrics"):
+        assert [r[:-4] if key == "balances" else r[:2] for r in a[key]] == \
+               [r[:-4] if key == "balances" else r[:2] for r in b[key]]
+        for ra, rb in zip(a[key], b[key], strict=True):
+            nums_a = [x for x in ra if isinstance(x, float)]
+            nums_b = [x for x in rb if isinstance(x, float)]
+            assert nums_a == pytest.approx(nums_b, rel=1e-9, abs=1e-6), (ra, rb)
+
+
+def _assert_failed_loudly(res: subprocess.CompletedProcess, summary: dict | None,
+                          db: Path, *causes: str) -> None:
+    """Non-zero exit naming one of ``causes``; nothing forged on disk."""
+    assert res.returncode != 0
+    err = " ".join(res.stderr.split())  # rich wraps long lines
+    assert "run failed" in err and any(c in err for c in causes), err[-3000:]
+    assert summary is not None and summary["complete"] is False
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    assert con.execute("SELECT count(*) FROM packet WHERE joules >= 3.6e9 OR source = 'mars'"
+                       ).fetchone()[0] == 0
+    con.close()
+
+
+@pytest.mark.parametrize("mode, reasons", [
+    ("future", {"window"}),  # grid→house 3.6e9 J for window + 3
+    ("window_types", {"malformed"}),  # "window": "N", true, 2.0: strict
+    ("nan", {"nonfinite", "late"}),  # a battery settle with NaN stored (late if booked)
+    ("replay", {"late"}),  # every device's settles of windows 0 and 1, again
+])
+def test_forged_messages_are_dropped_and_the_ledger_is_undisturbed(tmp_path, undisturbed,
+                                                                   mode, reasons):
+    res, _, summary = _attacked(tmp_path, mode)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert summary is not None and summary["complete"] and summary["ledger"]["error"] is None
+    dropped = summary["ledger"]["dropped_messages"]
+    assert dropped and set(dropped) <= reasons, dropped
+    assert summary["conservation"]["unknown_nodes"] == []
+    _assert_undisturbed(tmp_path / "run" / "ledger.sqlite", undisturbed)
+
+
+def test_packets_between_unknown_nodes_are_never_booked(tmp_path, undisturbed):
+    """mars→venus under the inverter's name for the open window. The ledger drops it; the
+    devices that take the inverter's packets may have taken it instead of the real message
+    (first come), and then their settles do not balance: the ledger fails the run naming
+    the node. Either way mars and venus never reach the ledger."""
+    res, _, summary = _attacked(tmp_path, "mars")
+    db = tmp_path / "run" / "ledger.sqlite"
+    assert summary is not None and summary["ledger"]["dropped_messages"].get("unknown_node")
+    assert summary["conservation"]["unknown_nodes"] == []
+    if res.returncode == 0:
+        assert summary["complete"] and summary["ledger"]["error"] is None
+        _assert_undisturbed(db, undisturbed)
+    else:
+        _assert_failed_loudly(res, summary, db, "does not balance")
+
+
+def test_forged_packets_of_the_open_window_fail_loudly_or_change_nothing(tmp_path,
+                                                                          undisturbed):
+    """A well-formed forgery for the window being booked (a second packet message of the
+    inverter, grid→house 3.6e9 J): the ledger cannot tell it from the real one, so the run
+    fails naming the ledger and the cause—unless it arrived after the window was booked."""
+    res, _, summary = _attacked(tmp_path, "current")
+    db = tmp_path / "run" / "ledger.sqlite"
+    if res.returncode == 0:
+        assert summary["ledger"]["dropped_messages"] == {"late": 1}
+        _assert_undisturbed(db, undisturbed)
+        return
+    _assert_failed_loudly(res, summary, db, "more packet messages than announced",
+                          "does not balance")
+    assert "ledger" in " ".join(res.stderr.split())
