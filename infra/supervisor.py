@@ -30,7 +30,7 @@ import yaml
 from homesim.schemas.manifest import Home, Location, parse_duration
 
 __all__ = ["RunOptions", "RunResult", "prepare_home", "run_home", "summary_problem",
-           "SUMMARY_REL_TOL"]
+           "SUMMARY_REL_TOL", "footprint", "check_footprint", "TooLarge"]
 
 #: Largest relative conservation residual (|residual| / energy in, summed over the run, worst
 #: node) a finished run may report and still count as a success. The ledger already fails
@@ -118,6 +118,55 @@ def _log_tail(path: Path, lines: int = 8) -> str:
     return "\n".join(text[-lines:])
 
 
+#: Peak resident memory per process, measured here (2 cores; every device process imports
+#: pandas and pvlib): device processes 74–221 MiB, the router ~230 MiB; the estimate uses a
+#: device average and the router's peak plus a little per connected session.
+RSS_PER_PROCESS = 160 * 2**20
+RSS_ROUTER = 250 * 2**20
+RSS_ROUTER_PER_SESSION = 2 * 2**20
+#: Fraction of the available memory a run may plan to use.
+MEMORY_SHARE = 0.8
+
+
+class TooLarge(RuntimeError):
+    """A home needs more processes or memory than this machine has (refused before start)."""
+
+
+def footprint(home: Home) -> tuple[int, int]:
+    """``(processes, bytes)`` a local run of ``home`` needs: one process per enabled device,
+    the clock, the ledger and the router [B] (estimate from the measured peaks above)."""
+    procs = len(home.spec.enabled()) + 2
+    return procs + 1, procs * RSS_PER_PROCESS + RSS_ROUTER + procs * RSS_ROUTER_PER_SESSION
+
+
+def check_footprint(home: Home, available: int | None = None) -> None:
+    """Refuse, before anything starts, a home that cannot fit this machine.
+
+    ``available`` [B] defaults to ``HOMESIM_MEMORY_LIMIT`` (bytes; e.g. a container's limit)
+    or else the memory the kernel reports available.
+
+    Raises
+    ------
+    TooLarge
+        If the estimate exceeds ``MEMORY_SHARE`` of what is available; the message gives
+        both and what to do.
+    """
+    import psutil
+
+    if available is None:
+        env = os.environ.get("HOMESIM_MEMORY_LIMIT")
+        available = int(float(env)) if env else int(psutil.virtual_memory().available)
+    procs, need = footprint(home)
+    if need > MEMORY_SHARE * available:
+        gib = 2**30
+        raise TooLarge(
+            f"this home needs about {procs} processes and {need / gib:.1f} GiB "
+            f"(~{RSS_PER_PROCESS / 2**20:.0f} MiB per device process, measured), but only "
+            f"{available / gib:.1f} GiB are available ({MEMORY_SHARE:.0%} may be planned): "
+            "disable devices (enabled: false), split the home, or run it on Kubernetes "
+            "where each device is its own pod")
+
+
 def run_home(home: Home, opts: RunOptions,
              on_progress: Callable[[dict[str, Any]], None] | None = None,
              on_phase: Callable[[str], None] | None = None) -> RunResult:
@@ -130,6 +179,7 @@ def run_home(home: Home, opts: RunOptions,
     say = on_phase or (lambda s: None)
     t0 = time.monotonic()
     home = prepare_home(home, opts)
+    check_footprint(home)
     name = home.metadata.name
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run_id = f"{name}-{stamp}"

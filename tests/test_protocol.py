@@ -735,3 +735,19 @@ def test_a_whole_home_in_process_any_window_size_any_delivery_order():
     for key, v in day.items():
         assert ticks[key] == pytest.approx(v, rel=1e-9, abs=1e-9)
         assert mixed[key] == pytest.approx(v, rel=1e-9, abs=1e-9)
+
+
+def test_a_forged_window_does_not_open():
+    """The clock opens w+1 right after w at the tick where w ended: a window 10^9, a gap, a
+    jump in ticks or another run is not a window (before: KeyError in the grid)."""
+    shell = Probe(inputs=())
+    dev = DeviceProtocol(shell)
+    dev.handle(WindowOpened(window_msg(0)))
+    for bad in ({**window_msg(1), "window": 10**9}, window_msg(3),
+                {**window_msg(1), "tick0": 7}, {**window_msg(1), "run": "other"},
+                {**window_msg(1), "n": 0}, {**window_msg(1), "window": True}):
+        assert dev.handle(WindowOpened(bad)) == []
+    assert sorted(dev.windows) == [0] and dev.last_window == 0
+    # the real next window still opens after the settle of window 0
+    dev.handle(PacketsReceived(to_house("inverter", 0)))
+    assert topics(dev.handle(WindowOpened(window_msg(1)))) == [T.report("house")]

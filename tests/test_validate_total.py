@@ -85,3 +85,35 @@ def test_validate_still_accepts_the_examples() -> None:
     code, out, _ = _validate(*(ROOT / "examples").glob("*.yaml"))
     assert code == 0, out
     assert out.count("✓") == len(list((ROOT / "examples").glob("*.yaml")))
+
+
+def test_a_home_too_large_for_the_machine_is_refused_before_start(tmp_path) -> None:
+    """200 loads (the measured case that never started): refused at once with the estimate,
+    no process started, when the memory available is that of a small machine."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    from homesim.infra.supervisor import footprint
+    from homesim.schemas.manifest import parse_any
+
+    root = Path(__file__).resolve().parent.parent
+    data = yaml.safe_load((root / "examples" / "home.yaml").read_text())
+    data["spec"]["devices"] += [{"name": f"flat-{i}", "kind": "load",
+                                 "properties": {"annual_kwh": 2000}} for i in range(200)]
+    procs, need = footprint(parse_any(data))
+    assert procs == 210 and need > 30 * 2**30
+    m = tmp_path / "big.yaml"
+    m.write_text(yaml.safe_dump(data))
+    t0 = time.monotonic()
+    res = subprocess.run([sys.executable, "-m", "homesim.infra.cli", "run", str(m), "--out",
+                          str(tmp_path / "run"), "-q", "--no-report"], capture_output=True,
+                         text=True, timeout=120,
+                         env=dict(os.environ, HOMESIM_MEMORY_LIMIT=str(8 * 2**30)))
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and "210 processes" in out and "8.0 GiB" in out, out
+    assert time.monotonic() - t0 < 60
+    assert not (tmp_path / "run" / "logs").exists()  # nothing was started

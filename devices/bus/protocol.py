@@ -56,6 +56,9 @@ log = logging.getLogger("homesim.protocol")
 
 #: At most this many tick ranges are kept per sender for a window that has not opened yet.
 EARLY_CANDIDATES = 4
+#: The most ticks a window message may announce: beyond it one array of the window would
+#: not fit the router's 16 MiB message limit (8 B per value), so it cannot be a real window.
+MAX_WINDOW_N = 1_000_000
 
 __all__ = [
     "T", "MAX_WINDOW_TICKS", "PACED_WINDOW_WALL", "window_ticks", "speed_factor", "parse_speed",
@@ -450,6 +453,20 @@ class DeviceProtocol:
                       self._own_flows, self.own_packets, self.reported, self.settled):
                 d.clear()
             self.last_window, self.floor = -1, 0
+        elif self.last_window >= 0:
+            # lockstep: the clock opens window w+1 right after w, at the tick where w ended,
+            # in the same run; anything else (a forged window 10^9, a gap) is not a window
+            prev = self.windows.get(self.last_window)
+            if cw.window != self.last_window + 1 or (prev is not None and (
+                    cw.tick0 != prev.tick0 + prev.n or cw.run != prev.run
+                    or cw.dt != prev.dt or cw.start != prev.start)):
+                log.warning("ignored window %d at tick %d: the next window is %d at tick %s",
+                            cw.window, cw.tick0, self.last_window + 1,
+                            prev.tick0 + prev.n if prev is not None else "?")
+                return
+            if cw.n < 1 or cw.n > MAX_WINDOW_N:
+                log.warning("ignored window %d of %d ticks", cw.window, cw.n)
+                return
         w = Window(run=cw.run, window=cw.window, tick0=cw.tick0, n=cw.n, dt=cw.dt,
                    start=cw.start, speed=cw.speed)
         self.last_window = w.window
