@@ -75,6 +75,11 @@ def burst(w):
     if mode == "replay":
         return [("homesim.settle", s) for (win, dev), s in sorted(seen.items())
                 if win < w["window"] and dev != "ledger"]
+    if mode == "clock_window":  # windows the clock never opened: 10^9, true, a gap
+        return [("homesim.clock.window", {**w, "window": 10**9, "tick0": 10**9 * n}),
+                ("homesim.clock.window", {**w, "window": True}),
+                ("homesim.clock.window", {**w, "window": w["window"] + 2,
+                                          "tick0": w["tick0"] + 2 * n})]
     if mode == "current":
         return [("homesim.packets", packets(w, w["window"], "inverter",
                                             [("grid", "house", big)]))]
@@ -247,3 +252,13 @@ def test_forged_packets_of_the_open_window_fail_loudly_or_change_nothing(tmp_pat
     _assert_failed_loudly(res, summary, db, "more packet messages than announced",
                           "does not balance")
     assert "ledger" in " ".join(res.stderr.split())
+
+
+def test_forged_clock_windows_do_not_open(tmp_path, undisturbed):
+    """``homesim.clock.window`` with window 10^9, ``true`` or a gap (before: the grid failed
+    with KeyError and the run stopped): devices open only the clock's next window, so the
+    run completes with the undisturbed ledger."""
+    res, _, summary = _attacked(tmp_path, "clock_window")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert summary is not None and summary["complete"] and summary["ledger"]["error"] is None
+    _assert_undisturbed(tmp_path / "run" / "ledger.sqlite", undisturbed)
