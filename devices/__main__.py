@@ -130,6 +130,13 @@ def _call(a: argparse.Namespace) -> int:
     except json.JSONDecodeError as exc:
         print(f"arguments must be JSON: {exc}", file=sys.stderr)
         return 2
+    from homesim.devices.kinds.base import argument_size_problem
+
+    problem = argument_size_problem(args)
+    if problem:  # refused here: beyond the router's message limit a call is never answered
+        print(f"homesim.error.invalid_argument: {json.dumps({'reason': problem})}",
+              file=sys.stderr)
+        return 1
     base = BusSettings.from_env(a.router, a.realm)
     settings = BusSettings(router=base.router, realm=base.realm, max_retries=3)
     outcome: dict[str, bool] = {}

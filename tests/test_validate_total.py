@@ -117,3 +117,17 @@ def test_a_home_too_large_for_the_machine_is_refused_before_start(tmp_path) -> N
     assert res.returncode != 0 and "210 processes" in out and "8.0 GiB" in out, out
     assert time.monotonic() - t0 < 60
     assert not (tmp_path / "run" / "logs").exists()  # nothing was started
+
+
+def test_the_call_client_refuses_an_argument_over_the_limit_without_sending() -> None:
+    """Beyond the router's message limit a call is never answered: ``python -m
+    homesim.devices call`` (the operator's client too) refuses it at once, clearly."""
+    import subprocess
+    import sys
+
+    chunk = "[" + ",".join(["1.5"] * 30_000) + "]"  # ~120 kB per argument (argv's limit)
+    res = subprocess.run([sys.executable, "-m", "homesim.devices", "call", "--router",
+                          "rs://127.0.0.1:9", "--realm", "x", "homesim.device.house.set",
+                          *([chunk] * 10)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1
+    assert "homesim.error.invalid_argument" in res.stderr and "not reachable" not in res.stderr
