@@ -164,7 +164,9 @@ class Simulation(_Strict):
     speed: Annotated[
         str, Field(pattern=r"^(realtime|max|[0-9]+(\.[0-9]+)?x)$", max_length=32)
     ] = "max"
-    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
+    # 2^32 - 1, not 2^63 - 1: the API server reads a CRD's maximum as float64, and 2^63 - 1
+    # overflowed to -2^63 there (every Home was refused)
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1, description="Random seed")] = 0
     timeout: Annotated[
         float, Field(gt=0, le=86400, description="Seconds a device may take to settle a window")
     ] = 60.0
