@@ -80,6 +80,12 @@ def burst(w):
                 ("homesim.clock.window", {**w, "window": True}),
                 ("homesim.clock.window", {**w, "window": w["window"] + 2,
                                           "tick0": w["tick0"] + 2 * n})]
+    if mode == "forged_settles":  # every participant "settles" the open window at once
+        names = ["weather", "sun", "pv-south", "inverter", "battery", "grid", "house",
+                 "ledger"]
+        return [("homesim.settle", {"run": w["run"], "window": w["window"],
+                                    "tick0": w["tick0"], "n": n, "device": d, "packets": 0})
+                for d in names]
     if mode == "current":
         return [("homesim.packets", packets(w, w["window"], "inverter",
                                             [("grid", "house", big)]))]
@@ -262,3 +268,19 @@ def test_forged_clock_windows_do_not_open(tmp_path, undisturbed):
     assert res.returncode == 0, res.stderr[-3000:]
     assert summary is not None and summary["complete"] and summary["ledger"]["error"] is None
     _assert_undisturbed(tmp_path / "run" / "ledger.sqlite", undisturbed)
+
+
+def test_forged_settles_never_end_in_success_with_a_different_ledger(tmp_path, undisturbed):
+    """Well-formed settles of every device and of the ledger for the open window (before:
+    "✓ completed" with 80 of 180 windows booked). The clock cannot tell them from the real
+    ones, so it may close the window early; then the run must not end in ✓ unless the
+    ledger is the undisturbed one."""
+    res, _, summary = _attacked(tmp_path, "forged_settles")
+    db = tmp_path / "run" / "ledger.sqlite"
+    if res.returncode == 0:
+        assert summary is not None and summary["complete"]
+        _assert_undisturbed(db, undisturbed)
+        return
+    err = " ".join(res.stderr.split())
+    assert "run failed" in err, err[-3000:]
+    assert "✓" not in res.stdout
