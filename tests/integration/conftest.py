@@ -69,6 +69,22 @@ def start_run(manifest: Path, out: Path, *args: str) -> subprocess.Popen:
                             start_new_session=True)
 
 
+def call(router: str, realm: str, *args: str,
+         timeout: float = 60) -> subprocess.CompletedProcess:
+    """One RPC with ``python -m homesim.devices call`` (the operator's client)."""
+    return subprocess.run([sys.executable, "-m", "homesim.devices", "call", "--router", router,
+                           "--realm", realm, *args], capture_output=True, text=True,
+                           timeout=timeout)
+
+
+def running(out: Path, windows: int = 2) -> dict[str, Any]:
+    """Wait until the run in ``out`` has its router and ``windows`` booked; its router.json."""
+    info = wait_for(lambda: (out / "router.json").exists()
+                    and json.loads((out / "router.json").read_text()), what="router.json")
+    wait_for(lambda: settled_windows(out / "ledger.sqlite") >= windows, 120, "a running home")
+    return info
+
+
 def wait_for(pred: Any, timeout: float = 60, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

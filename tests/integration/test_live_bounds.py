@@ -7,17 +7,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 
-from .conftest import example, settled_windows, start_run, wait_for, write_manifest
+from .conftest import call, example, running, start_run, write_manifest
 
 INVALID = "homesim.error.invalid_argument"
 
-
-def _call(router: str, realm: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "homesim.devices", "call", "--router", router,
-                           "--realm", realm, *args], capture_output=True, text=True, timeout=60)
 
 
 def test_hostile_live_changes_are_refused_and_the_run_completes(tmp_path):
@@ -25,9 +19,7 @@ def test_hostile_live_changes_are_refused_and_the_run_completes(tmp_path):
     out = tmp_path / "run"
     run = start_run(write_manifest(tmp_path, data), out)
     try:
-        info = wait_for(lambda: (out / "router.json").exists()
-                        and json.loads((out / "router.json").read_text()), what="router.json")
-        wait_for(lambda: settled_windows(out / "ledger.sqlite") >= 2, 120, "a running home")
+        info = running(out)
         rs, realm = info["rs_url"], info["realm"]
         many = json.dumps([{"name": f"a{i}", "power": 1.0, "start": "08:00", "end": "09:00"}
                            for i in range(1001)])
@@ -42,13 +34,13 @@ def test_hostile_live_changes_are_refused_and_the_run_completes(tmp_path):
             ("homesim.device.house.set", '"appliances"', many),
         ]
         for args in hostile:
-            res = _call(rs, realm, *args)
+            res = call(rs, realm, *args)
             assert res.returncode == 1 and INVALID in res.stderr, (args[:2], res.stderr[-2000:])
-        status = _call(rs, realm, "homesim.clock.status")
+        status = call(rs, realm, "homesim.clock.status")
         assert status.returncode == 0 and json.loads(status.stdout)["state"] == "running"
-        pv = _call(rs, realm, "homesim.device.pv-south.get", '"pdc0"')
+        pv = call(rs, realm, "homesim.device.pv-south.get", '"pdc0"')
         assert pv.returncode == 0 and json.loads(pv.stdout)["value"] == 5000.0
-        fast = _call(rs, realm, "homesim.clock.set_speed", '"max"')
+        fast = call(rs, realm, "homesim.clock.set_speed", '"max"')
         assert fast.returncode == 0, fast.stderr[-2000:]
         stdout, stderr = run.communicate(timeout=240)
     finally:

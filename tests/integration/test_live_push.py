@@ -5,19 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 
 from homesim.operator.live import live_changes
 from homesim.operator.wamp import push
 from homesim.schemas.manifest import parse_home
 
-from .conftest import example, settled_windows, start_run, wait_for, write_manifest
-
-
-def _call(router: str, realm: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "homesim.devices", "call", "--router", router,
-                           "--realm", realm, *args], capture_output=True, text=True, timeout=30)
+from .conftest import call, example, running, start_run, write_manifest
 
 
 def test_live_changes_reach_the_running_device(tmp_path):
@@ -25,9 +18,7 @@ def test_live_changes_reach_the_running_device(tmp_path):
     out = tmp_path / "run"
     run = start_run(write_manifest(tmp_path, data), out)
     try:
-        info = wait_for(lambda: (out / "router.json").exists()
-                        and json.loads((out / "router.json").read_text()), what="router.json")
-        wait_for(lambda: settled_windows(out / "ledger.sqlite") >= 2, 120, "a running home")
+        info = running(out)
         new = json.loads(json.dumps(data))
         new["spec"]["devices"][0]["properties"]["cloud_cover"] = 0.3
         new["spec"]["devices"][6]["properties"]["annual_kwh"] = 5000
@@ -35,9 +26,9 @@ def test_live_changes_reach_the_running_device(tmp_path):
         assert changes == [("weather", "cloud_cover", 0.3), ("house", "annual_kwh", 5000.0)]
         ok, failed = push(changes, info["rs_url"], info["realm"])
         assert failed == [] and len(ok) == 2
-        res = _call(info["rs_url"], info["realm"], "homesim.device.weather.get", '"cloud_cover"')
+        res = call(info["rs_url"], info["realm"], "homesim.device.weather.get", '"cloud_cover"')
         assert res.returncode == 0 and json.loads(res.stdout)["value"] == 0.3
-        bad = _call(info["rs_url"], info["realm"], "homesim.device.weather.set",
+        bad = call(info["rs_url"], info["realm"], "homesim.device.weather.set",
                     '"cloud_cover"', "2")
         assert bad.returncode == 1 and "homesim.error.invalid_argument" in bad.stderr
         # a device that is not there: the push reports it, nothing crashes
