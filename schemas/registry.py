@@ -35,7 +35,7 @@ from homesim.schemas.reports import KindReport, ReportSpec, SignalSpec, report_t
 
 __all__ = [
     "KindDescriptor", "SignalSpec", "ReportSpec", "SettleSpec", "Limits", "REGISTRY",
-    "Registry", "kind", "kinds", "load_kind_file", "PLUGIN_ENV",
+    "Registry", "load_kind_file", "PLUGIN_ENV",
 ]
 
 PLUGIN_ENV = "HOMESIM_KINDS"
@@ -186,8 +186,8 @@ class Registry:
 
     # ------------------------------------------------------------------ changes
     def register(self, descriptor: KindDescriptor) -> None:
-        """Add a kind (plugins and tests). The manifest models pick it up when they are
-        (re)built: see :func:`homesim.schemas.manifest.rebuild_models`.
+        """Add a kind (the ``HOMESIM_KINDS`` plugins, at import time: the manifest models are
+        built from the registry when :mod:`homesim.schemas.manifest` is first imported).
 
         Raises
         ------
@@ -253,12 +253,3 @@ def _build() -> Registry:
 #: The registry of this process.
 REGISTRY = _build()
 
-
-def kind(name: str) -> KindDescriptor:
-    """The descriptor of kind ``name`` (KeyError naming the known kinds if none)."""
-    return REGISTRY.get(name)
-
-
-def kinds() -> tuple[str, ...]:
-    """Every registered kind name."""
-    return REGISTRY.names()

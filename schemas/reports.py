@@ -23,9 +23,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["SignalSpec", "ItemsSpec", "ReportSpec", "KindReport", "ReportError", "report_type",
-           "FIRM_PREFIX", "FloatArray"]
+           "FIRM_PREFIX"]
 
-FloatArray = np.ndarray
 #: Wire prefix of firm electricity signals: ``el:<device>`` [J] per tick.
 FIRM_PREFIX = "el:"
 

@@ -210,11 +210,6 @@ class DeviceShell:
         return self.descriptor.balancer
 
     @property
-    def on_bus(self) -> bool:
-        """This device's reports are balanced by a balancing device (the inverter)."""
-        return self.descriptor.balanced_by is not None
-
-    @property
     def Report(self) -> type[KindReport]:  # noqa: N802 - a class
         """The typed report class of this kind (generated from the contract)."""
         return REGISTRY.report_type(self.kind)
