@@ -42,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="device id [HOMESIM_DEVICE]")
     p.add_argument("--router", default=None, help="rs://host:port or ws://host:port/ws")
     p.add_argument("--realm", default=None)
+    p.add_argument("--authid", default=None,
+                   help="identity on the router [HOMESIM_AUTHID, else the device id]")
+    p.add_argument("--secret-file", default=None,
+                   help="file holding the identity's secret [HOMESIM_SECRET_FILE]")
     p.add_argument("--run-id", default=os.environ.get("HOMESIM_RUN_ID", "run"))
     p.add_argument("--db", type=Path, default=Path("ledger.sqlite"), help="(ledger) database")
     p.add_argument("--summary", type=Path, default=None, help="(ledger) summary JSON path")
@@ -54,7 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     if not a.manifest:
         p.error("--manifest (or HOMESIM_MANIFEST) is required")
 
-    from homesim.devices.bus.runtime import BusSettings, serve, setup_logging
+    from homesim.devices.bus.runtime import (
+        BusSettings,
+        CredentialsError,
+        serve,
+        setup_logging,
+    )
     from homesim.schemas.manifest import ManifestError, load_any
 
     name = a.device or a.kind
@@ -64,8 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     except ManifestError as exc:
         print(exc, file=sys.stderr)
         return 2
-    settings = BusSettings.from_env(a.router, a.realm or os.environ.get("HOMESIM_REALM")
-                                    or home.metadata.name)
+    try:
+        settings = BusSettings.from_env(a.router, a.realm or os.environ.get("HOMESIM_REALM")
+                                        or home.metadata.name, a.authid or name,
+                                        a.secret_file)
+    except CredentialsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     sim = home.spec.simulation
     if a.kind != "tap":  # every device, the clock and the ledger serve /metrics
         from homesim.devices.bus.metrics import start as start_metrics
@@ -118,7 +132,13 @@ def _call(a: argparse.Namespace) -> int:
 
     from twisted.internet import defer
 
-    from homesim.devices.bus.runtime import BusSettings, serve, setup_logging, stop_soon
+    from homesim.devices.bus.runtime import (
+        BusSettings,
+        CredentialsError,
+        serve,
+        setup_logging,
+        stop_soon,
+    )
 
     setup_logging("call")
     if not a.args:
@@ -137,8 +157,13 @@ def _call(a: argparse.Namespace) -> int:
         print(f"homesim.error.invalid_argument: {json.dumps({'reason': problem})}",
               file=sys.stderr)
         return 1
-    base = BusSettings.from_env(a.router, a.realm)
-    settings = BusSettings(router=base.router, realm=base.realm, max_retries=3)
+    try:
+        base = BusSettings.from_env(a.router, a.realm, a.authid, a.secret_file)
+    except CredentialsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    settings = BusSettings(router=base.router, realm=base.realm, authid=base.authid,
+                           secret=base.secret, max_retries=3)
     outcome: dict[str, bool] = {}
 
     def on_join(bus) -> None:  # noqa: ANN001

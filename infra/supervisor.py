@@ -27,6 +27,8 @@ from typing import Any
 
 import yaml
 
+from homesim.infra.credentials import write_run_secrets
+from homesim.infra.router.access import access_plan, new_home_key
 from homesim.schemas.manifest import Home, Location, parse_duration
 
 __all__ = ["RunOptions", "RunResult", "prepare_home", "run_home", "summary_problem",
@@ -53,6 +55,11 @@ class RunOptions:
     tap: Path | None = None  # count every bus message into this JSON file
     router_url: str | None = None  # use a running router instead of starting one
     ws_url: str | None = None
+    # the key every secret derives from (default: a fresh one; give the one of a router that
+    # is already running with --router)
+    home_key: str | None = field(default=None, repr=False)
+    # opt-in: unauthenticated clients may join the loopback WebSocket with this role
+    anonymous: str | None = None
 
 
 @dataclass
@@ -205,11 +212,17 @@ def run_home(home: Home, opts: RunOptions,
     (run_dir / "router.json").write_text(json.dumps(
         {"ws_url": ws_url, "rs_url": rs_url, "realm": name}, indent=2))
     say(f"router {ws_url} realm {name}")
+    plan = access_plan(home, tap=bool(opts.tap))
+    home_key = opts.home_key or new_home_key()
+    secrets = write_run_secrets(run_dir, plan, home_key)
+    access = plan.realm_access(home_key, anonymous_role=opts.anonymous)
     targets = write_prometheus_config(run_dir)
     env = dict(os.environ, HOMESIM_ROUTER_URL=rs_url, HOMESIM_REALM=name,
                HOMESIM_RUN_ID=run_id, PYTHONUNBUFFERED="1",
                HOMESIM_METRICS_DIR=str(targets))
     env.pop("HOMESIM_METRICS_PORT", None)  # many processes on one host: each picks a free port
+    for var in ("HOMESIM_AUTHID", "HOMESIM_SECRET_FILE"):  # each process gets its own
+        env.pop(var, None)
     procs: list[_Proc] = []
 
     def spawn(kind: str, dev: str, extra: list[str], stdout: Any = None) -> _Proc:
@@ -217,9 +230,10 @@ def run_home(home: Home, opts: RunOptions,
         fh = open(log, "wb")  # noqa: SIM115 - closed when the process is reaped
         cmd = [sys.executable, "-m", "homesim.devices", kind, "--manifest", str(manifest),
                "--device", dev, "--run-id", run_id, *extra]
+        own = dict(env, HOMESIM_AUTHID=dev, HOMESIM_SECRET_FILE=str(secrets / dev))
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                              stdout=stdout if stdout is not None else fh, stderr=fh,
-                             env=env, start_new_session=True, text=stdout is not None,
+                             env=own, start_new_session=True, text=stdout is not None,
                              cwd=run_dir)  # not the repo root: its operator/ folder
         fh.close()
         pr = _Proc(dev, kind, p, log)
@@ -248,7 +262,10 @@ def run_home(home: Home, opts: RunOptions,
         clock = spawn("clock", "clock", clock_extra, stdout=subprocess.PIPE)
         if not opts.router_url:
             say("starting the Crossbar router")
-            router = rt.start_router(run_dir, [name], ws_port=ws_port, rs_port=rs_port,
+            if opts.anonymous:
+                say(f"WARNING: anonymous clients may join ws://127.0.0.1:{ws_port}"
+                    f"{rt.WS_PATH} with role {opts.anonymous!r} (--anonymous)")
+            router = rt.start_router(run_dir, access, ws_port=ws_port, rs_port=rs_port,
                                      python=python)
         say("running")
         lines: queue.Queue[str | None] = queue.Queue()

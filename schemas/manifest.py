@@ -356,7 +356,7 @@ class HomeSpec(_Strict):
         dupes = sorted(n for n, c in names.items() if c > 1)
         if dupes:
             raise ValueError(f"device names must be unique: {', '.join(dupes)}")
-        reserved = {"clock", "ledger", *EXTERNAL_NODES}
+        reserved = {"clock", "ledger", "manager", "viewer", "operator", "tap", *EXTERNAL_NODES}
         bad = sorted(reserved.intersection(names))
         if bad:
             raise ValueError(f"reserved device name(s): {', '.join(bad)}")

@@ -19,6 +19,7 @@ import logging
 import time
 from typing import Any
 
+from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, reactor, task
 
 from homesim.devices.bus.metrics import ClockMetrics
@@ -152,6 +153,11 @@ class Clock:
                 uri = "homesim.ledger.status" if name == "ledger" else T.rpc(name, "describe")
                 try:
                     reply = yield self.bus.call(uri)
+                except ApplicationError as exc:
+                    if exc.error == "wamp.error.not_authorized":  # a wrong router config
+                        raise RuntimeError(f"the clock may not call {uri}: {exc}") from None
+                    still.append(name)  # not registered yet
+                    continue
                 except Exception:  # noqa: BLE001 - not registered yet
                     still.append(name)
                     continue

@@ -17,7 +17,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # bjdata (pulled in by autobahn's serializers) prints a NumPy 1.x/2.x notice from its C
@@ -61,25 +61,48 @@ __all__ = ["BusSettings", "Bus", "serve", "DeviceRunner", "T", "rpc_args",
 
 @dataclass(frozen=True)
 class BusSettings:
-    """Where a process finds the router. Each field falls back to an environment variable.
+    """Where a process finds the router and who it is there. Each field falls back to an
+    environment variable.
 
     ``router``: ``rs://host:port`` (RawSocket, msgpack; devices) or ``ws://host:port/ws``
-    (WebSocket) [HOMESIM_ROUTER_URL]; ``realm`` [HOMESIM_REALM].
+    (WebSocket) [HOMESIM_ROUTER_URL]; ``realm`` [HOMESIM_REALM]; ``authid``
+    [HOMESIM_AUTHID, else the device name]; ``secret``: the WAMP-CRA secret, read from the
+    file [HOMESIM_SECRET_FILE] (0600; never from the command line, never logged). Without a
+    secret the process joins anonymously, which only a local run that opted in accepts.
     """
 
     router: str
     realm: str
+    authid: str | None = None
+    secret: str | None = field(default=None, repr=False)
     max_retries: int = 40
     initial_retry_delay: float = 0.25
     max_retry_delay: float = 2.0
     retry_delay_growth: float = 1.5
 
     @classmethod
-    def from_env(cls, router: str | None = None, realm: str | None = None) -> BusSettings:
+    def from_env(cls, router: str | None = None, realm: str | None = None,
+                 authid: str | None = None, secret_file: str | None = None) -> BusSettings:
+        """Settings from arguments, else the environment (see the class docstring).
+
+        Raises
+        ------
+        CredentialsError
+            If the secret file is named but cannot be read, or is empty.
+        """
+        path = secret_file or os.environ.get("HOMESIM_SECRET_FILE")
         return cls(
             router=router or os.environ.get("HOMESIM_ROUTER_URL", "rs://127.0.0.1:8081"),
             realm=realm or os.environ.get("HOMESIM_REALM", "homesim"),
+            authid=os.environ.get("HOMESIM_AUTHID") or authid,
+            secret=read_secret(path) if path else None,
         )
+
+    def authentication(self) -> dict[str, Any]:
+        """autobahn Component ``authentication``: WAMP-CRA with our secret, else anonymous."""
+        if self.secret:
+            return {"wampcra": {"authid": self.authid, "secret": self.secret}}
+        return {"anonymous": {}}
 
     def transport(self) -> dict[str, Any]:
         """autobahn Component transport config with our reconnect policy."""
@@ -94,6 +117,41 @@ class BusSettings:
             return {"type": "rawsocket", "url": self.router, "serializer": "msgpack", **retry}
         return {"type": "websocket", "url": self.router, "serializers": ["msgpack", "json"],
                 **retry}
+
+
+class CredentialsError(RuntimeError):
+    """A process's credentials cannot be read."""
+
+
+def read_secret(path: str | os.PathLike[str]) -> str:
+    """The secret in file ``path`` (surrounding whitespace stripped).
+
+    Raises
+    ------
+    CredentialsError
+        If the file cannot be read or holds no secret (the message names the file, never
+        its content).
+    """
+    try:
+        text = open(path, encoding="utf-8").read().strip()  # noqa: SIM115, PTH123
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CredentialsError(f"cannot read the secret file {path}: "
+                               f"{getattr(exc, 'strerror', None) or exc}") from None
+    if not text:
+        raise CredentialsError(f"the secret file {path} is empty")
+    return text
+
+
+#: Join errors that retrying cannot fix (wrong or missing credentials, no such realm).
+FATAL_JOIN_ERRORS = frozenset({
+    "wamp.error.not_authorized", "wamp.error.authentication_failed",
+    "wamp.error.no_auth_method", "wamp.error.no_such_realm", "wamp.error.no_such_role",
+    "wamp.error.authorization_failed",
+})
+
+
+def _fatal(exc: Exception) -> bool:
+    return isinstance(exc, ApplicationError) and exc.error in FATAL_JOIN_ERRORS
 
 
 def rpc_args(args: tuple[Any, ...], kwargs: dict[str, Any], *names: str) -> list[Any]:
@@ -195,9 +253,11 @@ def serve(settings: BusSettings, name: str, on_join: Callable[[Bus], Any],
 
     ``on_join(bus)`` is called on every (re)join. SIGTERM/SIGINT leave the session, call
     ``on_stop`` and stop the reactor (exit code 0). Failing to reach the router after the
-    retry policy is exhausted gives exit code 2 with a clear message.
+    retry policy is exhausted gives exit code 2, being refused by the router (credentials,
+    realm) exit code 3 at once, each with a clear message.
     """
-    comp = Component(transports=[settings.transport()], realm=settings.realm)
+    comp = Component(transports=[settings.transport()], realm=settings.realm,
+                     authentication=settings.authentication(), is_fatal=_fatal)
     state: dict[str, Any] = {"code": 0, "session": None}
 
     @comp.on_join
@@ -207,21 +267,33 @@ def serve(settings: BusSettings, name: str, on_join: Callable[[Bus], Any],
             session._transport.transport.setTcpNoDelay(True)
         except AttributeError:
             pass
-        log.info("%s joined realm %s at %s", name, settings.realm, settings.router)
+        log.info("%s joined realm %s at %s as %s (role %s)", name, settings.realm,
+                 settings.router, details.authid, details.authrole)
         return on_join(Bus(session))
 
     @comp.on_connectfailure
     def _connectfailure(comp_: Any, fail: Any) -> None:
-        log.info("%s: router %s not reachable yet (%s)", name, settings.router,
-                 getattr(fail, "value", fail))
+        exc = getattr(fail, "value", fail)
+        if isinstance(exc, Exception) and _fatal(exc):
+            state["refused"] = exc
+            return
+        log.info("%s: router %s not reachable yet (%s)", name, settings.router, exc)
 
     def _done(result: Any) -> None:
         _stop_reactor()
 
     def _failed(fail: Any) -> None:
-        state["code"] = 2
-        log.error("%s: giving up on router %s after %d attempts: %s", name, settings.router,
-                  settings.max_retries, fail.getErrorMessage())
+        refused = state.get("refused")
+        if refused is not None:
+            state["code"] = 3
+            log.error("%s: the router %s refused %s on realm %s: %s (%s); check the "
+                      "credentials (HOMESIM_AUTHID, HOMESIM_SECRET_FILE)", name,
+                      settings.router, settings.authid or "an anonymous client",
+                      settings.realm, refused.error, refused.error_message())
+        else:
+            state["code"] = 2
+            log.error("%s: giving up on router %s after %d attempts: %s", name,
+                      settings.router, settings.max_retries, fail.getErrorMessage())
         _done(None)
 
     def _before_shutdown() -> Any:

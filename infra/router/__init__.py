@@ -23,8 +23,8 @@ Endpoints of a started router (`start_router`):
   (see `component_transport`).
 
 Messages up to 16 MiB on RawSocket (the protocol's maximum, 2**24) and 64 MiB on WebSocket.
-Every realm has one role, ``anonymous`` (unauthenticated clients), allowed to call, register,
-publish and subscribe on URIs under ``homesim.`` only. Clients need no ``wamp.*`` meta API.
+One realm per router; every client authenticates and gets a role (see
+:mod:`homesim.infra.router.access`). Clients need no ``wamp.*`` meta API.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ from homesim.infra.router.config import (
     URI_PREFIX,
     WS_MAX_MESSAGE_SIZE,
     WS_PATH,
+    RealmAccess,
     render_config,
 )
 
@@ -65,6 +66,8 @@ __all__ = [
     "WS_PATH",
     "Router",
     "RouterError",
+    "RealmAccess",
+    "write_private",
     "component_transport",
     "free_ports",
     "ensure_router_env",
@@ -94,6 +97,22 @@ _SCRUBBED_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH", 
 
 class RouterError(RuntimeError):
     """The router environment could not be built, or the router did not start."""
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (0600 from the first byte on:
+    created with that mode, then replaced atomically)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 # --------------------------------------------------------------------------- environment
@@ -497,7 +516,7 @@ def _alive(p: psutil.Process) -> bool:
 
 def start_router(
     workdir: Path,
-    realms: Iterable[str],
+    access: RealmAccess,
     ws_port: int = 0,
     rs_port: int = 0,
     timeout: float = 60,
@@ -507,15 +526,16 @@ def start_router(
     nodelay: bool | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Router:
-    """Start Crossbar serving `realms`; return once both ports accept connections.
+    """Start Crossbar serving `access.realm`; return once both ports accept connections.
 
-    Writes `<workdir>/.crossbar/config.json`, logs to `<workdir>/router.log` (level warn).
+    Writes `<workdir>/.crossbar/config.json` (it holds every secret: the folder is 0700, the
+    file 0600), logs to `<workdir>/router.log` (level warn).
     Ports 0 pick free ports. `python` is the router venv's interpreter (default:
     `ensure_router_env(progress=progress)`, which builds it the first time). `nodelay=False`
     disables the TCP_NODELAY fix (default: inherit HOMESIM_ROUTER_NODELAY, else on).
     Raises `RouterError` with the log's tail if Crossbar exits or is not up within `timeout`.
     """
-    realms = list(realms)
+    realms = [access.realm]
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     python = Path(python) if python else ensure_router_env(progress=progress)
@@ -526,9 +546,10 @@ def start_router(
     ws_port = ws_port or next(free)
     rs_port = rs_port or next(free)
     cbdir = workdir / ".crossbar"
-    cbdir.mkdir(exist_ok=True)
-    config = render_config(realms, ws_port, rs_port, host)
-    (cbdir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    cbdir.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(cbdir, 0o700)
+    config = render_config(access, ws_port, rs_port, host)
+    write_private(cbdir / "config.json", json.dumps(config, indent=2) + "\n")
 
     log_file = open(workdir / "router.log", "wb")  # noqa: SIM115 - owned by the Router
     # -I: neither the cwd nor PYTHON* variables of the caller reach the router; cwd=cbdir is

@@ -11,17 +11,21 @@ One router worker serves every realm. Two transports:
 * RawSocket, msgpack: devices.
 
 Messages up to 16 MiB on RawSocket (the protocol's maximum, 2**24) and 64 MiB on WebSocket.
-Every realm has one role, ``anonymous`` (unauthenticated clients), allowed to call, register,
-publish and subscribe on URIs under ``homesim.`` only.
+One realm (one home) per router. Every client authenticates (WAMP-CRA; ticket too on the
+WebSocket); roles and permissions come from :mod:`homesim.infra.router.access`. An anonymous
+role exists only when a local run opts in, on the WebSocket, on a loopback interface.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "LOOPBACK",
     "REALM_NAME",
+    "RealmAccess",
     "RS_MAX_MESSAGE_SIZE",
     "URI_PREFIX",
     "WS_MAX_MESSAGE_SIZE",
@@ -32,6 +36,7 @@ __all__ = [
 
 URI_PREFIX = "homesim."
 WS_PATH = "/ws"
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 RS_MAX_MESSAGE_SIZE = 2**24  # RawSocket's maximum (16 MiB); a simulated day per message fits
 WS_MAX_MESSAGE_SIZE = 64 * 2**20  # JSON is ~2-3x larger than msgpack for float arrays
 
@@ -51,35 +56,73 @@ def validate_realms(realms: list[str]) -> None:
         raise ValueError(f"duplicate realm in {realms!r}")
 
 
+@dataclass(frozen=True)
+class RealmAccess:
+    """Who may join one realm and what they may do there (see :func:`render_config`)."""
+
+    realm: str
+    roles: list[dict[str, Any]]
+    users: dict[str, tuple[str, str]]
+    anonymous_role: str | None = None
+    authenticator: dict[str, Any] | None = None
+
+
 def render_config(
-    realms: list[str],
+    access: RealmAccess,
     ws_port: int,
     rs_port: int,
     host: str = "127.0.0.1",
-    *,
-    allow_empty: bool = False,
 ) -> dict[str, Any]:
-    """Crossbar node configuration (version 2): one router worker serving `realms`.
+    """Crossbar node configuration (version 2): one router worker serving one home's realm.
 
-    `host` is the interface both transports listen on (``0.0.0.0`` in a container).
-    Raises ValueError for an invalid or a duplicate realm name, and for an empty list unless
-    `allow_empty` (a router without realms listens, but every join fails with
-    ``wamp.error.no_such_realm`` - the router container waits so for its first home).
+    `access.realm` is the realm; `access.roles` are Crossbar role dicts (``{"name",
+    "permissions"}``, see :mod:`homesim.infra.router.access`); `access.users` maps each
+    authid to ``(role, secret)``. Both
+    transports take WAMP-CRA; the WebSocket also takes ticket (the secret as the ticket) for
+    tools without WAMP-CRA. The router serves this one realm only, so a
+    principal can reach no other (a join to any other realm fails with
+    ``wamp.error.no_such_realm``). `host` is the interface both transports
+    listen on (``0.0.0.0`` in a container).
+
+    `access.anonymous_role` (opt-in, ``homesim run --anonymous ROLE``) lets unauthenticated clients
+    join the **WebSocket** transport with that role; it is refused unless `host` is a loopback
+    address. `access.authenticator` (``{"procedure": URI}``, the Helm value ``auth.authenticator``)
+    plugs in an external authenticator for people's tickets on the WebSocket: Crossbar calls
+    ``URI(realm, authid, details)`` on `realm` and the component that registered it (it joins
+    as a user whose role may register that URI) returns ``{"role": ...}`` or raises. Process
+    identities keep WAMP-CRA with the static users.
+
+    Raises ValueError for an invalid realm name, a user whose role is not in `roles`, an
+    unknown `anonymous_role`, or `anonymous_role` on a non-loopback `host`.
     """
-    if realms or not allow_empty:
-        validate_realms(realms)
-    anonymous = {
-        "name": "anonymous",
-        "permissions": [
-            {
-                "uri": URI_PREFIX,
-                "match": "prefix",
-                "allow": {"call": True, "register": True, "publish": True, "subscribe": True},
-                "disclose": {"caller": False, "publisher": False},
-                "cache": True,
-            }
-        ],
-    }
+    realm, roles, users = access.realm, access.roles, access.users
+    anonymous_role, authenticator = access.anonymous_role, access.authenticator
+    validate_realms([realm])
+    names = {r["name"] for r in roles}
+    for authid, (role, secret) in users.items():
+        if role not in names:
+            raise ValueError(f"user {authid!r} has role {role!r}, which is not defined")
+        if not secret:
+            raise ValueError(f"user {authid!r} has an empty secret")
+    if anonymous_role is not None:
+        if anonymous_role not in names:
+            raise ValueError(f"anonymous role {anonymous_role!r} is not defined "
+                             f"(roles: {', '.join(sorted(names))})")
+        if host not in LOOPBACK:
+            raise ValueError(f"anonymous access is only allowed on a loopback interface, "
+                             f"not {host!r}")
+    cra = {"type": "static",
+           "users": {a: {"secret": s, "role": r}
+                     for a, (r, s) in users.items()}}
+    ticket = {"type": "static",
+              "principals": {a: {"ticket": s, "role": r}
+                             for a, (r, s) in users.items()}}
+    ws_auth: dict[str, Any] = {"wampcra": cra, "ticket": ticket}
+    if authenticator:
+        ws_auth["ticket"] = {"type": "dynamic", "authenticator": authenticator["procedure"],
+                             "authenticator-realm": realm}
+    if anonymous_role is not None:
+        ws_auth["anonymous"] = {"type": "static", "role": anonymous_role}
     ws_options = {
         "max_message_size": WS_MAX_MESSAGE_SIZE,
         "max_frame_size": WS_MAX_MESSAGE_SIZE,
@@ -94,7 +137,7 @@ def render_config(
         "workers": [
             {
                 "type": "router",
-                "realms": [{"name": realm, "roles": [anonymous]} for realm in realms],
+                "realms": [{"name": realm, "roles": roles}],
                 "transports": [
                     {
                         "type": "web",
@@ -104,6 +147,7 @@ def render_config(
                                 "type": "websocket",
                                 "serializers": ["json", "msgpack"],
                                 "options": ws_options,
+                                "auth": ws_auth,
                             },
                         },
                     },
@@ -112,6 +156,7 @@ def render_config(
                         "endpoint": {"type": "tcp", "interface": host, "port": rs_port},
                         "serializers": ["msgpack"],
                         "options": {"max_message_size": RS_MAX_MESSAGE_SIZE},
+                        "auth": {"wampcra": cra},
                     },
                 ],
             }
