@@ -130,15 +130,7 @@ def _call(a: argparse.Namespace) -> int:
     """One RPC; print the result as JSON (exit 0) or the WAMP error (exit 1)."""
     import json
 
-    from twisted.internet import defer
-
-    from homesim.devices.bus.runtime import (
-        BusSettings,
-        CredentialsError,
-        serve,
-        setup_logging,
-        stop_soon,
-    )
+    from homesim.devices.bus.runtime import BusSettings, CredentialsError, setup_logging
 
     setup_logging("call")
     if not a.args:
@@ -164,26 +156,9 @@ def _call(a: argparse.Namespace) -> int:
         return 2
     settings = BusSettings(router=base.router, realm=base.realm, authid=base.authid,
                            secret=base.secret, max_retries=3)
-    outcome: dict[str, bool] = {}
+    from homesim.devices.bus.client import call
 
-    def on_join(bus) -> None:  # noqa: ANN001
-        d = defer.maybeDeferred(bus.call, proc, *args)
-
-        def ok(res: object) -> None:
-            print(json.dumps(res))
-            outcome["ok"] = True
-
-        def bad(fail) -> None:  # noqa: ANN001
-            err = fail.value
-            print(f"{getattr(err, 'error', type(err).__name__)}: "
-                  f"{json.dumps(getattr(err, 'kwargs', {}) or str(err))}", file=sys.stderr)
-            outcome["ok"] = False
-
-        d.addCallbacks(ok, bad)
-        d.addBoth(lambda _: stop_soon(0, 0))
-
-    code = serve(settings, "call", on_join)
-    return code or (0 if outcome.get("ok") else 1)
+    return call(settings, proc, args)
 
 
 if __name__ == "__main__":

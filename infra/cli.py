@@ -35,16 +35,19 @@ def validate(
     """Check manifests; print every error with its field path. Exit 1 if any is invalid.
 
     Any file ends in a message, never a traceback: files over 10 MiB, binary or non-UTF-8
-    files, YAML bombs and deep nesting are refused before they are expanded; the weather and
-    tariff files a manifest names must exist.
+    files, YAML bombs and deep nesting are refused before they are expanded; every file a
+    manifest names (weather, price series) is opened and read as its device will read it.
+    Quantities may carry units (`capacity: 10 kWh`, `p_max: 7.4 kW`, `dt: 15 min`); they
+    are converted to the property's unit (`x-unit` in schemas/asyncapi.yaml).
     """
-    from homesim.schemas.manifest import ManifestError, load_any
+    from homesim.infra.preflight import load_checked
+    from homesim.schemas.manifest import ManifestError
 
     bad = 0
     for m in manifests:
         name = escape(str(m))
         try:
-            home = load_any(m, check_files=True)
+            home = load_checked(m)
         except ManifestError as exc:
             bad += 1
             _print_errors(f"[red]✗ {name}[/red]: {len(exc.errors)} error(s)", exc.errors)
@@ -88,20 +91,28 @@ def _fmt_time(t: float, tz: str | None = None) -> str:
 @app.command()
 def run(
     manifest: Annotated[Path, typer.Argument(help="Home manifest (YAML)")],
-    until: Annotated[str | None, typer.Option(help="Simulated duration, e.g. 365d, 12h, 30m "
-                                              "(default: the manifest's)")] = None,
-    dt: Annotated[float | None, typer.Option(help="Tick length [s]")] = None,
+    until: Annotated[str | None, typer.Option(
+        help="Simulated duration with a unit, e.g. 365d, 12h, 30m (minutes), 2w, '15 min' "
+             "(default: the manifest's)")] = None,
+    dt: Annotated[str | None, typer.Option(
+        help="Tick length \\[s]: seconds or a time, e.g. 60 or 15min (default: the "
+             "manifest's)")] = None,
     speed: Annotated[str | None, typer.Option(
         help="realtime, a factor like 60x, or max")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the stochastic parts")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/<home>-<time>)")]
     = None,
     window: Annotated[int | None, typer.Option(
-        help="Ticks per window at speed max (default one simulated day)")] = None,
+        min=1, help="Ticks per window at speed max (default one simulated day)")] = None,
     timeout: Annotated[float | None, typer.Option(
         help="Seconds a device may take to settle one window")] = None,
     tap: Annotated[Path | None, typer.Option(
         help="Count every bus message into this JSON file (benchmarks)")] = None,
+    anonymous: Annotated[str | None, typer.Option(
+        help="UNSAFE, opt-in: let unauthenticated clients (e.g. wamp-cli, which cannot "
+             "authenticate) join the loopback WebSocket with this role: viewer or manager. "
+             "Default: no anonymous access; use `homesim credentials` and `homesim wamp`")]
+    = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
     no_report: Annotated[bool, typer.Option("--no-report",
@@ -112,16 +123,24 @@ def run(
     Shows a progress bar, prints a summary table and writes a run folder (ledger database,
     summary JSON, logs). Ctrl-C stops every process; the ledger keeps what was settled.
     """
+    from homesim.infra.preflight import load_checked
     from homesim.infra.supervisor import RunOptions, run_home
-    from homesim.schemas.manifest import ManifestError, load_any
+    from homesim.schemas.manifest import ManifestError
 
-    try:
-        home = load_any(manifest, check_files=True)
+    try:  # manifest, the files it names and the options, before anything starts
+        home = load_checked(manifest, {"until": until, "dt": dt, "speed": speed, "seed": seed,
+                                       "timeout": timeout})
     except ManifestError as exc:
-        _print_errors(f"[red]invalid manifest {escape(str(manifest))}[/red]", exc.errors)
+        what = "invalid option(s)" if exc.source == "options" else \
+            f"invalid manifest {escape(str(manifest))}"
+        _print_errors(f"[red]{what}[/red]", exc.errors)
         raise typer.Exit(2) from None
+    dt = None if dt is None else home.spec.simulation.dt  # type: ignore[assignment]
+    if anonymous is not None and anonymous not in ("viewer", "manager"):
+        err.print(f"[red]✗[/red] --anonymous takes viewer or manager, not {escape(anonymous)!r}")
+        raise typer.Exit(2)
     opts = RunOptions(until=until, dt=dt, speed=speed, seed=seed, out=out, window=window,
-                      timeout=timeout, tap=tap)
+                      timeout=timeout, tap=tap, anonymous=anonymous)
     progress = Progress(
         TextColumn("[bold]{task.fields[simtime]}[/bold]"), BarColumn(),
         TextColumn("{task.percentage:>5.1f}%"), TextColumn("{task.fields[speedtxt]}"),
@@ -134,7 +153,7 @@ def run(
         total = max(int(ev.get("ticks_total", 1)), 1)
         wall = float(ev.get("wall_elapsed") or 0.0)
         ticks = int(ev.get("tick", 0))
-        sim_s = ticks * (dt or home.spec.simulation.dt)
+        sim_s = ticks * home.spec.simulation.dt
         rate = f"{sim_s / wall:,.0f}× real time" if wall > 0 else ""
         energy = ev.get("energy") or {}
         load_kwh = sum(v for k, v in energy.items()
@@ -231,39 +250,67 @@ def _pct(v: float | None) -> str:
 def export(
     run_dir: Annotated[Path, typer.Argument(help="Run folder (holds ledger.sqlite)")],
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet")] = "parquet",
-    table: Annotated[str, typer.Option(help="packet, node_balance or device_metric")]
-    = "packet",
-    out: Annotated[Path | None, typer.Option(help="Output file")] = None,
+    table: Annotated[str, typer.Option(
+        help="packet, node_balance, device_metric, series, settled_window, event, node or "
+             "run")] = "packet",
+    wide: Annotated[bool, typer.Option(
+        "--wide", help="One row per tick, a column per flow in kW and in kWh (instead of "
+                       "--table)")] = False,
+    out: Annotated[Path | None, typer.Option(
+        help="Output file (default RUN_DIR/<table>.<format>, RUN_DIR/wide.<format>)")] = None,
 ) -> None:
-    """Export a ledger table to CSV or Parquet."""
-    import pandas as pd
+    r"""Export a ledger table, or every flow per tick (--wide), to CSV or Parquet.
 
+    [bold]Tables[/bold]: packet (one row per non-zero energy packet: tick, source, sink,
+    carrier, joules), node_balance (per window and node: energy in, out, stored, losses,
+    residual), device_metric (per window, device and metric: total, minimum, maximum, mean,
+    unit), series (per-tick values of a few metrics), settled_window, event (device
+    decisions, e.g. the heat broker's), node, run.
+
+    [bold]Time[/bold]: sim_time is the start of the tick \[s since the Unix epoch, UTC];
+    time_utc and time_local are that instant in UTC and in the home's time zone (CSV: ISO
+    8601 with the offset, e.g. 2025-01-01T00:00:00-05:00; Parquet: timestamps with their
+    zone). Window tables carry the window's first tick (tick0, n, sim_time, time_utc,
+    time_local) and its end (end_utc, end_local).
+
+    [bold]Units[/bold]: energies \[J] per tick (packet) or per window (node_balance); a
+    device_metric row names its unit, total is the sum over the window's ticks and mean =
+    total / n (e.g. \[W], \[°C]).
+
+    [bold]Zeros[/bold]: packets of 0 J are not stored, so a flow missing in a tick was 0.
+    --wide has every tick (zeros included): tick, sim_time, time_utc, time_local, then
+    "source->sink kW" (mean power over the tick, \[kW]) and "source->sink kWh" (energy in
+    the tick, \[kWh]) per flow (":carrier" is added when a pair carries two carriers).
+    """
     from homesim.devices.bus.store import EXPORT_TABLES, LedgerError, LedgerStore
+    from homesim.infra.analysis import export as ex
 
     if fmt not in ("csv", "parquet"):
-        err.print("--format must be csv or parquet")
+        err.print(f"[red]--format must be csv or parquet, not {escape(repr(fmt))}[/red]")
         raise typer.Exit(2)
     if table not in EXPORT_TABLES:
-        err.print(f"--table must be {', '.join(EXPORT_TABLES[:-1])} or {EXPORT_TABLES[-1]}")
+        err.print(f"[red]--table must be {', '.join(EXPORT_TABLES[:-1])} or "
+                  f"{EXPORT_TABLES[-1]}, not {escape(repr(table))}[/red]")
         raise typer.Exit(2)
     db = run_dir / "ledger.sqlite"
-    if not db.exists():
-        err.print(f"no ledger at {db}")
+    if not db.is_file():
+        err.print(f"[red]no ledger at {escape(str(db))}[/red] (give a run folder of "
+                  "homesim run)")
         raise typer.Exit(2)
     try:
         with LedgerStore.open(db) as store:
-            columns, rows = store.export_table(table)
+            df = ex.wide(store) if wide else ex.table(store, table)
     except LedgerError as exc:
-        err.print(f"cannot read {db}: {exc}")
+        err.print(f"[red]cannot read {escape(str(db))}:[/red] {escape(_short(str(exc)))}")
         raise typer.Exit(2) from None
-    # as pandas.read_sql_query builds its frame
-    df = pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
-    target = out or run_dir / f"{table}.{fmt}"
-    if fmt == "csv":
-        df.to_csv(target, index=False)
-    else:
-        df.to_parquet(target, index=False)
-    console.print(f"wrote {len(df):,} rows to {target}")
+    target = out or run_dir / f"{'wide' if wide else table}.{fmt}"
+    try:
+        ex.write(df, target, fmt)
+    except OSError as exc:
+        err.print(f"[red]cannot write {escape(str(target))}:[/red] "
+                  f"{escape(exc.strerror or str(exc))}")
+        raise typer.Exit(2) from None
+    console.print(f"wrote {len(df):,} rows to {escape(str(target))}")
 
 
 @app.command()
@@ -288,14 +335,33 @@ def report(
         try:
             date.fromisoformat(day)
         except ValueError:
-            err.print(f"[red]--day must be YYYY-MM-DD, not {day!r}[/red]")
+            err.print(f"[red]--day must be YYYY-MM-DD, not {escape(repr(day))}[/red]")
             raise typer.Exit(2) from None
+        problem = _day_outside_run(run_dir, date.fromisoformat(day))
+        if problem:
+            err.print(f"[red]{escape(problem)}[/red]")
+            raise typer.Exit(2)
     try:
         out = write_report(run_dir, day=day, png=png)
     except (FileNotFoundError, ReportError) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
     console.print(f"wrote {out}" + (f" and {run_dir / 'figures'}/*.png" if png else ""))
+
+
+def _day_outside_run(run_dir: Path, day: Any) -> str | None:
+    """Why ``day`` (a local date) is no day of the run in ``run_dir``, or None (also when the
+    run cannot be read: the report says why)."""
+    from homesim.infra.analysis.export import run_days
+
+    try:
+        first, last, tz = run_days(run_dir / "ledger.sqlite")
+    except Exception:  # noqa: BLE001 - the report explains a missing or unreadable ledger
+        return None
+    if first <= day <= last:
+        return None
+    return (f"--day {day} is outside the run: it covers {first} to {last} ({tz}); "
+            "pick a day in that range")
 
 
 @app.command()
@@ -374,6 +440,37 @@ def bill(
     console.print(f"wrote {target}")
 
 
+@app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Two or more run folders")],
+    html_out: Annotated[Path | None, typer.Option(
+        "--html", help="HTML page with the runs overlaid (default: compare.html)")] = None,
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="Also write the comparison as JSON to this file")] = None,
+) -> None:
+    """Compare runs: a table of headline figures (Δ against the first run) and one HTML page
+    with the runs overlaid (daily energy, monthly cost, battery SoC, import duration curve).
+    """
+    from homesim.infra.analysis.compare import (
+        CompareError,
+        compare_runs,
+        kpi_table,
+        write_comparison_html,
+    )
+
+    try:
+        c = compare_runs(runs)
+    except CompareError as exc:
+        err.print(f"[red]cannot compare:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    console.print(kpi_table(c))
+    target = write_comparison_html(c, html_out or Path("compare.html"))
+    console.print(f"wrote {target}")
+    if json_out is not None:
+        json_out.write_text(c.to_json())
+        console.print(f"wrote {json_out}")
+
+
 @app.command("router-env")
 def router_env() -> None:
     """Create (or find) the cached Crossbar environment and print its python."""
@@ -382,9 +479,33 @@ def router_env() -> None:
     print(ensure_router_env(progress=lambda s: err.print(s)))
 
 
+def _register_wamp_commands() -> None:
+    from homesim.infra.cli_wamp import credentials, wamp_app
+
+    app.command()(credentials)
+    app.add_typer(wamp_app, name="wamp")
+
+
+_register_wamp_commands()
+
+
 def main() -> None:
-    """Entry point of the ``homesim`` console script."""
-    app(prog_name="homesim")
+    """Entry point of the ``homesim`` console script.
+
+    No command ends in a Python traceback: an unexpected error prints one line (its type and
+    message) and exits 1; ``HOMESIM_DEBUG=1`` shows the traceback.
+    """
+    import os
+
+    if os.environ.get("HOMESIM_DEBUG"):
+        app(prog_name="homesim")
+        return
+    try:
+        app(prog_name="homesim", standalone_mode=True)
+    except Exception as exc:  # noqa: BLE001 - the last resort: one line, never a traceback
+        err.print(f"[red]homesim: internal error:[/red] {escape(type(exc).__name__)}: "
+                  f"{escape(_short(str(exc)))} (HOMESIM_DEBUG=1 shows the traceback)")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -1,22 +1,46 @@
 """kopf handlers of the homesim operator (thin: parsing, rendering and status are elsewhere).
 
 Run with ``kopf run -m homesim.operator.handlers --all-namespaces`` (the chart does this).
-Settings from the environment: ``HOMESIM_IMAGE`` (device image), ``HOMESIM_ROUTER_URL``.
+Settings from the environment (the chart sets them):
+
+* ``HOMESIM_IMAGE``: the device image (devices, clock, ledger);
+* ``HOMESIM_ROUTER_IMAGE``: the router image (one router per Home);
+* ``HOMESIM_AUTHENTICATOR``: optional JSON ``{"procedure": URI}``, an external authenticator
+  of the routers' WebSocket tickets (empty: static secrets only);
+* ``HOMESIM_ROUTER_RESOURCES``: optional JSON, the router container's ``resources``.
+
+Every Home gets its own router and its own Secret ``<home>-wamp``; the home key in it is made
+once (:func:`homesim.infra.router.access.new_home_key`) and kept: reconciling again renders
+the same objects, so adding, changing or deleting one Home never touches another's router.
+Deleting a Home deletes its children through their ownerReferences (garbage collection).
+Secrets never reach a log or an event.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from typing import Any
 
 import kopf
 
+from homesim.infra.router.access import derive_secret, new_home_key
 from homesim.operator.conditions import set_condition
 from homesim.operator.kube import Kube
 from homesim.operator.live import live_changes
-from homesim.operator.render import RenderOptions, render_block_homes, render_home
+from homesim.operator.render import (
+    HOME_KEY,
+    RenderOptions,
+    child_name,
+    render_block_homes,
+    render_home,
+    router_url,
+)
 from homesim.schemas.manifest import Block, HomeSpec, ManifestError, parse_home
+
+#: The identity the operator uses on every home's router (live updates, clock status).
+OPERATOR_AUTHID = "operator"
 
 GROUP, VERSION = "homesim.io", "v1alpha1"
 log = logging.getLogger("homesim.operator")
@@ -31,10 +55,47 @@ def kube() -> Kube:
     return _kube
 
 
+def _json_env(name: str) -> dict[str, Any] | None:
+    """A JSON object from environment variable ``name``; None if unset or empty.
+
+    Raises ValueError if it is set but not a JSON object."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{name} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
 def options() -> RenderOptions:
+    """Render options from the operator's environment (see the module docstring).
+
+    Raises ValueError for an invalid ``HOMESIM_AUTHENTICATOR`` (not ``{"procedure": URI}``)
+    or ``HOMESIM_ROUTER_RESOURCES``."""
+    auth = _json_env("HOMESIM_AUTHENTICATOR")
+    if auth is not None and (not auth.get("procedure") or not isinstance(auth["procedure"], str)):
+        raise ValueError('HOMESIM_AUTHENTICATOR must be {"procedure": "<URI>"}')
     return RenderOptions(
-        image=os.environ.get("HOMESIM_IMAGE", RenderOptions.image),
-        router_url=os.environ.get("HOMESIM_ROUTER_URL", RenderOptions.router_url))
+        image=os.environ.get("HOMESIM_IMAGE") or RenderOptions.image,
+        router_image=os.environ.get("HOMESIM_ROUTER_IMAGE") or RenderOptions.router_image,
+        authenticator=auth or None,
+        router_resources=_json_env("HOMESIM_ROUTER_RESOURCES"))
+
+
+def home_key(namespace: str, name: str) -> str | None:
+    """The key in Home ``name``'s Secret, or None if it has none (yet)."""
+    return kube().home_key(namespace, child_name(name, "wamp"), HOME_KEY)
+
+
+def operator_secret(namespace: str, name: str) -> str | None:
+    """The operator's secret on Home ``name``'s router (derived from the home key), or None
+    while the home has no Secret."""
+    key = home_key(namespace, name)
+    return derive_secret(key, name, OPERATOR_AUTHID) if key else None
 
 
 @kopf.on.startup()
@@ -68,19 +129,22 @@ def _invalid(body: kopf.Body, patch: kopf.Patch, exc: ManifestError) -> None:
 @kopf.on.update(GROUP, VERSION, "homes")
 def reconcile_home(body: kopf.Body, patch: kopf.Patch, name: str, namespace: str,
                    old: Any = None, new: Any = None, **_: Any) -> None:
-    """Home → ConfigMap + one Deployment per device + clock + ledger, all adopted."""
+    """Home → ConfigMap, Secret, router Deployment + Service, one Deployment per device,
+    clock, ledger; all adopted (owned by the Home)."""
     try:
         home = parse_home(_manifest(body, "Home"), f"Home {namespace}/{name}")
     except ManifestError as exc:
         _invalid(body, patch, exc)
         return
-    objs = render_home(home, namespace, options())
+    opts = options()  # a bad operator setting is an error of the operator, retried by kopf
+    key = home_key(namespace, name) or new_home_key()  # kept for the Home's lifetime
+    try:
+        objs = render_home(home, namespace, opts, key)
+    except ValueError as exc:  # e.g. a name that is no WAMP realm; never holds a secret
+        _invalid(body, patch, ManifestError([("metadata.name", str(exc))],
+                                            f"Home {namespace}/{name}"))
+        return
     kopf.adopt(objs, owner=body)
-    realms_cm = os.environ.get("HOMESIM_REALMS_CONFIGMAP")  # "<namespace>/<name>" (chart)
-    if realms_cm and "/" in realms_cm:
-        cm_ns, cm_name = realms_cm.split("/", 1)
-        if kube().ensure_realm(cm_ns, cm_name, name):
-            kopf.info(body, reason="RealmAdded", message=f"realm {name} added to {realms_cm}")
     result = kube().apply_all(objs)
     stale = kube().prune(namespace, {"homesim.io/home": name},
                          {o["metadata"]["name"] for o in objs})
@@ -116,7 +180,10 @@ def _push_live(body: kopf.Body, old: dict[str, Any], new: dict[str, Any], namesp
         return
     if not changes:
         return
-    ok, failed = push(changes, options().router_url, name)
+    secret = operator_secret(namespace, name)
+    if secret is None:
+        return
+    ok, failed = push(changes, router_url(name, namespace), name, OPERATOR_AUTHID, secret)
     if ok:
         kopf.info(body, reason="LiveUpdate",
                   message=", ".join(f"{d}.{p}" for d, p, _ in ok) + " set over WAMP")
@@ -135,11 +202,13 @@ def refresh_ready(body: kopf.Body, patch: kopf.Patch, name: str, namespace: str,
     15 s); power, SoC and other telemetry stay on the bus and in Prometheus."""
     from datetime import UTC, datetime
 
-    from homesim.operator.wamp import clock_status
+    from homesim.operator.wamp import clock_status, reachable
 
     ready, total = kube().devices_ready(namespace, name)
     status = body.get("status", {})
-    st = clock_status(options().router_url, name)
+    url = router_url(name, namespace)
+    secret = operator_secret(namespace, name) if reachable(url) else None
+    st = clock_status(url, name, OPERATOR_AUTHID, secret) if secret else None
     if st is not None:
         t = datetime.fromtimestamp(float(st["sim_time"]), UTC).strftime("%Y-%m-%dT%H:%MZ")
         if t != status.get("simTime"):

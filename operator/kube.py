@@ -1,7 +1,12 @@
-"""The operator's Kubernetes access: create-or-patch children, prune, readiness."""
+"""The operator's Kubernetes access: create-or-patch children, prune, readiness, the home key.
+
+Secrets are never logged: errors name the Secret, never its data.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from kubernetes import client, config
@@ -25,11 +30,19 @@ class Kube:
 
     # ------------------------------------------------------------------ apply
     def apply(self, obj: dict[str, Any]) -> str:
-        """Create ``obj``, or patch it if it exists; return ``created`` or ``updated``."""
+        """Create ``obj``, or patch it if it exists (a Secret: replace it if it differs);
+        return ``created``, ``updated`` or ``unchanged`` (a Secret as it should be).
+
+        Raises ValueError for a kind it does not handle, ``ApiException`` from the API."""
         kind, ns, name = obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"]
         if kind == "ConfigMap":
             create, patch = self.core.create_namespaced_config_map, \
                 self.core.patch_namespaced_config_map
+        elif kind == "Secret":
+            return self._apply_secret(obj)
+        elif kind == "Service":
+            create, patch = self.core.create_namespaced_service, \
+                self.core.patch_namespaced_service
         elif kind == "Deployment":
             create, patch = self.apps.create_namespaced_deployment, \
                 self.apps.patch_namespaced_deployment
@@ -52,25 +65,72 @@ class Kube:
         patch(name=name, namespace=ns, body=obj)
         return "updated"
 
+    def _apply_secret(self, obj: dict[str, Any]) -> str:
+        """Create the Secret, or replace it if its data, type or labels differ (a replace,
+        not a merge patch: keys of identities that are gone must go too); ``unchanged``
+        when it is already so (no write, same resourceVersion)."""
+        ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+        try:
+            self.core.create_namespaced_secret(namespace=ns, body=obj)
+            return "created"
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+        cur = self.core.read_namespaced_secret(name, ns)
+        labels = obj["metadata"].get("labels") or {}
+        if ((cur.data or {}) == obj.get("data", {}) and cur.type == obj.get("type", "Opaque")
+                and all((cur.metadata.labels or {}).get(k) == v for k, v in labels.items())
+                and _owners(cur.metadata.owner_references) == _owners_of(obj)):
+            return "unchanged"
+        body = {**obj, "metadata": {**obj["metadata"],
+                                    "resourceVersion": cur.metadata.resource_version}}
+        self.core.replace_namespaced_secret(name, ns, body)
+        return "updated"
+
     def apply_all(self, objs: list[dict[str, Any]]) -> dict[str, int]:
-        out = {"created": 0, "updated": 0}
+        """Apply every object; counts of ``created``, ``updated`` and ``unchanged``."""
+        out = {"created": 0, "updated": 0, "unchanged": 0}
         for o in objs:
             out[self.apply(o)] += 1
         return out
 
+    # ------------------------------------------------------------------ secrets
+    def home_key(self, namespace: str, name: str, key: str = "home-key") -> str | None:
+        """The home key stored in Secret ``namespace/name`` (key ``key``), or None if the
+        Secret or the key is not there (or not valid base64 text).
+
+        Raises ``ApiException`` for any error but 404 (e.g. 403 without RBAC for secrets).
+        """
+        try:
+            sec = self.core.read_namespaced_secret(name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        raw = (sec.data or {}).get(key)
+        if not raw:
+            return None
+        try:
+            value = base64.b64decode(raw, validate=True).decode().strip()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return value or None
+
     # ------------------------------------------------------------------ prune
     def prune(self, namespace: str, labels: dict[str, str], keep: set[str]) -> list[str]:
-        """Delete Deployments/ConfigMaps with ``labels`` not named in ``keep``."""
+        """Delete Deployments, ConfigMaps, Services and Secrets with ``labels`` that are not
+        named in ``keep``; the names deleted."""
         sel = ",".join(f"{k}={v}" for k, v in labels.items())
         gone = []
-        for d in self.apps.list_namespaced_deployment(namespace, label_selector=sel).items:
-            if d.metadata.name not in keep:
-                self.apps.delete_namespaced_deployment(d.metadata.name, namespace)
-                gone.append(d.metadata.name)
-        for c in self.core.list_namespaced_config_map(namespace, label_selector=sel).items:
-            if c.metadata.name not in keep:
-                self.core.delete_namespaced_config_map(c.metadata.name, namespace)
-                gone.append(c.metadata.name)
+        kinds = [(self.apps.list_namespaced_deployment, self.apps.delete_namespaced_deployment),
+                 (self.core.list_namespaced_config_map, self.core.delete_namespaced_config_map),
+                 (self.core.list_namespaced_service, self.core.delete_namespaced_service),
+                 (self.core.list_namespaced_secret, self.core.delete_namespaced_secret)]
+        for list_, delete in kinds:
+            for o in list_(namespace, label_selector=sel).items:
+                if o.metadata.name not in keep:
+                    delete(o.metadata.name, namespace)
+                    gone.append(o.metadata.name)
         return gone
 
     def prune_homes(self, namespace: str, block: str, keep: set[str]) -> list[str]:
@@ -83,28 +143,6 @@ class Kube:
                 self.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "homes", n)
                 gone.append(n)
         return gone
-
-    def ensure_realm(self, namespace: str, name: str, realm: str) -> bool:
-        """Make sure ConfigMap ``namespace/name`` (key ``realms``, one per line) lists
-        ``realm``; return True if it had to be added."""
-        try:
-            cm = self.core.read_namespaced_config_map(name, namespace)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-            self.core.create_namespaced_config_map(namespace, {
-                "apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": name, "labels": {
-                    "app.kubernetes.io/part-of": "homesim",
-                    "app.kubernetes.io/managed-by": "homesim-operator"}},
-                "data": {"realms": realm + "\n"}})
-            return True
-        lines = [x.strip() for x in ((cm.data or {}).get("realms") or "").splitlines()]
-        if realm in lines:
-            return False
-        text = "\n".join([x for x in lines if x] + [realm]) + "\n"
-        self.core.patch_namespaced_config_map(name, namespace, {"data": {"realms": text}})
-        return True
 
     # ------------------------------------------------------------------ status
     def devices_ready(self, namespace: str, home: str) -> tuple[int, int]:
@@ -120,3 +158,11 @@ class Kube:
             if (d.status.ready_replicas or 0) >= want:
                 ready += 1
         return ready, total
+
+
+def _owners(refs: Any) -> list[tuple[str, str]]:
+    return sorted((r.kind, r.uid) for r in refs or [])
+
+
+def _owners_of(obj: dict[str, Any]) -> list[tuple[str, str]]:
+    return sorted((r["kind"], r["uid"]) for r in obj["metadata"].get("ownerReferences") or [])

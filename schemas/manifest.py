@@ -10,13 +10,15 @@ manifest, the device's ``describe`` and its ``set`` validation are one schema.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
+import types
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -30,13 +32,14 @@ from pydantic import (
 )
 
 from homesim.schemas.generated.messages import HeatingCurve, Thermostat
+from homesim.schemas.quantities import QuantityError, to_unit
 from homesim.schemas.registry import REGISTRY
 
 __all__ = [
     "API_VERSION", "DEVICE_KINDS", "Home", "HomeSpec", "Device", "ManifestError",
     "load_manifest", "parse_duration", "home_json_schema", "PROPERTY_MODELS", "EXTERNAL_NODES",
     "Block", "load_any", "as_home", "read_manifest_data", "check_speed", "MAX_MANIFEST_BYTES",
-    "MAX_DURATION",
+    "MAX_DURATION", "with_simulation", "validation_errors",
 ]
 
 API_VERSION = "homesim.io/v1alpha1"
@@ -102,11 +105,14 @@ class Location(_Strict):
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_PLAIN_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 
 
 def parse_duration(value: str | float | int) -> float:
-    """Parse ``"365d"``, ``"12h"``, ``"30m"``, ``"90s"`` or a number of seconds.
+    """Parse a duration: ``"365d"``, ``"12h"``, ``"30m"`` (minutes), ``"90s"``, ``"2w"``, any
+    time quantity pint reads (``"15 min"``, ``"1.5 hours"``, ``"2 weeks"``), or a number of
+    seconds given as a number (not as text: ``"7"`` is ambiguous and refused).
 
     Returns
     -------
@@ -116,20 +122,53 @@ def parse_duration(value: str | float | int) -> float:
     Raises
     ------
     ValueError
-        If the text is not a non-negative duration of at most 100 years (``MAX_DURATION``).
+        If the text has no unit, is not a duration, or is not a non-negative duration of at
+        most 100 years (``MAX_DURATION``).
     """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = float(value)
     else:
-        m = _DURATION.match(str(value)[:64])
-        if not m or len(str(value)) > 64:
-            raise ValueError(f"not a duration: {str(value)[:64]!r} (use e.g. 365d, 12h, 30m, 90s)")
-        seconds = float(m.group(1)) * _UNIT_S[m.group(2)]
+        text = str(value)[:65]
+        if len(str(value)) > 64:
+            raise ValueError(f"not a duration: {text[:64]!r}… (use e.g. 365d, 12h, 30m, 90s)")
+        m = _DURATION.match(text)
+        if m and m.group(2) is None:
+            n = m.group(1)
+            raise ValueError(f"{text.strip()!r} has no unit: give a unit, e.g. {n}d or {n}h "
+                             "(s, m = minutes, h, d, w)")
+        if m:
+            seconds = float(m.group(1)) * _UNIT_S[m.group(2)]
+        elif _PLAIN_NUMBER.match(text):
+            raise ValueError(f"{text.strip()!r} has no unit: give a unit, e.g. 7d or 7h")
+        else:
+            try:
+                seconds = to_unit(text, "s")
+            except QuantityError:
+                raise ValueError(f"not a duration: {text!r} (use e.g. 365d, 12h, 30m, 90s or "
+                                 "15 min)") from None
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError("duration must be a finite number ≥ 0")
     if seconds > MAX_DURATION:
         raise ValueError(f"duration must be at most 100 years ({MAX_DURATION:.0f} s)")
     return seconds
+
+
+def parse_seconds(value: Any) -> Any:
+    """A tick length or timeout: a number [s] as it is, or a time quantity as text
+    (``"15 min"``, ``"1h"``, ``"30m"`` = 30 minutes) in seconds; anything else unchanged (for
+    the field's own check).
+
+    Raises
+    ------
+    ValueError
+        If a text is not a time quantity.
+    """
+    if not isinstance(value, str):
+        return value
+    m = _DURATION.match(value[:65])
+    if m and m.group(2) is not None:
+        return float(m.group(1)) * _UNIT_S[m.group(2)]
+    return to_unit(value, "s")
 
 
 def check_speed(speed: str) -> str:
@@ -171,16 +210,26 @@ class Simulation(_Strict):
         float, Field(gt=0, le=86400, description="Seconds a device may take to settle a window")
     ] = 60.0
 
-    @field_validator("duration")
+    @field_validator("duration", mode="before")
     @classmethod
-    def _duration(cls, v: str) -> str:
-        parse_duration(v)
+    def _duration(cls, v: Any) -> Any:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            n = f"{v:g}" if isinstance(v, float) else str(v)
+            raise ValueError(f"{n} has no unit: give a unit, e.g. {n}d or {n}h "
+                             "(s, m = minutes, h, d, w)")
+        if isinstance(v, str):
+            parse_duration(v)
         return v
 
-    @field_validator("speed")
+    @field_validator("dt", "timeout", mode="before")
     @classmethod
-    def _speed(cls, v: str) -> str:
-        return check_speed(v)
+    def _seconds(cls, v: Any) -> Any:
+        return parse_seconds(v)
+
+    @field_validator("speed", mode="before")
+    @classmethod
+    def _speed(cls, v: Any) -> Any:
+        return check_speed(v) if isinstance(v, str) else v
 
 
 class _DeviceBase(_Strict):
@@ -265,6 +314,60 @@ PROPERTY_CHECKS: dict[str, Callable[[Any], None]] = {
 }
 
 
+def _unwrap(tp: Any) -> Any:
+    """``X`` of ``Annotated[X, …]`` and of ``X | None``; a union of several types as it is."""
+    while True:
+        if get_origin(tp) is Annotated:
+            tp = get_args(tp)[0]
+            continue
+        if get_origin(tp) in (Union, types.UnionType):
+            args = [a for a in get_args(tp) if a is not type(None)]
+            if len(args) == 1:
+                tp = args[0]
+                continue
+        return tp
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def field_unit(field: Any) -> str | None:
+    """The contract's unit of a model field (``x-unit`` of the property), or None."""
+    extra = getattr(field, "json_schema_extra", None)
+    unit = extra.get("x-unit") if isinstance(extra, dict) else None
+    return unit if isinstance(unit, str) else None
+
+
+def _with_units(model: type[BaseModel], data: Any) -> Any:
+    """``data`` (the raw properties of ``model``) with every quantity written as text on a
+    property that has a unit (``capacity: 10 kWh``) converted to that unit (3.6e7 [J]);
+    recurses into nested objects and lists of them. Texts that do not convert stay as they
+    are: the property's validation refuses them, and :func:`validation_errors` explains."""
+    if not isinstance(data, Mapping):
+        return data
+    out = dict(data)
+    for key, value in data.items():
+        field = model.model_fields.get(key) if isinstance(key, str) else None
+        if field is None:
+            continue
+        unit = field_unit(field)
+        if unit is not None and isinstance(value, str):
+            try:
+                out[key] = to_unit(value, unit)
+            except QuantityError:
+                pass
+            continue
+        tp = _unwrap(field.annotation)
+        if _is_model(tp):
+            out[key] = _with_units(tp, value)
+        elif get_origin(tp) is list and isinstance(value, list):
+            item = _unwrap(get_args(tp)[0]) if get_args(tp) else None
+            if _is_model(item):
+                out[key] = [_with_units(item, v) for v in value]
+    return out
+
+
 def _device_model(kind: str) -> type[_DeviceBase]:
     """The manifest entry model of one kind: name, enabled, flat, ``kind``, ``properties``."""
     props = REGISTRY.properties_model(kind)
@@ -278,11 +381,17 @@ def _device_model(kind: str) -> type[_DeviceBase]:
             check(self.properties)
         return self
 
+    def _units(cls: Any, data: Any) -> Any:
+        if isinstance(data, Mapping) and isinstance(data.get("properties"), Mapping):
+            return {**data, "properties": _with_units(props, data["properties"])}
+        return data
+
     name = "".join(p.capitalize() for p in kind.split("_")) + "Device"
     return create_model(  # type: ignore[call-overload, no-any-return]
         name, __base__=_DeviceBase, __module__=__name__,
         __doc__=f"A ``{kind}`` device: {REGISTRY.get(kind).description}",
-        __validators__={"_check": model_validator(mode="after")(_check)},
+        __validators__={"_units": model_validator(mode="before")(_units),
+                        "_check": model_validator(mode="after")(_check)},
         kind=(Literal[kind], ...),  # type: ignore[valid-type]
         properties=(props, Field(default_factory=props)))
 
@@ -419,11 +528,97 @@ def _path(loc: tuple[Any, ...]) -> str:
     return out or "(root)"
 
 
-def validation_errors(exc: ValidationError) -> list[tuple[str, str]]:
+def _type_at(root: Any, loc: tuple[Any, ...]) -> tuple[Any, Any]:
+    """``(type, field)`` at a pydantic error location under the model ``root`` (a device's
+    kind tag in ``loc`` selects its model); ``(None, None)`` where the location leaves the
+    models (a dict key, an unknown field)."""
+    tp: Any = root
+    field: Any = None
+    for part in loc:
+        tp = _unwrap(tp)
+        if isinstance(part, int):
+            if get_origin(tp) in (list, tuple) and get_args(tp):
+                tp, field = get_args(tp)[0], None
+                continue
+            return None, None
+        if _is_model(tp) and isinstance(part, str) and part in tp.model_fields:
+            field = tp.model_fields[part]
+            tp = field.annotation
+            continue
+        if part in DEVICE_MODELS:  # the discriminator's tag: the kind's entry model
+            tp, field = DEVICE_MODELS[part], None
+            continue
+        return None, None
+    return _unwrap(tp), field
+
+
+def _did_you_mean(word: Any, choices: list[str]) -> str:
+    """``"; did you mean 'battery'?"`` when ``word`` is close to one of ``choices``."""
+    if not isinstance(word, str) or not choices:
+        return ""
+    lower = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(word.lower(), list(lower), n=1, cutoff=0.6)
+    return f"; did you mean {lower[close[0]]!r}?" if close else ""
+
+
+_PATTERNS = {
+    DNS_LABEL: "must be a DNS label: lowercase letters, digits and '-', starting and ending "
+               "with a letter or digit",
+    r"^([01][0-9]|2[0-3]):[0-5][0-9]$": "must be a time of day HH:MM, 00:00 to 23:59",
+    r"^([01][0-9]|2[0-4]):[0-5][0-9]$": "must be a time of day HH:MM, 00:00 to 24:00",
+}
+
+
+def _explain(e: Any, root: Any) -> str:
+    """The reason of one pydantic error, in words a manifest's author understands: unknown
+    kinds, properties and values with the closest valid one, quantities with the expected
+    unit, patterns in words. Other errors keep pydantic's sentence (without its prefix)."""
+    kind, loc, given = e["type"], tuple(e["loc"]), e.get("input")
+    ctx = e.get("ctx") or {}
+    msg = str(e["msg"]).removeprefix("Value error, ")
+    if kind == "union_tag_invalid" and "kind" in str(ctx.get("discriminator", "")):
+        tag = ctx.get("tag")
+        return (f"unknown kind {tag!r}{_did_you_mean(tag, list(DEVICE_MODELS))} "
+                f"(kinds: {', '.join(DEVICE_MODELS)})")
+    if kind == "union_tag_not_found" and "kind" in str(ctx.get("discriminator", "")):
+        return f"a device needs a kind: one of {', '.join(DEVICE_MODELS)}"
+    if kind == "extra_forbidden" and loc:
+        parent, _ = _type_at(root, loc[:-1])
+        names = list(parent.model_fields) if _is_model(parent) else []
+        what = "property" if "properties" in loc[:-1] else "field"
+        plural = "properties" if what == "property" else "fields"
+        known = f" ({plural}: {', '.join(names)})" if names else ""
+        return f"unknown {what} {loc[-1]!r}{_did_you_mean(loc[-1], names)}{known}"
+    if kind in ("literal_error", "enum"):
+        options = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        if loc == ("kind",) and options == ["Home"]:  # the document's kind
+            return f"must be Home or Block, not {given!r}{_did_you_mean(given, ['Home', 'Block'])}"
+        if isinstance(given, bool) and {"on", "off"} & set(options):
+            return (f"{msg} (YAML reads on/off/yes/no without quotes as true/false: "
+                    "write it in quotes, e.g. \"on\")")
+        return msg + _did_you_mean(given, options)
+    if kind in ("float_parsing", "float_type", "int_parsing", "int_type") and \
+            isinstance(given, str):
+        _, field = _type_at(root, loc)
+        unit = field_unit(field)
+        if unit is None:
+            return f"expected a plain number (this property has no unit), not {given[:64]!r}"
+        try:
+            to_unit(given, unit)
+        except QuantityError as exc:
+            return str(exc)
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") in _PATTERNS:
+        return f"{_PATTERNS[ctx['pattern']]}, not {str(given)[:64]!r}"
+    return msg
+
+
+def validation_errors(exc: ValidationError, root: Any = None) -> list[tuple[str, str]]:
     """``(field_path, reason)`` for every error of a pydantic ValidationError.
 
     A model-level rule that names the element it is about (``devices[3]: reason``, one per
-    line) is reported at that element's path.
+    line) is reported at that element's path. ``root`` is the model that was validated
+    (:class:`Home`, :class:`Block`, :class:`HomeSpec`): with it, reasons name the expected
+    unit, kind, property or value (see :func:`_explain`).
     """
     out = []
     for e in exc.errors():
@@ -435,8 +630,23 @@ def validation_errors(exc: ValidationError) -> list[tuple[str, str]]:
                 rel, reason = _REL.match(x).groups()  # type: ignore[union-attr]
                 out.append((rel if base == "(root)" else f"{base}.{rel}", reason))
         else:
-            out.append((base, e["msg"]))
+            try:
+                reason = _explain(e, root) if root is not None else msg
+            except Exception:  # noqa: BLE001 - an explanation never hides the error
+                reason = msg
+            out.append((base, reason or msg))
     return out
+
+
+def resident_may_set(kind: str, name: str) -> bool:
+    """Whether a flat's resident may set property ``name`` (a dotted path like
+    ``thermostat.comfort`` counts as its top-level property) of a device of ``kind``: the
+    property carries ``x-resident: true`` in the contract."""
+    top = name.split(".", 1)[0]
+    model = PROPERTY_MODELS.get(kind)
+    f = model.model_fields.get(top) if model is not None else None
+    extra = f.json_schema_extra if f is not None else None
+    return bool(extra.get("x-resident")) if isinstance(extra, dict) else False
 
 
 def parse_home(data: Any, source: str = "manifest") -> Home:
@@ -453,7 +663,7 @@ def parse_home(data: Any, source: str = "manifest") -> Home:
     try:
         return Home.model_validate(data)
     except ValidationError as exc:
-        raise ManifestError(validation_errors(exc), source) from None
+        raise ManifestError(validation_errors(exc, Home), source) from None
 
 
 def load_manifest(path: str | Path) -> Home:
@@ -516,7 +726,7 @@ class BlockSpec(_Strict):
         except ValidationError as exc:
             origin = self.origins()
             lines = []
-            for path, reason in validation_errors(exc):
+            for path, reason in validation_errors(exc, HomeSpec):
                 reason = reason.removeprefix("Value error, ")
                 line = reason if path == "(root)" else f"{path}: {reason}"
                 lines.append(re.sub(r"(?<![\w.])devices\[(\d+)\]",
@@ -572,11 +782,15 @@ def parse_any(data: Any, source: str = "manifest") -> Home:
     ManifestError
         With every error and its field path.
     """
-    if isinstance(data, dict) and data.get("kind") == "Block":
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if isinstance(kind, str) and kind not in ("Home", "Block"):  # the rest would be noise
+        raise ManifestError([("kind", f"must be Home or Block, not {kind[:64]!r}"
+                              f"{_did_you_mean(kind, ['Home', 'Block'])}")], source)
+    if kind == "Block":
         try:
             return as_home(Block.model_validate(data))
         except ValidationError as exc:
-            raise ManifestError(validation_errors(exc), source) from None
+            raise ManifestError(validation_errors(exc, Block), source) from None
     return parse_home(data, source)
 
 
@@ -727,3 +941,40 @@ def load_any(path: str | Path, check_files: bool = False) -> Home:
         return resolve_paths(home, p.resolve().parent, check=check_files)
     except ManifestError as exc:
         raise ManifestError(exc.errors, str(p)) from None
+
+
+def with_simulation(home: Home, until: str | None = None, dt: float | str | None = None,
+                    speed: str | None = None, seed: int | None = None,
+                    timeout: float | str | None = None,
+                    labels: Mapping[str, str] | None = None) -> Home:
+    """``home`` with its simulation settings overridden (None keeps the manifest's value),
+    validated as the manifest is: ``until`` a duration with a unit (``"7d"``), ``dt`` and
+    ``timeout`` [s] or time quantities (``"15 min"``), ``speed`` ``realtime``, ``max`` or
+    ``Nx``.
+
+    Parameters
+    ----------
+    labels
+        Names to report errors under instead of the field paths, e.g. ``{"duration":
+        "--until"}`` (keys: ``duration``, ``dt``, ``speed``, ``seed``, ``timeout``).
+
+    Raises
+    ------
+    ManifestError
+        With every invalid override (``spec.simulation.dt`` or its label, and the reason).
+    """
+    changes = {"duration": until, "dt": dt, "speed": speed, "seed": seed, "timeout": timeout}
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if not changes:
+        return home
+    data = home.model_dump(mode="json")
+    data["spec"]["simulation"].update(changes)
+    try:
+        return Home.model_validate(data)
+    except ValidationError as exc:
+        names = labels or {}
+        errors = []
+        for path, reason in validation_errors(exc, Home):
+            key = path.removeprefix("spec.simulation.")
+            errors.append((names.get(key, path), reason))
+        raise ManifestError(errors, "options") from None

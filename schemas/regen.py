@@ -49,7 +49,7 @@ def generate_messages() -> str:
             "--output-model-type", "pydantic_v2.BaseModel", "--output", str(out),
             "--disable-timestamp", "--use-annotated", "--enum-field-as-literal", "all",
             "--target-python-version", "3.11", "--collapse-root-models", "--strict-nullable",
-            "--field-extra-keys", "x-live", "x-unit",
+            "--field-extra-keys", "x-live", "x-unit", "x-resident",
             "--formatters", "black", "isort",
         ]
         res = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE)

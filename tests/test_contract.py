@@ -75,7 +75,9 @@ def test_yaml_syntax_error_is_reported(tmp_path):
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("365d", 365 * 86400), ("12h", 43200),
-                                               ("30m", 1800), ("90s", 90), ("15", 15)])
+                                               ("30m", 1800), ("90s", 90), (15, 15),
+                                               ("15 min", 900), ("1.5 hours", 5400),
+                                               ("2 weeks", 14 * 86400)])
 def test_parse_duration(text, seconds):
     assert parse_duration(text) == seconds
 
@@ -83,3 +85,8 @@ def test_parse_duration(text, seconds):
 def test_parse_duration_rejects_garbage():
     with pytest.raises(ValueError):
         parse_duration("a year")
+    for unitless in ("15", "7", " 7 ", "7.5"):  # ambiguous: 7 s? 7 days?
+        with pytest.raises(ValueError, match="give a unit, e.g."):
+            parse_duration(unitless)
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration("7 kWh")

@@ -138,6 +138,31 @@ def test_forged_packets_are_dropped_and_not_kept(led, bad, reason):
     assert led.flow_totals.get(("grid", "load", "electricity")) is None
 
 
+def test_a_flow_from_a_device_that_neither_is_nor_balances_an_end_is_refused(led):
+    """The battery may publish flows of its own; grid -> load is the inverter's to publish."""
+    before = dropped_metric("foreign_flow")
+    led._on_packets(packets(0, "battery", [("grid", "load", "electricity", [3.6e9, 3.6e9])]))
+    assert led.dropped == {"foreign_flow": 1}
+    assert dropped_metric("foreign_flow") == before + 1
+    assert led._packets == {}
+    feed(led, 0)
+    feed(led, 1)
+    assert led.booked == 2 and led.failed is None
+    assert led.flow_totals.get(("grid", "load", "electricity")) is None
+
+
+def test_a_message_the_router_says_is_forged_is_counted_and_booked_nowhere(led):
+    """The bus drops what the disclosed publisher contradicts and tells the ledger."""
+    before = dropped_metric("forged")
+    led._on_forged(T.PACKETS, "inverter", "load")
+    led._on_forged(T.SETTLE, "battery", None)
+    assert led.dropped == {"forged": 2}
+    assert dropped_metric("forged") == before + 2
+    feed(led, 0)
+    feed(led, 1)
+    assert led.booked == 2 and led.failed is None
+
+
 def test_unknown_nodes_wrong_lengths_and_non_finite_packets_are_dropped(led):
     led._on_packets(packets(0, "inverter", [("mars", "venus", "electricity", [1.0, 1.0])]))
     led._on_packets(packets(0, "inverter", [("grid", "load", "electricity", [1.0])]))

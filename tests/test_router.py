@@ -20,6 +20,7 @@ import pytest
 
 from homesim.infra import router as rt
 from homesim.infra.router import (
+    RealmAccess,
     RouterError,
     component_transport,
     ensure_router_env,
@@ -28,6 +29,17 @@ from homesim.infra.router import (
 )
 
 REALM = "homesim"
+TEST_SECRET = "a-test-secret-of-the-tester-role"
+
+
+def open_access(realm: str = REALM) -> RealmAccess:
+    """One identity, ``tester``, allowed everything under ``homesim.`` (what these tests of
+    the router's transports need; the real roles are tested in tests/integration)."""
+    role = {"name": "tester", "permissions": [{
+        "uri": "homesim.", "match": "prefix", "cache": True,
+        "allow": {"call": True, "register": True, "publish": True, "subscribe": True},
+        "disclose": {"caller": False, "publisher": False}}]}
+    return RealmAccess(realm, [role], {"tester": ("tester", TEST_SECRET)})
 
 # One script, several roles; prints JSON lines (os.write: autobahn's run() captures print()).
 CLIENT = r"""
@@ -41,6 +53,7 @@ from twisted.internet.defer import Deferred
 
 role, params = sys.argv[1], json.loads(sys.argv[2])
 REALM = params["realm"]
+AUTH = {"wampcra": {"authid": "tester", "secret": params["secret"]}}
 
 def emit(**obj):
     os.write(1, (json.dumps(obj) + "\n").encode())
@@ -63,8 +76,8 @@ async def refused(coro):
 
 if role == "basic":
     # A: RawSocket/msgpack, B: WebSocket/JSON, two sessions, two TCP connections.
-    a = Component(transports=[rs(params["rs"])], realm=REALM)
-    b = Component(transports=[ws(params["ws"])], realm=REALM)
+    a = Component(transports=[rs(params["rs"])], realm=REALM, authentication=AUTH)
+    b = Component(transports=[ws(params["ws"])], realm=REALM, authentication=AUTH)
     a_ready, b_ready = Deferred(), Deferred()
     got_a, got_b = Deferred(), Deferred()
     out = {}
@@ -112,7 +125,7 @@ if role == "basic":
     run([a, b], log_level="error")
 
 elif role == "device":
-    comp = Component(transports=[rs(params["rs"])], realm=REALM)
+    comp = Component(transports=[rs(params["rs"])], realm=REALM, authentication=AUTH)
 
     @comp.on_join
     async def joined(session, details):
@@ -126,7 +139,7 @@ elif role == "device":
 
 elif role == "clock":
     # homesim's lockstep window: publish a window, wait for a report from every device.
-    comp = Component(transports=[rs(params["rs"])], realm=REALM)
+    comp = Component(transports=[rs(params["rs"])], realm=REALM, authentication=AUTH)
 
     @comp.on_join
     async def joined(session, details):
@@ -170,7 +183,8 @@ def client_script(tmp_path_factory) -> Path:
 
 
 def spawn(script: Path, role: str, **params) -> subprocess.Popen:
-    cmd = [sys.executable, str(script), role, json.dumps({"realm": REALM, **params})]
+    cmd = [sys.executable, str(script), role,
+           json.dumps({"realm": REALM, "secret": TEST_SECRET, **params})]
     return subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=script.parent
     )
@@ -235,7 +249,7 @@ def router_python() -> Path:
 @pytest.fixture(scope="module")
 def router(tmp_path_factory, router_python):
     r = start_router(
-        tmp_path_factory.mktemp("router"), [REALM, "other"], python=router_python, nodelay=True
+        tmp_path_factory.mktemp("router"), open_access(), python=router_python, nodelay=True
     )
     yield r
     r.stop()
@@ -245,17 +259,13 @@ def router(tmp_path_factory, router_python):
 
 
 def test_render_config_roles_and_transports():
-    cfg = render_config(["homesim", "district"], 8080, 8081)
+    access = open_access("homesim")
+    cfg = render_config(access, 8080, 8081)
     assert cfg["version"] == 2
     (worker,) = cfg["workers"]
     assert worker["type"] == "router"
-    assert [r["name"] for r in worker["realms"]] == ["homesim", "district"]
-    for realm in worker["realms"]:
-        (role,) = realm["roles"]
-        assert role["name"] == "anonymous"
-        (perm,) = role["permissions"]
-        assert (perm["uri"], perm["match"]) == ("homesim.", "prefix")
-        assert all(perm["allow"][k] for k in ("call", "register", "publish", "subscribe"))
+    (realm,) = worker["realms"]
+    assert realm["name"] == "homesim" and [r["name"] for r in realm["roles"]] == ["tester"]
     web, raw = worker["transports"]
     assert web["endpoint"] == {"type": "tcp", "interface": "127.0.0.1", "port": 8080}
     ws = web["paths"]["ws"]
@@ -264,9 +274,27 @@ def test_render_config_roles_and_transports():
     assert raw["type"] == "rawsocket" and raw["serializers"] == ["msgpack"]
     assert raw["endpoint"]["port"] == 8081
     assert raw["options"]["max_message_size"] == 2**24
-    for bad in ([], ["ok-realm", "no spaces"], ["ab"]):
+    # authentication on both transports; no anonymous method unless opted in
+    assert set(ws["auth"]) == {"wampcra", "ticket"} and set(raw["auth"]) == {"wampcra"}
+    assert ws["auth"]["wampcra"]["users"]["tester"] == {"secret": TEST_SECRET, "role": "tester"}
+    assert "anonymous" not in json.dumps(cfg)
+    anon = render_config(RealmAccess("homesim", access.roles, access.users, "tester"), 1, 2)
+    assert anon["workers"][0]["transports"][0]["paths"]["ws"]["auth"]["anonymous"] == {
+        "type": "static", "role": "tester"}
+    assert "anonymous" not in json.dumps(anon["workers"][0]["transports"][1])
+    bad_cases = [
+        RealmAccess("ab", access.roles, access.users),  # realm name too short
+        RealmAccess("no spaces", access.roles, access.users),
+        RealmAccess("homesim", access.roles, {"x": ("nobody", "s")}),  # undefined role
+        RealmAccess("homesim", access.roles, {"x": ("tester", "")}),  # empty secret
+        RealmAccess("homesim", access.roles, access.users, "root"),  # undefined anon role
+    ]
+    for bad in bad_cases:
         with pytest.raises(ValueError):
             render_config(bad, 1, 2)
+    with pytest.raises(ValueError, match="loopback"):
+        render_config(RealmAccess("homesim", access.roles, access.users, "tester"), 1, 2,
+                      host="0.0.0.0")
 
 
 def test_component_transport():
@@ -322,8 +350,8 @@ def test_rpc_and_events_across_transports(router, client_script):
     proc = spawn(client_script, "basic", rs=router.rs_url, ws=router.ws_url, big=big)
     out = read_json(proc, timeout=120)
     proc.wait(timeout=30)
-    assert out["a"] == ["anonymous", "msgpack"]
-    assert out["b"] == ["anonymous", "json"]
+    assert out["a"] == ["tester", "msgpack"]
+    assert out["b"] == ["tester", "json"]
     assert out["call_ws_to_rs"] == {"echo": 42, "by": "rs"}
     assert out["event_ws_to_rs"] == {"from": "ws"}
     assert out["event_rs_to_ws"] == {"n": big, "sum": sum(i * 0.5 for i in range(big))}
@@ -352,7 +380,7 @@ def test_nodelay_patch_active_in_router_worker(router, client_script):
 def test_without_patch_router_stalls(tmp_path, router_python, client_script):
     """Negative control: HOMESIM_ROUTER_NODELAY=0 shows what the patch fixes. If the stall
     disappears, Crossbar sets TCP_NODELAY itself and homesim_router_boot may be obsolete."""
-    with start_router(tmp_path, [REALM], python=router_python, nodelay=False) as r:
+    with start_router(tmp_path, open_access(), python=router_python, nodelay=False) as r:
         with rawsocket_hello(r.rs_port) as client:
             assert router_side_nodelay(r, client) is False
         # ~40 ms delayed-ACK stall (>27 under CI load). The kernel sometimes stays in quick-ACK
@@ -368,7 +396,7 @@ def test_without_patch_router_stalls(tmp_path, router_python, client_script):
 
 @pytest.mark.integration
 def test_stop_leaves_no_processes(tmp_path, router_python):
-    r = start_router(tmp_path, [REALM], python=router_python)
+    r = start_router(tmp_path, open_access(), python=router_python)
     procs = r.processes()
     assert len(procs) >= 2  # controller + router worker
     pgid = os.getpgid(r.pid)
@@ -396,7 +424,7 @@ def test_start_refuses_a_taken_port(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(RouterError, match=f"port {port} .* in use"):
-            start_router(tmp_path, [REALM], rs_port=port, python=Path(sys.executable))
+            start_router(tmp_path, open_access(), rs_port=port, python=Path(sys.executable))
 
 
 def fake_python(tmp_path: Path, body: str) -> Path:
@@ -410,14 +438,14 @@ def fake_python(tmp_path: Path, body: str) -> Path:
 def test_start_failure_names_the_log(tmp_path):
     exe = fake_python(tmp_path, 'echo "early noise"; echo "ValueError: boom"; exit 3')
     with pytest.raises(RouterError, match=r"exited with code 3 .*ValueError: boom.*router\.log"):
-        start_router(tmp_path, [REALM], python=exe, timeout=10)
+        start_router(tmp_path, open_access(), python=exe, timeout=10)
 
 
 def test_start_timeout_kills_the_group(tmp_path):
     exe = fake_python(tmp_path, "sleep 60 & sleep 60")  # a child in the group, never listens
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     with pytest.raises(RouterError, match="not accepting"):
-        start_router(tmp_path, [REALM], python=exe, timeout=1)
+        start_router(tmp_path, open_access(), python=exe, timeout=1)
     time.sleep(0.2)
     leftover = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
     assert not [p for p in leftover if p.status() != psutil.STATUS_ZOMBIE]

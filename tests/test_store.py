@@ -74,7 +74,8 @@ def _settles(tick0: int, window: int) -> dict[str, dict]:
                 events=[{"tick": 1, "kind": "outage", "value": "start", "reason": "test",
                          "data": {"planned": True}}]),
             "pv": s("pv", losses=[2.0, 0.0, 2.0]),
-            "inverter": s("inverter", losses=[0.5, 0.0, 0.5]),
+            "inverter": s("inverter", losses=[0.5, 0.0, 0.5],
+                          metrics={"unserved": [0.0, 0.0, 0.5]}),
             "battery": s("battery", stored0=10.0, stored=[11.75, 9.75, 9.75],
                          losses=[0.25, 0.0, 0.0], metrics={"soc": [0.75, 0.5, 0.5]}),
             "load": s("load", losses=[5.0, 3.0, 3.5],
@@ -118,7 +119,10 @@ def test_rows_on_disk_are_what_the_ledger_always_wrote(booked):
     tables = [r[0] for r in con.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
     assert tables == ["device_metric", "event", "node", "node_balance", "packet", "run",
-                      "settled_window"]
+                      "series", "settled_window"]
+    # the battery's SoC per tick (the ledger's SERIES_METRICS), one row per tick
+    assert con.execute("SELECT * FROM series ORDER BY rowid").fetchall() == [
+        (k, "battery", "soc", v) for k, v in enumerate([0.75, 0.5, 0.5, 0.5, 0.5, 0.5])]
     packets = con.execute("SELECT * FROM packet ORDER BY rowid").fetchall()
     expected = [(tick0 + k, START + (tick0 + k) * DT, a, b, c, j[k])
                 for tick0, flows in ((0, W0_FLOWS), (3, W1_FLOWS))
@@ -137,7 +141,8 @@ def test_rows_on_disk_are_what_the_ledger_always_wrote(booked):
     assert bal[0] == (0, "battery", 2.0, 2.0, -0.25, 0.25, 0.0, 0.0)
     assert con.execute("SELECT * FROM device_metric WHERE window_index = 0 ORDER BY rowid"
                        ).fetchall() == [
-        (0, "grid", "cost", 0.375, 0.0, 0.25), (0, "battery", "soc", 1.75, 0.5, 0.75),
+        (0, "grid", "cost", 0.375, 0.0, 0.25), (0, "inverter", "unserved", 0.5, 0.0, 0.5),
+        (0, "battery", "soc", 1.75, 0.5, 0.75),
         (0, "load", "demand", 12.5, 3.0, 5.0), (0, "load", "unserved", 0.5, 0.0, 0.5)]
     assert con.execute("SELECT * FROM event").fetchall() == [
         (1, START + DT, "grid", "outage", "start", "test", '{"planned": true}')]
@@ -217,14 +222,25 @@ def test_reads(booked):
 
         met = st.device_metrics(metrics=("unserved", "soc"))
         assert [(r.window, r.device, r.metric) for r in met if r.metric == "unserved"] == [
-            (0, "load", "unserved"), (1, "load", "unserved")]
+            (0, "inverter", "unserved"), (0, "load", "unserved"), (1, "load", "unserved")]
         soc0 = next(r for r in met if r.metric == "soc" and r.window == 0)
         assert (soc0.tick0, soc0.n, soc0.total, soc0.minimum, soc0.maximum) == (
             0, 3, 1.75, 0.5, 0.75)
         cost = st.device_metrics(metrics=("cost",), devices=("grid",), tick0=3, tick1=6)
         assert [(r.window, r.total) for r in cost] == [(1, 0.75)]
         assert st.device_metrics(devices=("nobody",)) == []
-        assert len(st.device_metrics()) == 4 + 4
+        assert len(st.device_metrics()) == 5 + 4
+        # per metric over whole windows inside the range; booked ticks in a range
+        assert st.metric_totals()[("battery", "soc")] == (3.25, 0.5, 0.75)
+        assert st.metric_totals(3, 6) == {("grid", "cost"): (0.75, 0.25, 0.25),
+                                          ("battery", "soc"): (1.5, 0.5, 0.5),
+                                          ("load", "demand"): (3.0, 1.0, 1.0),
+                                          ("load", "unserved"): (0.0, 0.0, 0.0)}
+        assert (st.booked_ticks(), st.booked_ticks(2, 4), st.booked_ticks(5, 99)) == (6, 2, 1)
+        # per-tick series (zeros where nothing was stored), and their keys
+        assert st.series_keys() == [("battery", "soc")]
+        np.testing.assert_array_equal(st.series("battery", "soc", 0, 4), [0.75, 0.5, 0.5, 0.5])
+        np.testing.assert_array_equal(st.series("load", "soc", 0, 2), [0.0, 0.0])
 
         (ev,) = st.events()
         assert ev == Event(1, "grid", "outage", "start", "test", {"planned": True},
@@ -236,7 +252,7 @@ def test_reads(booked):
                         "losses", "residual", "max_abs_residual"]
         assert len(rows) == 10
         with pytest.raises(ValueError, match="table must be one of"):
-            st.export_table("run")
+            st.export_table("sqlite_master")
 
 
 def test_ledger_totals_and_summary_agree_with_the_store(booked):
@@ -308,12 +324,15 @@ def test_export_command_writes_the_table(booked, tmp_path):
                               table, "--out", str(target)], capture_output=True, text=True)
         assert res.returncode == 0, res.stderr
         rows = list(csv.DictReader(target.open()))
-        assert len(rows) == {"packet": 19, "node_balance": 10, "device_metric": 8,
-                             "settled_window": 2}[table]
+        assert len(rows) == {"packet": 19, "node_balance": 10, "device_metric": 9,
+                             "series": 6, "settled_window": 2, "event": 1, "node": 10,
+                             "run": 1}[table], table
     rows = list(csv.DictReader((tmp_path / "packet.csv").open()))
-    assert rows[0] == {"tick": "0", "sim_time": str(START), "source": "sun", "sink": "pv",
+    assert rows[0] == {"tick": "0", "sim_time": str(START),
+                       "time_utc": "2025-01-01T00:00:00+00:00",
+                       "time_local": "2025-01-01T00:00:00+00:00", "source": "sun", "sink": "pv",
                        "carrier": "solar", "joules": "10.0"}
-    res = subprocess.run([*CLI, "export", str(db.parent), "--table", "run"],
+    res = subprocess.run([*CLI, "export", str(db.parent), "--table", "sqlite_master"],
                          capture_output=True, text=True)
     assert res.returncode == 2 and "--table must be" in res.stderr
 

@@ -38,7 +38,13 @@ from homesim.devices.bus.protocol import (
     speed_factor,
     window_ticks,
 )
-from homesim.devices.bus.runtime import Bus, after_finish, rpc_args
+from homesim.devices.bus.runtime import (
+    Bus,
+    after_finish,
+    claimed,
+    rpc_args,
+    topic_device,
+)
 from homesim.schemas.manifest import Home
 
 log = logging.getLogger("homesim.clock")
@@ -113,9 +119,12 @@ class Clock:
     def on_join(self, bus: Bus) -> Any:
         self.bus = bus
         feed = self._feed
-        ds = [bus.subscribe(T.SETTLE, lambda m: feed(SettleReceived(m))),
-              bus.subscribe(T.PACKETS, lambda m: feed(PacketsReceived(m))),
-              bus.subscribe(T.ALL_REPORTS, lambda m: feed(ReportReceived(m)), match="wildcard"),
+        ds = [bus.subscribe(T.SETTLE, lambda m: feed(SettleReceived(m)),
+                            sender=claimed("device")),
+              bus.subscribe(T.PACKETS, lambda m: feed(PacketsReceived(m)),
+                            sender=claimed("publisher")),
+              bus.subscribe(T.ALL_REPORTS, lambda m: feed(ReportReceived(m)), match="wildcard",
+                            sender=topic_device),
               bus.register(T.CLOCK_PAUSE, self.rpc_pause),
               bus.register(T.CLOCK_RESUME, self.rpc_resume),
               bus.register(T.CLOCK_SET_SPEED, self.rpc_set_speed),

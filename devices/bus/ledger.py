@@ -15,8 +15,11 @@ Every message is checked before use (:meth:`Ledger._on_packets`, :meth:`Ledger._
 strict types; this run; the window being booked or the next one (the clock opens ``w + 1``
 only once the ledger settled ``w``) with its ``tick0`` / ``n``; arrays of ``n`` finite
 values; known nodes; publishers and settles from devices of the home, one settle per device
-and window. Anything else is dropped, never kept: counted per reason (``dropped``, the
-summary, ``homesim_ledger_dropped_messages_total``) and logged at most once per reason every
+and window; a packet or settle only from the identity it claims (the router discloses the
+publisher; reason ``forged``); a flow only from a device that is one of its ends, balances one
+of them or takes it as an input (reason ``foreign_flow``). Anything else is dropped, never
+kept: counted per reason (``dropped``, the summary,
+``homesim_ledger_dropped_messages_total``) and logged at most once per reason every
 ``DROP_LOG_INTERVAL`` seconds. Two different settles of one device for a window, or more
 packet messages than a device announced, cannot be told apart from a forgery: the window
 fails.
@@ -37,8 +40,16 @@ from typing import Any
 
 import numpy as np
 
+from homesim.devices.bus.figures import Roles, Totals, headline, window_totals
 from homesim.devices.bus.metrics import LedgerMetrics
-from homesim.devices.bus.runtime import Bus, T, after_finish, validate_packets
+from homesim.devices.bus.runtime import (
+    CLOCK_AUTHID,
+    Bus,
+    T,
+    after_finish,
+    claimed,
+    validate_packets,
+)
 from homesim.devices.bus.store import (
     SCHEMA,
     Event,
@@ -46,13 +57,14 @@ from homesim.devices.bus.store import (
     LedgerStore,
     MetricTotal,
     NodeBalance,
+    Series,
 )
 from homesim.schemas.generated.messages import Settle
 from homesim.schemas.manifest import EXTERNAL_NODES, Home
 from homesim.schemas.registry import REGISTRY
-from homesim.schemas.units import J_PER_KWH, S_PER_H
+from homesim.schemas.units import J_PER_KWH
 
-__all__ = ["SCHEMA", "Ledger", "build_summary", "heat_summary"]
+__all__ = ["SCHEMA", "Ledger", "build_summary", "SERIES_METRICS"]
 
 log = logging.getLogger("homesim.ledger")
 
@@ -65,6 +77,9 @@ RESIDUAL_ABS = 1e-3
 """Tolerated residual of a node in a tick at least [J] (the example runs: ~1e-9 J)."""
 DROP_LOG_INTERVAL = 10.0
 """At most one log line per drop reason in this many seconds [s]."""
+SERIES_METRICS = ("soc", "temp_room", "connected", "unmet")
+"""Device metrics also stored per tick (``series`` table; the report draws them tick by tick);
+every other metric is stored per window (sum, minimum, maximum)."""
 
 
 class Drop(Exception):
@@ -112,6 +127,18 @@ class Ledger:
             self.store.write_nodes([(n, k, n in self.bounded) for n, k in self.devices.items()]
                                    + [(x, x, False) for x in EXTERNAL_NODES])
         self.nodes = set(self.devices) | set(EXTERNAL_NODES)
+        #: the nodes whose flows each device may publish: itself, what it balances (the
+        #: registry's ``balanced_by``) and the devices it takes as inputs (e.g. the heat node
+        #: solves the flats' thermal network); any other flow in its packets is refused
+        self.publishes_for: dict[str, set[str]] = {
+            n: {n} | {m for m, km in self.devices.items()
+                      if km in REGISTRY.balanced_by(k) or km in REGISTRY.get(k).inputs}
+            for n, k in self.devices.items()}
+        #: the devices of each flat of a block (residents read their flat's meter)
+        self.flats: dict[str, set[str]] = {}
+        for d in home.spec.enabled():
+            if d.flat:
+                self.flats.setdefault(d.flat, set()).add(d.name)
         #: per window (the one being booked and the next), per publisher: its flows
         self._packets: dict[int, dict[str, list[list[dict[str, Any]]]]] = {}
         self._settles: dict[int, dict[str, dict[str, Any]]] = {}
@@ -130,7 +157,9 @@ class Ledger:
         self.node_in: dict[str, float] = {}
         self.node_residual: dict[str, float] = {}
         self.worst_abs = (0.0, "", -1)  # (|residual| [J], node, tick)
-        self.peak_import = 0.0
+        #: the headline figures' running totals (homesim.devices.bus.figures)
+        self.roles = Roles.of(self.devices)
+        self.totals = Totals(dt=dt)
         self.unknown_nodes: set[str] = set()
         self.bus: Bus | None = None
         self.wall0 = time.monotonic()
@@ -142,18 +171,40 @@ class Ledger:
         from twisted.internet import defer
 
         self.bus = bus
+        bus.on_forged = self._on_forged
         return defer.gatherResults([
-            bus.subscribe(T.PACKETS, self._on_packets),
-            bus.subscribe(T.SETTLE, self._on_settle),
-            bus.subscribe(T.FINISHED, self._on_finished),
+            bus.subscribe(T.PACKETS, self._on_packets, sender=claimed("publisher")),
+            bus.subscribe(T.SETTLE, self._on_settle, sender=claimed("device")),
+            bus.subscribe(T.FINISHED, self._on_finished, sender=CLOCK_AUTHID),
             bus.register("homesim.ledger.status", self.status),
+            *(bus.register(f"homesim.ledger.meter.{flat}", self._meter_of(flat))
+              for flat in self.flats),
         ], consumeErrors=True)
+
+    def _meter_of(self, flat: str) -> Any:
+        return lambda *args, **kwargs: self.meter(flat)
+
+    def meter(self, flat: str) -> dict[str, Any]:
+        """The booked energy [J] of every flow into or out of the devices of ``flat``, as
+        ``{"flat", "ticks", "flows": [{"source", "sink", "carrier", "joules"}]}`` (a
+        resident's meter reading: nothing of other flats)."""
+        mine = self.flats.get(flat, set())
+        flows = [{"source": s, "sink": k, "carrier": c, "joules": j}
+                 for (s, k, c), j in sorted(self.flow_totals.items())
+                 if s in mine or k in mine]
+        return {"flat": flat, "ticks": self.ticks_booked, "flows": flows}
 
     def status(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         return {"windows": self.booked, "ticks": self.ticks_booked,
                 "dropped": dict(self.dropped), "error": self.failed}
 
     # ---------------------------------------------------------------- intake
+    def _on_forged(self, topic: str, claimed_id: Any, actual: Any) -> None:
+        """A message whose publisher (disclosed by the router) is not who it claims to be:
+        booked nowhere, counted as ``forged``."""
+        self._drop(Drop("forged", f"it claims {claimed_id!r}, the router says it comes from "
+                                  f"{actual!r}"), topic)
+
     def _drop(self, exc: Drop, what: str) -> None:
         """Count and (rate-limited) log a refused message."""
         self.dropped[exc.reason] = self.dropped.get(exc.reason, 0) + 1
@@ -206,6 +257,11 @@ class Ledger:
                 if node not in self.nodes:
                     raise Drop("unknown_node", f"{pk.publisher}: flow {f.source}->{f.sink}: "
                                                f"unknown node {node!r}")
+            mine = self.publishes_for[pk.publisher]
+            if f.source not in mine and f.sink not in mine:
+                raise Drop("foreign_flow", f"{pk.publisher} may not publish the flow "
+                                           f"{f.source}->{f.sink}: it is neither end, nor "
+                                           "balances or takes either as an input")
             flows.append({"source": f.source, "sink": f.sink, "carrier": f.carrier,
                           "joules": j})
         held = self._packets.setdefault(pk.window, {}).setdefault(pk.publisher, [])
@@ -273,6 +329,8 @@ class Ledger:
         if self.summary_path is not None:
             summary = self.summary(clock=clock)
             self.summary_path.write_text(json.dumps(summary, indent=2))
+            # what /metrics served last (the headline gauges), kept with the run
+            self.metrics.write_textfile(self.summary_path.with_name("ledger.prom"))
         self.close()
 
     def close(self) -> None:
@@ -406,13 +464,15 @@ class Ledger:
         events = [Event(int(e["tick"]), dev, e["kind"], e.get("value"), e.get("reason"),
                         e.get("data"))
                   for dev, s in settles.items() for e in (s.get("events") or [])]
-        rows = self.store.book_window(win, tick0, n, flows, balances, metrics, events)
+        series = [Series(dev, name, np.asarray(values, dtype=float))
+                  for dev, s in settles.items() for name, values in (s.get("metrics") or {}).items()
+                  if name in SERIES_METRICS]
+        rows = self.store.book_window(win, tick0, n, flows, balances, metrics, events,
+                                      series=series)
         # committed: the running totals follow
         for fl in flows:
             key = (fl.source, fl.sink, fl.carrier)
             self.flow_totals[key] = self.flow_totals.get(key, 0.0) + math.fsum(fl.joules)
-            if self.devices.get(fl.source) == "grid" and n:
-                self.peak_import = max(self.peak_import, float(fl.joules.max()) / self.dt)
         for b in balances:
             self.node_in[b.node] = self.node_in.get(b.node, 0.0) + b.energy_in
             self.node_residual[b.node] = self.node_residual.get(b.node, 0.0) + b.residual
@@ -429,6 +489,11 @@ class Ledger:
         rel = max((abs(self.node_residual[k]) / v for k, v in self.node_in.items() if v),
                   default=0.0)
         self.metrics.window(rows, self.worst_abs[0], rel)
+        self.totals.add(window_totals(
+            self.roles, self.dt, n, flows,
+            [(dev, name, v) for dev, s in settles.items()
+             for name, v in (s.get("metrics") or {}).items()]))
+        self.metrics.headline(headline(self.totals, self.roles, self.home).gauges())
 
     # ---------------------------------------------------------------- summary
     def summary(self, clock: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -437,33 +502,12 @@ class Ledger:
 
 
 def build_summary(led: Ledger, clock: dict[str, Any] | None) -> dict[str, Any]:
-    """Compute the run summary from a ledger's running totals."""
-    kinds = led.devices
-
-    def flows(src_kind: str | None = None, snk_kind: str | None = None) -> float:
-        return math.fsum(v for (s, k, _), v in led.flow_totals.items()
-                         if (src_kind is None or kinds.get(s) == src_kind)
-                         and (snk_kind is None or kinds.get(k) == snk_kind))
-
-    def metric(kind: str, name: str) -> float:
-        return math.fsum(v for (d, m), v in led.metric_totals.items()
-                         if kinds.get(d) == kind and m == name)
-
-    pv_ac = metric("inverter", "pv_ac")
-    export = flows(snk_kind="grid")
-    grid_import = flows(src_kind="grid")
-    served = flows(snk_kind="load")
-    demand = metric("load", "demand")
-    unserved = metric("load", "unserved")
+    """The run summary: the headline figures (:func:`homesim.devices.bus.figures.headline` of
+    the ledger's running totals, the sums of what it committed), conservation, the clock."""
     rel = {n: (abs(led.node_residual[n]) / led.node_in[n] if led.node_in.get(n) else 0.0)
            for n in led.node_residual}
     worst_rel_node = max(rel, key=rel.get) if rel else ""
-    soc = {d: {"min": led.metric_min[(d, "soc")], "max": led.metric_max[(d, "soc")]}
-           for (d, m) in led.metric_totals if m == "soc"}
-    currency = "USD"
-    g = led.home.spec.first("grid")
-    if g is not None:
-        currency = g.properties.currency
+    figures = headline(led.totals, led.roles, led.home).summary()
     out = {
         "run_id": led.run_id,
         "home": led.home.metadata.name,
@@ -476,25 +520,7 @@ def build_summary(led: Ledger, clock: dict[str, Any] | None) -> dict[str, Any]:
         "complete": led.ticks_booked == led.ticks,
         "flows": [{"source": s, "sink": k, "carrier": c, "kwh": v / J_PER_KWH}
                   for (s, k, c), v in sorted(led.flow_totals.items())],
-        "energy_kwh": {
-            "solar_incident": flows(src_kind="sun") / J_PER_KWH,
-            "pv_dc": flows(src_kind="pv") / J_PER_KWH,
-            "pv_ac": pv_ac / J_PER_KWH,
-            "curtailed_dc": metric("pv", "curtailed") / J_PER_KWH,
-            "load_demand": demand / J_PER_KWH,
-            "load_served": served / J_PER_KWH,
-            "unserved": unserved / J_PER_KWH,
-            "grid_import": grid_import / J_PER_KWH,
-            "grid_export": export / J_PER_KWH,
-            "battery_charge": flows(snk_kind="battery") / J_PER_KWH,
-            "battery_discharge": flows(src_kind="battery") / J_PER_KWH,
-        },
-        "self_consumption": (max(pv_ac - export, 0.0) / pv_ac) if pv_ac > 0 else None,
-        "self_sufficiency": (min(max(served - grid_import, 0.0) / served, 1.0)
-                             if served > 0 else None),
-        "cost": {"net": metric("grid", "cost"), "currency": currency},
-        "peak_import_w": led.peak_import,
-        "soc": soc,
+        **figures,
         "conservation": {
             "worst_abs_residual_j": led.worst_abs[0],
             "worst_node": led.worst_abs[1],
@@ -506,23 +532,11 @@ def build_summary(led: Ledger, clock: dict[str, Any] | None) -> dict[str, Any]:
         },
         "ledger": {"error": led.failed, "dropped_messages": dict(sorted(led.dropped.items()))},
     }
-    heat = heat_summary(led, rel)
-    if heat:
-        out["heat"] = heat
-    chargers = [d for d, k in kinds.items() if k == "ev_charger"]
-    if chargers:
-        out["ev"] = {
-            "chargers": {c: {"electricity_kwh": math.fsum(
-                v for (s_, k_, _), v in led.flow_totals.items() if k_ == c) / J_PER_KWH,
-                "delivered_kwh": led.metric_totals.get((c, "delivered"), 0.0) / J_PER_KWH,
-                "unmet_kwh": led.metric_totals.get((c, "unmet"), 0.0) / J_PER_KWH,
-                "flat": next((d.flat for d in led.home.spec.devices if d.name == c), None)}
-                for c in chargers},
-            "throttled_kwh": metric("load_manager", "throttled") / J_PER_KWH,
-            "delivered_kwh": metric("ev_charger", "delivered") / J_PER_KWH,
-            "unmet_kwh": metric("ev_charger", "unmet") / J_PER_KWH,
-            "peak_import_w": led.peak_import,
-        }
+    if "heat" in out:
+        heat_nodes = [n for n, k in led.devices.items() if k in HEAT_KINDS]
+        worst = max(heat_nodes, key=lambda n: rel.get(n, 0.0)) if heat_nodes else ""
+        out["heat"]["conservation_relative"] = rel.get(worst, 0.0)
+        out["heat"]["conservation_node"] = worst
     if clock is not None:
         out["clock"] = {"ok": clock.get("ok"), "message": clock.get("message"),
                         "missing": clock.get("missing", []),
@@ -539,65 +553,3 @@ def _same_flows(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
 
 #: Kinds on the heat bus (their descriptor's carriers include heat).
 HEAT_KINDS = REGISTRY.where(heat=True)
-
-
-def heat_summary(led: Ledger, rel: dict[str, float]) -> dict[str, Any]:
-    """Per-flat heat, electricity and comfort; heat-pump seasonal COP; boiler gas; the heat
-    carrier's conservation. Empty when the home has no heat devices."""
-    kinds = led.devices
-    if not any(k in HEAT_KINDS for k in kinds.values()):
-        return {}
-    ft = led.flow_totals
-
-    def flow(src: str | None, snk: str | None, carrier: str | None = None) -> float:
-        return math.fsum(v for (s, k, c), v in ft.items()
-                         if (src is None or s == src) and (snk is None or k == snk)
-                         and (carrier is None or c == carrier))
-
-    def met(dev: str, name: str) -> float:
-        return led.metric_totals.get((dev, name), 0.0)
-
-    hours = led.ticks_booked * led.dt / S_PER_H
-    member = {d.name: d.flat for d in led.home.spec.enabled()}
-    node = next((d for d, k in kinds.items() if k == "heat_node"), None)
-    flats = {}
-    for f in (d for d, k in kinds.items() if k == "flat"):
-        group = member.get(f) or f
-        elec = math.fsum(flow(None, d, "electricity") for d, g in member.items()
-                         if g == group and kinds.get(d) != "flat")
-        flats[f] = {
-            "heat_kwh": flow(node, f, "heat") / J_PER_KWH,
-            "electricity_kwh": elec / J_PER_KWH,
-            "degree_hours_below_setpoint": met(f, "degree_hours"),
-            "temp_room_mean": met(f, "temp_room") / led.ticks_booked if led.ticks_booked else None,
-            "temp_room_min": led.metric_min.get((f, "temp_room")),
-            "solar_gains_kwh": flow(None, f, "solar") / J_PER_KWH,
-            "internal_gains_kwh": flow("occupancy", f, "heat") / J_PER_KWH,
-            "envelope_loss_kwh": (flow(f, "ambient") - flow("ambient", f)) / J_PER_KWH,
-            "to_neighbours_kwh": math.fsum(flow(f, g, "heat") - flow(g, f, "heat")
-                                           for g, k in kinds.items() if k == "flat") / J_PER_KWH,
-        }
-    hps = {}
-    for h in (d for d, k in kinds.items() if k == "heat_pump"):
-        q, el = flow(h, node, "heat"), flow(None, h, "electricity")
-        hps[h] = {"heat_kwh": q / J_PER_KWH, "electricity_kwh": el / J_PER_KWH,
-                  "scop": q / el if el > 0 else None}
-    boilers = {}
-    for b in (d for d, k in kinds.items() if k == "boiler"):
-        q, gas = flow(b, node, "heat"), flow("gas-grid", b, "gas")
-        boilers[b] = {"heat_kwh": q / J_PER_KWH, "gas_kwh": gas / J_PER_KWH, "cost": met(b, "cost"),
-                      "efficiency": q / gas if gas > 0 else None}
-    heat_nodes = [n for n, k in kinds.items() if k in HEAT_KINDS]
-    worst = max(heat_nodes, key=lambda n: rel.get(n, 0.0)) if heat_nodes else ""
-    return {
-        "hours": hours,
-        "demand_kwh": met(node, "demand") / J_PER_KWH if node else 0.0,
-        "delivered_kwh": met(node, "heat") / J_PER_KWH if node else 0.0,
-        "unmet_kwh": met(node, "unmet") / J_PER_KWH if node else 0.0,
-        "distribution_loss_kwh": flow(node, "ambient") / J_PER_KWH if node else 0.0,
-        "flats": flats,
-        "heat_pumps": hps,
-        "boilers": boilers,
-        "conservation_relative": rel.get(worst, 0.0),
-        "conservation_node": worst,
-    }

@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    start_http_server,
+    write_to_textfile,
+)
 
 from homesim.schemas.registry import REGISTRY as KINDS
 
@@ -69,6 +76,16 @@ REL_RESIDUAL = Gauge("homesim_conservation_relative_residual",
                      "Worst per-node relative conservation residual so far", ["home"])
 LEDGER_PACKETS = Counter("homesim_ledger_packets_total", "Packet rows stored by the ledger",
                          ["home"])
+RUN_ENERGY = Gauge("homesim_run_energy_joules",
+                   "Headline energies of the run so far [J] (load = what every consumer "
+                   "received; homesim.devices.bus.figures)", ["home", "quantity"])
+RUN_RATIO = Gauge("homesim_run_ratio",
+                  "Self-sufficiency, self-consumption (Luthander et al. 2015) and SCOP so far",
+                  ["home", "quantity"])
+RUN_POWER = Gauge("homesim_run_power_watts", "Peak import and peak load so far [W] (tick means)",
+                  ["home", "quantity"])
+RUN_COST = Gauge("homesim_run_cost", "Net, grid and gas cost of the run so far [currency]",
+                 ["home", "quantity"])
 LEDGER_DROPPED = Counter("homesim_ledger_dropped_messages_total",
                          "Messages the ledger refused (malformed, stale, foreign, …) by reason",
                          ["home", "reason"])
@@ -217,3 +234,17 @@ class LedgerMetrics:
         self.packets.inc(rows)
         self.residual.set(worst_abs)
         self.relative.set(relative)
+
+    def headline(self, gauges: Mapping[str, Mapping[str, float]]) -> None:
+        """Set the run's headline gauges from :meth:`homesim.devices.bus.figures.Figures.gauges`
+        (``energy`` [J], ``ratio`` [-], ``power`` [W], ``cost`` [currency])."""
+        for group, gauge in (("energy", RUN_ENERGY), ("ratio", RUN_RATIO),
+                             ("power", RUN_POWER), ("cost", RUN_COST)):
+            for quantity, value in gauges.get(group, {}).items():
+                gauge.labels(self.home, quantity).set(float(value))
+
+    @staticmethod
+    def write_textfile(path: Path) -> Path:
+        """Write what ``/metrics`` serves now (Prometheus text format) to ``path``."""
+        write_to_textfile(str(path), REGISTRY)
+        return path

@@ -61,13 +61,21 @@ EARLY_CANDIDATES = 4
 MAX_WINDOW_N = 1_000_000
 
 __all__ = [
-    "T", "MAX_WINDOW_TICKS", "PACED_WINDOW_WALL", "window_ticks", "speed_factor", "parse_speed",
+    "CLOCK_AUTHID", "RESIDENT_ROLE_PREFIX", "T", "MAX_WINDOW_TICKS", "PACED_WINDOW_WALL",
+    "window_ticks", "speed_factor", "parse_speed",
     "validate_packets", "encode_report", "decode_report",
     "WindowOpened", "ReportReceived", "PacketsReceived", "ControlReceived", "Finished",
     "SettleReceived", "Publish", "WindowSettled", "RunEnded", "WindowClosed", "RunFinished",
     "DeviceEvent", "DeviceAction", "ClockEvent", "ClockAction", "DeviceProtocol",
     "ClockProtocol",
 ]
+
+
+#: The clock's identity on the router (the only publisher of ``homesim.clock.*``).
+CLOCK_AUTHID = "clock"
+#: Roles (and authids) of flats' residents: ``resident.<flat>`` (a ``.`` is never in a
+#: device name, so no device can take one).
+RESIDENT_ROLE_PREFIX = "resident."
 
 
 class T:

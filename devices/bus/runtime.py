@@ -26,12 +26,14 @@ sys.modules.setdefault("_bjdata", None)  # type: ignore[arg-type]
 
 from autobahn.twisted.component import Component
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.types import PublishOptions, SubscribeOptions
+from autobahn.wamp.types import PublishOptions, RegisterOptions, SubscribeOptions
 from pydantic import ValidationError
 from twisted.internet import defer, reactor
 
 from homesim.devices.bus.metrics import DeviceMetrics
 from homesim.devices.bus.protocol import (
+    CLOCK_AUTHID,
+    RESIDENT_ROLE_PREFIX,
     ControlReceived,
     DeviceAction,
     DeviceProtocol,
@@ -50,13 +52,15 @@ from homesim.devices.kinds.base import (
     DeviceShell,
     HomesimError,
     InvalidArgument,
+    NotAuthorized,
 )
-from homesim.schemas.manifest import validation_errors
+from homesim.schemas.manifest import resident_may_set, validation_errors
 
 log = logging.getLogger("homesim.runtime")
 
 __all__ = ["BusSettings", "Bus", "serve", "DeviceRunner", "T", "rpc_args",
-           "validate_packets", "parse_speed"]
+           "validate_packets", "parse_speed", "claimed", "topic_device", "CLOCK_AUTHID",
+           "CredentialsError", "read_secret"]
 
 
 @dataclass(frozen=True)
@@ -175,34 +179,78 @@ def rpc_args(args: tuple[Any, ...], kwargs: dict[str, Any], *names: str) -> list
     return out
 
 
-class Bus:
-    """A joined WAMP session, seen through the contract's vocabulary."""
+Sender = str | Callable[[dict[str, Any], str], Any]
 
-    def __init__(self, session: Any) -> None:
+
+def claimed(field_name: str) -> Callable[[dict[str, Any], str], Any]:
+    """A ``sender`` for :meth:`Bus.subscribe`: the identity the payload claims in
+    ``field_name`` (``publisher`` of packets, ``device`` of settles)."""
+    return lambda payload, topic: payload.get(field_name)
+
+
+def topic_device(payload: dict[str, Any], topic: str) -> str | None:
+    """A ``sender`` for :meth:`Bus.subscribe`: the device a ``homesim.device.<device>.*``
+    topic belongs to."""
+    parts = topic.split(".")
+    return parts[2] if len(parts) >= 4 and parts[:2] == ["homesim", "device"] else None
+
+
+class Bus:
+    """A joined WAMP session, seen through the contract's vocabulary.
+
+    With ``verify`` (every authenticated process), an event subscribed with a ``sender``
+    is delivered only if the router disclosed its publisher and that identity is the one the
+    message claims (``on_forged(topic, claimed, actual)`` is called for the others, which are
+    dropped: a forged packet or settle is booked nowhere).
+    """
+
+    def __init__(self, session: Any, verify: bool = False) -> None:
         self.session = session
+        self.verify = verify
+        self.forged = 0
+        self.on_forged: Callable[[str, Any, Any], None] = self._log_forged
         self._opts = PublishOptions(exclude_me=False)
+        self._forged_logged = -1e9
+
+    def _log_forged(self, topic: str, claimed_id: Any, actual: Any) -> None:
+        now = time.monotonic()
+        if now - self._forged_logged >= 10.0:  # rate-limited: a flood must not flood the log
+            self._forged_logged = now
+            log.warning("dropped a forged message on %s: it claims %r, the router says it "
+                        "comes from %r (%d so far)", topic, claimed_id, actual, self.forged)
 
     def publish(self, topic: str, payload: dict[str, Any]) -> None:
         """Publish one message (the payload is the event's single positional argument)."""
         self.session.publish(topic, payload, options=self._opts)
 
     def subscribe(self, topic: str, handler: Callable[..., Any],
-                  match: str = "exact", with_topic: bool = False) -> Any:
+                  match: str = "exact", with_topic: bool = False,
+                  sender: Sender | None = None) -> Any:
         """Subscribe ``handler(payload)``; a handler's exception is logged, never fatal.
 
         ``match`` is ``exact``, ``prefix`` or ``wildcard`` (WAMP pattern-based subscription);
-        with ``with_topic`` the handler is called as ``handler(payload, topic)``.
+        with ``with_topic`` the handler is called as ``handler(payload, topic)``. ``sender``
+        is who may publish the event: an authid, or a function of (payload, topic) giving the
+        identity the message claims (see :func:`claimed`, :func:`topic_device`).
         """
 
         def _on_event(*args: Any, **kwargs: Any) -> None:
             details = kwargs.pop("details", None)
             payload = args[0] if args else kwargs
+            actual_topic = getattr(details, "topic", None) or topic
             if not isinstance(payload, dict):
                 log.warning("ignored non-object event on %s: %r", topic, payload)
                 return
+            if self.verify and sender is not None:
+                want = sender if isinstance(sender, str) else sender(payload, actual_topic)
+                got = getattr(details, "publisher_authid", None)
+                if got is None or want != got:
+                    self.forged += 1
+                    self.on_forged(actual_topic, want, got)
+                    return
             try:
                 if with_topic:
-                    handler(payload, getattr(details, "topic", None) or topic)
+                    handler(payload, actual_topic)
                 else:
                     handler(payload)
             except ValidationError as exc:
@@ -210,16 +258,20 @@ class Bus:
             except Exception:  # noqa: BLE001 - a bad event must not kill the device
                 log.error("handler for %s failed:\n%s", topic, traceback.format_exc())
 
-        opts = None
-        if match != "exact" or with_topic:
-            opts = SubscribeOptions(match=None if match == "exact" else match,
-                                    details_arg="details" if with_topic else None)
+        opts = SubscribeOptions(match=None if match == "exact" else match,
+                                details_arg="details")
         return self.session.subscribe(_on_event, topic, options=opts)
 
-    def register(self, uri: str, handler: Callable[..., Any]) -> Any:
-        """Register a procedure; domain errors become ``homesim.error.*`` WAMP errors."""
+    def register(self, uri: str, handler: Callable[..., Any], with_caller: bool = False) -> Any:
+        """Register a procedure; domain errors become ``homesim.error.*`` WAMP errors.
+
+        With ``with_caller`` the handler also gets ``caller_role=`` (the caller's role as the
+        router disclosed it; None when not disclosed)."""
 
         def _proc(*args: Any, **kwargs: Any) -> Any:
+            details = kwargs.pop("details", None)
+            if with_caller:
+                kwargs["caller_role"] = getattr(details, "caller_authrole", None)
             try:
                 return handler(*args, **kwargs)
             except HomesimError as exc:
@@ -232,7 +284,8 @@ class Bus:
                 log.error("procedure %s failed:\n%s", uri, traceback.format_exc())
                 raise ApplicationError("homesim.error.internal", reason=str(exc)) from None
 
-        return self.session.register(_proc, uri)
+        return self.session.register(_proc, uri,
+                                     options=RegisterOptions(details_arg="details"))
 
     def call(self, uri: str, *args: Any, **kwargs: Any) -> defer.Deferred:
         return self.session.call(uri, *args, **kwargs)
@@ -269,7 +322,7 @@ def serve(settings: BusSettings, name: str, on_join: Callable[[Bus], Any],
             pass
         log.info("%s joined realm %s at %s as %s (role %s)", name, settings.realm,
                  settings.router, details.authid, details.authrole)
-        return on_join(Bus(session))
+        return on_join(Bus(session, verify=settings.secret is not None))
 
     @comp.on_connectfailure
     def _connectfailure(comp_: Any, fail: Any) -> None:
@@ -375,16 +428,21 @@ class DeviceRunner:
     def on_join(self, bus: Bus) -> defer.Deferred:
         self.bus = bus
         feed = self._feed
-        ds = [bus.subscribe(T.WINDOW, lambda m: feed(WindowOpened(m, time.monotonic()))),
-              bus.subscribe(T.CONTROL, lambda m: feed(ControlReceived(m))),
-              bus.subscribe(T.FINISHED, lambda m: feed(Finished(m)))]
+        clock = CLOCK_AUTHID
+        ds = [bus.subscribe(T.WINDOW, lambda m: feed(WindowOpened(m, time.monotonic())),
+                            sender=clock),
+              bus.subscribe(T.CONTROL, lambda m: feed(ControlReceived(m)), sender=clock),
+              bus.subscribe(T.FINISHED, lambda m: feed(Finished(m)), sender=clock)]
         for src in sorted(self.protocol.sources):
-            ds.append(bus.subscribe(T.report(src), lambda m: feed(ReportReceived(m))))
+            ds.append(bus.subscribe(T.report(src), lambda m: feed(ReportReceived(m)),
+                                    sender=src))
         if self.protocol.publishers:
-            ds.append(bus.subscribe(T.PACKETS, lambda m: feed(PacketsReceived(m))))
-        for proc, fn in (("describe", self._describe), ("get", self._get), ("set", self._set),
+            ds.append(bus.subscribe(T.PACKETS, lambda m: feed(PacketsReceived(m)),
+                                    sender=claimed("publisher")))
+        for proc, fn in (("describe", self._describe), ("get", self._get),
                          ("snapshot", self._snapshot)):
             ds.append(bus.register(T.rpc(self.name, proc), fn))
+        ds.append(bus.register(T.rpc(self.name, "set"), self._set, with_caller=True))
         return defer.gatherResults(ds, consumeErrors=True)
 
     def _feed(self, event: Any) -> None:
@@ -417,8 +475,13 @@ class DeviceRunner:
         (name,) = rpc_args(args, kwargs, "name")
         return self.protocol.get(name)
 
-    def _set(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    def _set(self, *args: Any, caller_role: str | None = None, **kwargs: Any) -> dict[str, Any]:
         name, value = rpc_args(args, kwargs, "name", "value")
+        if caller_role is not None and caller_role.startswith(RESIDENT_ROLE_PREFIX) \
+                and not resident_may_set(self.shell.kind, str(name)):
+            raise NotAuthorized(f"a resident may not set {name!r} of {self.name} (only "
+                                "properties marked x-resident, e.g. the thermostat)",
+                                field=str(name))
         return self.protocol.set(name, value)
 
     def _snapshot(self, *args: Any, **kwargs: Any) -> dict[str, Any]:

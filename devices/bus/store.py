@@ -21,7 +21,11 @@ Tables
 ``device_metric``  per window, device and metric: ``total``, ``minimum``, ``maximum`` over the
                    window's ticks (unit of the metric: [J] for energies, [-] for SoC, [°C] …);
 ``event``          device events: ``tick``, ``sim_time`` [s], ``device``, ``kind``, ``value``,
-                   ``reason``, ``data`` (JSON).
+                   ``reason``, ``data`` (JSON);
+``series``         per-tick values of the few device metrics the figures draw tick by tick
+                   (the ledger's ``SERIES_METRICS``: state of charge [-], room temperature
+                   [°C], charger connected [-], energy unmet [J]): ``tick``, ``device``,
+                   ``metric``, ``value``; like packets, a missing row means 0.
 
 This module imports only the standard library, numpy and ``homesim.schemas``: no autobahn,
 no twisted, no other ``homesim.devices.bus`` module.
@@ -48,7 +52,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SCHEMA", "EXPORT_TABLES", "LedgerError", "LedgerStore",
     "Run", "Node", "Flow", "NodeBalance", "MetricTotal", "Event", "SettledWindow",
-    "SettledSpan", "HourlyFlow", "TickFlow", "DeviceMetric", "Meter",
+    "SettledSpan", "HourlyFlow", "TickFlow", "DeviceMetric", "Meter", "Series",
 ]
 
 SCHEMA = """
@@ -86,12 +90,17 @@ CREATE TABLE IF NOT EXISTS event (
     tick BIGINT NOT NULL, sim_time DOUBLE PRECISION NOT NULL, device TEXT NOT NULL,
     kind TEXT NOT NULL, value TEXT, reason TEXT, data TEXT
 );
+CREATE TABLE IF NOT EXISTS series (
+    tick BIGINT NOT NULL, device TEXT NOT NULL, metric TEXT NOT NULL,
+    value DOUBLE PRECISION NOT NULL
+);
 CREATE INDEX IF NOT EXISTS packet_tick ON packet (tick);
 """
 """The ledger's DDL (idempotent: ``CREATE … IF NOT EXISTS``)."""
 
-EXPORT_TABLES = ("packet", "node_balance", "device_metric", "settled_window")
-"""Tables :meth:`LedgerStore.export_table` (``homesim export``) may dump."""
+EXPORT_TABLES = ("packet", "node_balance", "device_metric", "series", "settled_window", "event",
+                 "node", "run")
+"""Tables :meth:`LedgerStore.export_table` (``homesim export``) may dump (every table)."""
 
 
 class LedgerError(RuntimeError):
@@ -221,6 +230,14 @@ class DeviceMetric(NamedTuple):
     total: float
     minimum: float
     maximum: float
+
+
+class Series(NamedTuple):
+    """Per-tick values of one device metric over a window, shape (n,) (unit of the metric)."""
+
+    device: str
+    metric: str
+    values: np.ndarray
 
 
 class Meter(NamedTuple):
@@ -391,13 +408,15 @@ class LedgerStore:
 
     def book_window(self, window: int, tick0: int, n: int, flows: Iterable[Flow],
                     balances: Iterable[NodeBalance], metrics: Iterable[MetricTotal],
-                    events: Iterable[Event] = (), booked_at: float | None = None) -> int:
+                    events: Iterable[Event] = (), booked_at: float | None = None,
+                    series: Iterable[Series] = ()) -> int:
         """Book window ``window`` (ticks ``[tick0, tick0 + n)``) in one transaction.
 
         Writes one ``packet`` row per non-zero tick of each flow (flows in the given order),
-        the nodes' balances [J], the devices' metric totals, the events, then the
-        ``settled_window`` row (``booked_at`` [s since the epoch], default now): a window is
-        settled on disk exactly when all of its rows are. Returns the packet rows written.
+        the nodes' balances [J], the devices' metric totals, the events, one ``series`` row
+        per non-zero tick of each series, then the ``settled_window`` row (``booked_at`` [s
+        since the epoch], default now): a window is settled on disk exactly when all of its
+        rows are. Returns the packet rows written.
         """
         start, dt = self._time()
         ticks = tick0 + np.arange(n)
@@ -412,6 +431,14 @@ class LedgerStore:
                 rows.extend(zip(ticks[nz].tolist(), sim_time[nz].tolist(),
                                 [src] * nz.size, [snk] * nz.size, [car] * nz.size,
                                 j[nz].tolist(), strict=True))
+        ser_rows: list[tuple[Any, ...]] = []
+        for dev, met, values in series:
+            v = np.asarray(values, dtype=float)
+            if v.shape != (n,):
+                raise ValueError(f"series {dev}.{met} has {v.shape} values, expected {n}")
+            nz = np.flatnonzero(v)
+            ser_rows.extend(zip(ticks[nz].tolist(), [dev] * nz.size, [met] * nz.size,
+                                v[nz].tolist(), strict=True))
         bal_rows = [(window, *b) for b in balances]
         met_rows = [(window, *m) for m in metrics]
         ev_rows = self._event_rows(events)
@@ -422,6 +449,8 @@ class LedgerStore:
             cur.executemany("INSERT INTO device_metric VALUES (?,?,?,?,?,?)", met_rows)
             if ev_rows:
                 cur.executemany("INSERT INTO event VALUES (?,?,?,?,?,?,?)", ev_rows)
+            if ser_rows:
+                cur.executemany("INSERT INTO series VALUES (?,?,?,?)", ser_rows)
             cur.execute("INSERT INTO settled_window VALUES (?,?,?,?)",
                         (window, tick0, n, time.time() if booked_at is None else booked_at))
         return len(rows)
@@ -619,6 +648,51 @@ class LedgerStore:
             "SELECT m.window_index, w.tick0, w.n, m.device, m.metric, m.total, m.minimum, "
             "m.maximum FROM device_metric m JOIN settled_window w "
             f"ON w.window_index = m.window_index{cond} ORDER BY w.tick0", params)]
+
+    def metric_totals(self, tick0: int | None = None, tick1: int | None = None
+                      ) -> dict[tuple[str, str], tuple[float, float, float]]:
+        """``(sum, minimum, maximum)`` of every device metric over the windows lying inside
+        ``[tick0, tick1)`` (default all), by ``(device, metric)`` (unit of each metric)."""
+        where, params = self._window_range(tick0, tick1)
+        cond = f" WHERE {' AND '.join(where)}" if where else ""
+        rows = self._query(
+            "SELECT m.device, m.metric, SUM(m.total), MIN(m.minimum), MAX(m.maximum) "
+            "FROM device_metric m JOIN settled_window w ON w.window_index = m.window_index"
+            f"{cond} GROUP BY m.device, m.metric ORDER BY m.device, m.metric", params)
+        return {(d, m): (float(t), float(lo), float(hi)) for d, m, t, lo, hi in rows}
+
+    def booked_ticks(self, tick0: int | None = None, tick1: int | None = None) -> int:
+        """How many booked ticks lie in ``[tick0, tick1)`` (default: all booked ticks)."""
+        lo = -(2 ** 62) if tick0 is None else tick0
+        hi = 2 ** 62 if tick1 is None else tick1
+        row = self._query("SELECT TOTAL(MAX(0, MIN(tick0 + n, ?) - MAX(tick0, ?))) "
+                          "FROM settled_window", (hi, lo))
+        return int(row[0][0] or 0)
+
+    def series_keys(self) -> list[tuple[str, str]]:
+        """``(device, metric)`` of every stored per-tick series (empty for ledgers written
+        before the ``series`` table existed)."""
+        if not self._has_table("series"):
+            return []
+        return [(d, m) for d, m in self._query(
+            "SELECT DISTINCT device, metric FROM series ORDER BY device, metric")]
+
+    def series(self, device: str, metric: str, tick0: int, tick1: int) -> np.ndarray:
+        """Per-tick values of a stored series over ``[tick0, tick1)``, zeros where no row was
+        stored; shape (tick1 - tick0,) (unit of the metric)."""
+        out = np.zeros(max(tick1 - tick0, 0))
+        if tick1 <= tick0 or not self._has_table("series"):
+            return out
+        rows = self._query("SELECT tick, value FROM series WHERE device = ? AND metric = ? "
+                           "AND tick >= ? AND tick < ?", (device, metric, tick0, tick1))
+        if rows:
+            a = np.array(rows, dtype=float)
+            out[a[:, 0].astype(np.int64) - tick0] = a[:, 1]
+        return out
+
+    def _has_table(self, name: str) -> bool:
+        return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                (name,)))
 
     def events(self, device: str | None = None, kind: str | None = None,
                tick0: int | None = None, tick1: int | None = None) -> list[Event]:

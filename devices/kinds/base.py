@@ -126,6 +126,10 @@ class ReadOnly(HomesimError):
     uri = "homesim.error.read_only"
 
 
+class NotAuthorized(HomesimError):
+    uri = "homesim.error.not_authorized"
+
+
 @dataclass(frozen=True)
 class Window:
     """One clock window: ticks ``tick0 … tick0+n-1`` of ``dt`` seconds.

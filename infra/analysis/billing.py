@@ -21,9 +21,11 @@ boiler`` packets, gross calorific value).
 
 Allocation key
 --------------
-Consumers ``i`` are the devices that receive electricity from the inverter (any kind but
-grid and battery: loads, chargers, heat pumps…); ``e_i,t`` [J] is what ``i`` received in
-tick ``t`` and ``e_t = Σ_i e_i,t``.
+Consumers ``i`` are the devices that receive electricity from the inverter, as the headline
+figures count them (:class:`homesim.devices.bus.figures.Roles`: kinds with ``consumer: true``
+in the registry — loads, chargers, heat pumps…); ``e_i,t`` [J] is what ``i`` received in
+tick ``t`` and ``e_t = Σ_i e_i,t``. ``Σ_t e_t`` is the run's load
+(:attr:`Bill.load_kwh`, the summary's ``energy_kwh.load``).
 
 1. **Electricity, per tick.** The tick's import cost ``m_t = imp_t/3.6e6 · p_imp(t)`` is
    split pro rata to consumption: ``a_i = Σ_t m_t · e_i,t / e_t`` over the ticks with
@@ -66,15 +68,13 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
+from homesim.devices.bus.figures import Roles
 from homesim.devices.bus.store import LedgerError, LedgerStore, Meter
 from homesim.schemas.manifest import Home
-from homesim.schemas.registry import REGISTRY
 from homesim.schemas.units import J_PER_KWH
 
 __all__ = ["Bill", "BillingError", "FlatBill", "CSV_COLUMNS", "bill_run", "write_csv"]
 
-NOT_CONSUMERS = REGISTRY.where(consumer=False)
-"""Kinds whose incoming electricity is not consumption (exchange and storage)."""
 CSV_COLUMNS = ("flat", "electricity_kwh", "heat_kwh", "gas_kwh", "electricity_cost",
                "heat_cost", "shared_cost", "total", "currency")
 
@@ -106,7 +106,9 @@ class Bill:
 
     ``t_start``/``t_end`` [s since epoch] bound the billed ticks ``[tick0, tick1)``;
     ``grid_cost`` (net, import − export) and ``gas_cost`` [currency] are the metered costs;
-    ``shared_key`` is ``"floor area"`` or ``"equal"``; ``notes`` are warnings for the reader.
+    ``shared_key`` is ``"floor area"`` or ``"equal"``; ``notes`` are warnings for the reader;
+    ``load_kwh`` is the electricity every consumer received (flats, heat pumps, common
+    devices) [kWh], the headline figures' load of the period.
     """
 
     home: str
@@ -124,6 +126,7 @@ class Bill:
     shared_pool: float
     shared_key: str
     notes: tuple[str, ...] = ()
+    load_kwh: float = 0.0
 
     @property
     def metered_cost(self) -> float:
@@ -325,10 +328,12 @@ def bill_run(run_dir: Path, first: date | None = None, last: date | None = None)
         f_index = {f: i for i, f in enumerate(flats)}
         g_heat, g_shared = len(flats), len(flats) + 1
         group: dict[str, int] = {}
+        roles = Roles.of({d.name: d.kind for d in devices})
+        consumers, heat_pumps = set(roles.consumers), set(roles.heat_pumps)
         for d in devices:
-            if d.kind in NOT_CONSUMERS:
+            if d.name not in consumers:
                 continue
-            if d.kind == "heat_pump":
+            if d.name in heat_pumps:
                 group[d.name] = g_heat
             elif single:
                 group[d.name] = 0
@@ -420,7 +425,8 @@ def bill_run(run_dir: Path, first: date | None = None, last: date | None = None)
     return Bill(home=home.metadata.name, currency=currency or "USD", tz=tz, tick0=k0, tick1=k1,
                 t_start=start + k0 * dt, t_end=start + k1 * dt, flats=tuple(bills), total=total,
                 grid_cost=math.fsum(cost.tolist()), gas_cost=gas_cost, heat_pool=heat_pool,
-                shared_pool=shared_pool, shared_key=shared_key, notes=tuple(notes))
+                shared_pool=shared_pool, shared_key=shared_key, notes=tuple(notes),
+                load_kwh=math.fsum(consumption.sum(axis=1).tolist()) / J_PER_KWH)
 
 
 def write_csv(bill: Bill, path: Path) -> Path:

@@ -26,9 +26,11 @@ authid                 role                  may
 ``resident.<flat>``    ``resident.<flat>``   call ``get`` / ``describe`` / ``set`` of the
                                              flat's own devices (the device lets a resident
                                              set only ``x-resident`` properties, e.g. the
-                                             thermostat), the flat's bill, the clock status;
-                                             subscribe to its devices' reports and events and
-                                             the clock's progress
+                                             thermostat) and the flat's meter
+                                             (``homesim.ledger.meter.<flat>``); subscribe to
+                                             its devices' reports and events and to the
+                                             clock's control (not its status or progress:
+                                             they carry every flow of the building)
 ``tap``                ``viewer``            (a process of ``homesim run --tap``)
 =====================  ====================  ================================================
 
@@ -55,7 +57,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from homesim.devices.bus.protocol import T
+from homesim.devices.bus.protocol import CLOCK_AUTHID, RESIDENT_ROLE_PREFIX, T
 from homesim.infra.router.config import RealmAccess
 from homesim.schemas.manifest import Home
 
@@ -113,7 +115,7 @@ class AccessPlan:
 def resident_authid(flat: str) -> str:
     """The authid (and role) of the resident of ``flat``: ``resident.<flat>`` (a ``.`` cannot
     occur in a device name, so no device can take it)."""
-    return f"resident.{flat}"
+    return f"{RESIDENT_ROLE_PREFIX}{flat}"
 
 
 def _perm(uri: str, match: str = "exact", *, call: bool = False, register: bool = False,
@@ -152,7 +154,7 @@ def access_plan(home: Home, *, tap: bool = False) -> AccessPlan:
     names = [d.name for d in devices]
     rpc = T.rpc
     principals = [Principal(n, f"device.{n}") for n in names]
-    principals += [Principal("clock", "clock"), Principal("ledger", "ledger")]
+    principals += [Principal(CLOCK_AUTHID, "clock"), Principal("ledger", "ledger")]
     principals += [Principal(r, r) for r in PEOPLE_ROLES]
     if tap:
         principals.append(Principal("tap", "viewer"))
@@ -191,11 +193,9 @@ def access_plan(home: Home, *, tap: bool = False) -> AccessPlan:
         rid = resident_authid(flat)
         principals.append(Principal(rid, rid))
         roles.append(_role(rid, [
-            _perm(T.CLOCK_STATUS, call=True, disclose=True),
-            _perm(T.PROGRESS, subscribe=True),
+            # not the clock's status, progress or finished: they carry every flow's energy
             _perm(T.CONTROL, subscribe=True),
-            _perm(T.FINISHED, subscribe=True),
-            _perm(f"homesim.ledger.bill.{flat}", call=True, disclose=True),
+            _perm(f"homesim.ledger.meter.{flat}", call=True, disclose=True),
             *(_perm(rpc(n, p), call=True, disclose=True)
               for n in members for p in (*_READ_RPCS, "set")),
             *(_perm(uri, subscribe=True) for n in members

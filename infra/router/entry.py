@@ -1,34 +1,32 @@
-"""Entry point of the router container (``localhost/homesim-router``): Crossbar for a realm list.
+"""Entry point of the router container (``localhost/homesim-router``): one home's Crossbar.
 
 The image runs this file as a script with the router venv's Python, where neither homesim nor
-its dependencies are installed: only the standard library and :mod:`config` (copied
-next to it; imported as ``homesim.infra.router.config`` when homesim is installed).
+its dependencies are installed: standard library only (no import from homesim).
 
-It renders the Crossbar configuration (:func:`config.render_config`, the same as
-``homesim run``'s router) into ``$HOMESIM_CBDIR/config.json``, starts Crossbar, and every
-``$HOMESIM_REALMS_POLL`` seconds re-reads the realm list; when the list changed it re-renders the
-configuration and restarts Crossbar (connected clients are dropped and reconnect). SIGTERM and
-SIGINT stop Crossbar (SIGKILL after 10 s) and exit 0; if Crossbar exits on its own, so does this
-process, with Crossbar's exit code.
+One router per Home: the operator renders the home's Crossbar configuration
+(:func:`homesim.operator.render.render_home`, key ``config.json`` of the Secret
+``<home>-wamp``) and mounts it, alone, at ``$HOMESIM_ROUTER_CONFIG``. This script checks it,
+copies it into ``$HOMESIM_CBDIR/config.json`` (mode 0600: it holds every identity's secret),
+starts Crossbar and waits. SIGTERM, SIGINT and SIGHUP stop Crossbar (SIGKILL after 10 s) and
+exit 0; if Crossbar exits on its own, so does this process, with Crossbar's exit code (1 if
+that was 0). There is no realm list and no restart: a new configuration (the home's
+principals changed) comes with a new pod (the Deployment's ``homesim.io/config-sha256``).
+
+The configuration is refused (exit 1, one clear line) when the file is missing, unreadable or
+not JSON, is not a Crossbar node configuration (``version`` 2, ``workers``), or lets anybody
+in unauthenticated: every transport (and every WebSocket path) needs an ``auth`` section, and
+``anonymous`` is accepted on loopback interfaces only (Crossbar allows anonymous on a
+transport without ``auth``).
 
 Environment (default):
 
-* ``HOMESIM_REALMS_FILE`` (``/etc/homesim-router/realms``): one realm per line, ``#`` comments;
-  may be missing (e.g. a ConfigMap that is not there yet);
-* ``HOMESIM_REALMS`` (empty): comma-separated realms, served in addition to the file's;
-* ``HOMESIM_WS_PORT`` (8080): WebSocket on ``/ws``, JSON + msgpack (wamp-cli, browsers);
-* ``HOMESIM_RS_PORT`` (8081): RawSocket, msgpack (devices);
-* ``HOMESIM_ROUTER_HOST`` (``0.0.0.0``): the interface of both transports;
+* ``HOMESIM_ROUTER_CONFIG`` (``/etc/homesim-router/config.json``): the configuration;
 * ``HOMESIM_CBDIR`` (``/var/lib/crossbar``): Crossbar's node directory, must be writable;
-* ``HOMESIM_REALMS_POLL`` (5): seconds between reads of the realm list;
 * ``HOMESIM_ROUTER_LOGLEVEL`` (``info``): Crossbar's ``--loglevel``.
 
-With no realm at all Crossbar still starts and listens (so readiness probes pass), and every
-join fails with ``wamp.error.no_such_realm`` until a realm is listed. Invalid realm names are
-logged and skipped.
-
     python entry.py                 run (the container's entry point)
-    python entry.py --print-config  print the configuration it would start and exit
+    python entry.py --print-config  print the configuration it would start, every secret
+                                    and ticket replaced by "***" (exit 1 if it is refused)
 """
 
 from __future__ import annotations
@@ -42,17 +40,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-try:  # installed with homesim
-    from homesim.infra.router.config import REALM_NAME, render_config
-except ImportError:  # the router image: config.py sits next to this file
-    from config import REALM_NAME, render_config  # type: ignore[no-redef]
+__all__ = ["ConfigError", "Settings", "load_config", "main", "redact", "write_config"]
 
-__all__ = ["Settings", "main", "read_realms"]
-
-DEFAULT_REALMS_FILE = "/etc/homesim-router/realms"
+DEFAULT_CONFIG = "/etc/homesim-router/config.json"
 DEFAULT_CBDIR = "/var/lib/crossbar"
 STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL of Crossbar's process group
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+#: Keys whose values are credentials in a Crossbar configuration (never printed).
+SECRET_KEYS = frozenset({"secret", "ticket", "password", "salt", "token"})
 # `crossbar` as a module (console-script shebangs are fragile; the worker processes Crossbar
 # spawns use sys.executable anyway)
 CROSSBAR_MAIN = "import sys, crossbar; sys.argv[0] = 'crossbar'; sys.exit(crossbar.run())"
@@ -62,61 +59,119 @@ def log(msg: str) -> None:
     print(f"homesim-router: {msg}", file=sys.stderr, flush=True)
 
 
+class ConfigError(ValueError):
+    """The configuration file is missing, unreadable, invalid or unsafe (the message names
+    the file and the problem, never a secret)."""
+
+
 class Settings:
     """The entry point's settings, read from the environment (see the module docstring)."""
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         env = dict(os.environ if env is None else env)
-        self.realms_file = Path(env.get("HOMESIM_REALMS_FILE") or DEFAULT_REALMS_FILE)
-        self.env_realms = _split(env.get("HOMESIM_REALMS", ""), ",")
-        self.ws_port = int(env.get("HOMESIM_WS_PORT") or 8080)
-        self.rs_port = int(env.get("HOMESIM_RS_PORT") or 8081)
-        self.host = env.get("HOMESIM_ROUTER_HOST") or "0.0.0.0"
+        self.config = Path(env.get("HOMESIM_ROUTER_CONFIG") or DEFAULT_CONFIG)
         self.cbdir = Path(env.get("HOMESIM_CBDIR") or DEFAULT_CBDIR)
-        self.poll = float(env.get("HOMESIM_REALMS_POLL") or 5)
         self.loglevel = env.get("HOMESIM_ROUTER_LOGLEVEL") or "info"
 
 
-def _split(text: str, sep: str | None) -> list[str]:
-    out = []
-    for part in text.split(sep):
-        part = part.split("#", 1)[0].strip()
-        if part:
-            out.append(part)
-    return out
+def _check_auth(auth: Any, where: str, interface: str) -> None:
+    if not isinstance(auth, dict) or not auth:
+        raise ConfigError(f"{where} has no 'auth' section (Crossbar would let anybody in "
+                          f"anonymously)")
+    if "anonymous" in auth and interface not in LOOPBACK:
+        raise ConfigError(f"{where} allows anonymous clients on {interface!r} (only a "
+                          f"loopback interface may)")
 
 
-def read_realms(settings: Settings, warned: set[str] | None = None) -> list[str]:
-    """The realms to serve: ``HOMESIM_REALMS`` then the file's lines; deduplicated, in order.
-
-    A missing or unreadable file counts as empty; invalid names are skipped (logged once per
-    name when `warned` is given).
-    """
-    lines: list[str] = []
-    with contextlib.suppress(OSError, UnicodeDecodeError):
-        lines = _split(settings.realms_file.read_text(), "\n")
-    out: list[str] = []
-    for realm in [*settings.env_realms, *lines]:
-        if not REALM_NAME.match(realm):
-            if warned is not None and realm not in warned:
-                warned.add(realm)
-                log(f"skipping invalid realm name {realm!r} (must match {REALM_NAME.pattern})")
+def check_config(config: Any, source: str = "the configuration") -> dict[str, Any]:
+    """``config`` if it is a Crossbar node configuration with authentication on every
+    transport; raises ConfigError otherwise (see the module docstring)."""
+    if not isinstance(config, dict) or config.get("version") != 2:
+        raise ConfigError(f"{source} is not a Crossbar node configuration (version 2)")
+    workers = config.get("workers")
+    if not isinstance(workers, list) or not workers:
+        raise ConfigError(f"{source} has no workers")
+    for w in workers:
+        if not isinstance(w, dict):
+            raise ConfigError(f"{source}: a worker is not an object")
+        if w.get("type") != "router":
             continue
-        if realm not in out:
-            out.append(realm)
-    return out
+        if not w.get("realms"):
+            raise ConfigError(f"{source}: the router worker serves no realm")
+        for i, t in enumerate(w.get("transports") or []):
+            if not isinstance(t, dict):
+                raise ConfigError(f"{source}: transport {i} is not an object")
+            interface = str((t.get("endpoint") or {}).get("interface", "0.0.0.0"))
+            where = f"{source}: transport {i} ({t.get('type')})"
+            if t.get("type") == "web":
+                for path, service in (t.get("paths") or {}).items():
+                    if isinstance(service, dict) and service.get("type") == "websocket":
+                        _check_auth(service.get("auth"), f"{where} path /{path}", interface)
+            else:
+                _check_auth(t.get("auth"), where, interface)
+    return config
 
 
-def write_config(settings: Settings, realms: list[str]) -> Path:
-    """Render the configuration into ``<cbdir>/config.json`` (atomically)."""
-    config = render_config(realms, settings.ws_port, settings.rs_port, settings.host,
-                           allow_empty=True)
+def load_config(path: Path) -> tuple[dict[str, Any], str]:
+    """The checked configuration in ``path`` and its text.
+
+    Raises ConfigError if the file is missing, unreadable, not JSON or refused by
+    :func:`check_config`."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"no router configuration at {path} (HOMESIM_ROUTER_CONFIG; the "
+                          f"operator mounts config.json of the Secret <home>-wamp)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise ConfigError(f"cannot read the router configuration {path}: {reason}") from None
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as exc:  # the message gives a position, not the content
+        raise ConfigError(f"the router configuration {path} is not JSON (line {exc.lineno}, "
+                          f"column {exc.colno}: {exc.msg})") from None
+    return check_config(config, str(path)), text
+
+
+def redact(node: Any) -> Any:
+    """A copy of ``node`` with every credential value (:data:`SECRET_KEYS`) replaced by
+    ``"***"``."""
+    if isinstance(node, dict):
+        return {k: "***" if k in SECRET_KEYS and isinstance(v, str | int | float)
+                else redact(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [redact(v) for v in node]
+    return node
+
+
+def write_config(settings: Settings, text: str) -> Path:
+    """Write ``text`` into ``<cbdir>/config.json``, readable by its owner only (0600 from
+    the first byte on, replaced atomically). Raises OSError if the directory is not
+    writable."""
     settings.cbdir.mkdir(parents=True, exist_ok=True)
     path = settings.cbdir / "config.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(config, indent=2) + "\n")
-    os.replace(tmp, path)
+    tmp = path.with_name(f".config.json.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     return path
+
+
+def _listening(config: dict[str, Any]) -> str:
+    parts = []
+    for w in config["workers"]:
+        for t in w.get("transports") or []:
+            ep = t.get("endpoint") or {}
+            parts.append(f"{t.get('type')} {ep.get('interface', '0.0.0.0')}:{ep.get('port')}")
+    realms = [r.get("name") for w in config["workers"] for r in w.get("realms") or []]
+    return f"realm {', '.join(map(str, realms))} on {', '.join(parts)}"
 
 
 class Crossbar:
@@ -138,12 +193,11 @@ class Crossbar:
 
 
 class Supervisor:
-    """Keeps Crossbar running with the current realm list; see the module docstring."""
+    """Runs Crossbar until a stop signal or until it exits; see the module docstring."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.stop_signal: int | None = None
-        self.warned: set[str] = set()
         self.crossbar: Crossbar | None = None
 
     def _on_signal(self, signum: int, _frame: object) -> None:
@@ -163,13 +217,6 @@ class Supervisor:
                 cb.code = os.waitstatus_to_exitcode(status)
                 cb.proc.returncode = cb.code  # keep Popen from waiting on a reaped pid
 
-    def start(self, realms: list[str]) -> None:
-        path = write_config(self.settings, realms)
-        shown = ", ".join(realms) or "none yet"
-        log(f"starting Crossbar on {self.settings.host} ws:{self.settings.ws_port} "
-            f"rawsocket:{self.settings.rs_port}, realms: {shown} ({path})")
-        self.crossbar = Crossbar(self.settings)
-
     def stop(self) -> int | None:
         """SIGTERM Crossbar's process group, SIGKILL it after `STOP_GRACE`; its exit code."""
         cb = self.crossbar
@@ -187,12 +234,14 @@ class Supervisor:
         self.crossbar = None
         return cb.code
 
-    def run(self) -> int:
+    def run(self, config: dict[str, Any], text: str) -> int:
+        """Write the configuration, start Crossbar, wait; the exit code (see the module
+        docstring). Raises OSError if the node directory is not writable."""
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
-        realms = read_realms(self.settings, self.warned)
-        self.start(realms)
-        next_poll = time.monotonic() + self.settings.poll
+        path = write_config(self.settings, text)
+        log(f"starting Crossbar: {_listening(config)} ({path})")
+        self.crossbar = Crossbar(self.settings)
         while True:
             if self.stop_signal is not None:
                 log(f"{signal.Signals(self.stop_signal).name}: stopping Crossbar")
@@ -204,31 +253,27 @@ class Supervisor:
             if cb is not None and cb.code is not None:
                 log(f"Crossbar exited on its own with code {cb.code}")
                 return cb.code or 1
-            if time.monotonic() >= next_poll:
-                next_poll = time.monotonic() + self.settings.poll
-                new = read_realms(self.settings, self.warned)
-                if new != realms:
-                    log(f"realms changed: {', '.join(realms) or 'none'} -> "
-                        f"{', '.join(new) or 'none'}; restarting Crossbar")
-                    self.stop()
-                    realms = new
-                    self.start(realms)
             time.sleep(0.1)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    """Run (or with ``--print-config`` print) the router; the process's exit code."""
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--print-config", action="store_true",
-                   help="print the Crossbar configuration for the current realms and exit")
+                   help="print the configuration it would start (secrets replaced by ***) "
+                        "and exit")
     args = p.parse_args(argv)
     settings = Settings()
+    try:
+        config, text = load_config(settings.config)
+    except ConfigError as exc:
+        log(f"refusing to start: {exc}")
+        return 1
     if args.print_config:
-        realms = read_realms(settings, set())
-        print(json.dumps(render_config(realms, settings.ws_port, settings.rs_port,
-                                       settings.host, allow_empty=True), indent=2))
+        print(json.dumps(redact(config), indent=2))
         return 0
     try:
-        return Supervisor(settings).run()
+        return Supervisor(settings).run(config, text)
     except OSError as exc:  # e.g. the node directory is not writable (no volume mounted)
         log(f"cannot run Crossbar: {exc} (HOMESIM_CBDIR={settings.cbdir} must be writable)")
         return 1

@@ -677,8 +677,8 @@ class FlatProperties(BaseModel):
     thermostat: Annotated[
         Thermostat | None,
         Field(
-            description='Setpoints and schedule; e.g. set thermostat.comfort 22.',
-            json_schema_extra={'x-live': True},
+            description="Setpoints and schedule; e.g. set thermostat.comfort 22. The flat's resident may set it (x-resident).",
+            json_schema_extra={'x-live': True, 'x-resident': True},
         ),
     ] = None
 

@@ -69,12 +69,16 @@ def start_run(manifest: Path, out: Path, *args: str) -> subprocess.Popen:
                             start_new_session=True)
 
 
-def call(router: str, realm: str, *args: str,
+def call(out: Path, *args: str, role: str = "manager", flat: str | None = None,
          timeout: float = 60) -> subprocess.CompletedProcess:
-    """One RPC with ``python -m homesim.devices call`` (the operator's client)."""
-    return subprocess.run([sys.executable, "-m", "homesim.devices", "call", "--router", router,
-                           "--realm", realm, *args], capture_output=True, text=True,
-                           timeout=timeout)
+    """One RPC with ``python -m homesim.devices call`` (the operator's client) to the run in
+    ``out``, authenticated as ``role`` (``resident`` with ``flat``)."""
+    info = json.loads((out / "router.json").read_text())
+    authid = f"resident.{flat}" if role == "resident" else role
+    return subprocess.run([sys.executable, "-m", "homesim.devices", "call", "--router",
+                           info["rs_url"], "--realm", info["realm"], "--authid", authid,
+                           "--secret-file", str(out / "secrets" / authid), *args],
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def running(out: Path, windows: int = 2) -> dict[str, Any]:

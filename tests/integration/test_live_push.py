@@ -26,9 +26,9 @@ def test_live_changes_reach_the_running_device(tmp_path):
         assert changes == [("weather", "cloud_cover", 0.3), ("house", "annual_kwh", 5000.0)]
         ok, failed = push(changes, info["rs_url"], info["realm"])
         assert failed == [] and len(ok) == 2
-        res = call(info["rs_url"], info["realm"], "homesim.device.weather.get", '"cloud_cover"')
+        res = call(out, "homesim.device.weather.get", '"cloud_cover"')
         assert res.returncode == 0 and json.loads(res.stdout)["value"] == 0.3
-        bad = call(info["rs_url"], info["realm"], "homesim.device.weather.set",
+        bad = call(out, "homesim.device.weather.set",
                     '"cloud_cover"', "2")
         assert bad.returncode == 1 and "homesim.error.invalid_argument" in bad.stderr
         # a device that is not there: the push reports it, nothing crashes

@@ -86,7 +86,8 @@ def test_example_day_conserves_energy(tmp_path):
     pq = pd.read_parquet(tmp_path / "run" / "packet.parquet")
     csv = pd.read_csv(tmp_path / "run" / "packet.csv")
     assert len(pq) == len(csv) == n_packets
-    assert set(pq.columns) == {"tick", "sim_time", "source", "sink", "carrier", "joules"}
+    assert set(pq.columns) == {"tick", "sim_time", "time_utc", "time_local", "source", "sink",
+                               "carrier", "joules"}
     assert (pq["joules"] >= 0).all()
     html = (tmp_path / "run" / "report.html").read_text()
     assert "Monthly energy per flow" in html and "pv-south" in html

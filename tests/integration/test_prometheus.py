@@ -57,10 +57,11 @@ def query(base: str, q: str) -> list[dict[str, Any]]:
 
 
 def call(out: Path, proc: str, *args: str) -> dict[str, Any]:
-    rs = json.loads((out / "router.json").read_text())["rs_url"]
-    res = subprocess.run([sys.executable, "-m", "homesim.devices", "call", "--router", rs,
-                          "--realm", REALM, proc, *args], capture_output=True, text=True,
-                         timeout=60)
+    info = json.loads((out / "router.json").read_text())
+    res = subprocess.run([sys.executable, "-m", "homesim.devices", "call", "--router",
+                          info["rs_url"], "--realm", info["realm"], "--authid", "manager",
+                          "--secret-file", str(out / "secrets" / "manager"), proc, *args],
+                         capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr[-2000:]
     return json.loads(res.stdout)
 

@@ -1,0 +1,119 @@
+"""What ``homesim validate``, ``homesim run`` and :func:`homesim.run` check before anything
+starts: the manifest (with every error and its field path), every file it names, opened and
+read as its device will read it (weather, price series, the ``files`` of each kind in the
+registry), and the simulation overrides (``--until``, ``--dt``, ``--speed`` …).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from homesim.schemas.manifest import Home, ManifestError, load_any, with_simulation
+from homesim.schemas.registry import REGISTRY
+
+__all__ = ["check_files", "load_checked", "OPTION_LABELS"]
+
+#: Simulation fields → the ``homesim run`` options that override them (for messages).
+OPTION_LABELS = {"duration": "--until", "dt": "--dt", "speed": "--speed", "seed": "--seed",
+                 "timeout": "--timeout"}
+#: Bytes of a file of an unknown format read to check that it can be read.
+PROBE_BYTES = 64 * 1024
+
+
+def _weather(path: str, tz: str) -> None:
+    from homesim.devices.models.weather import WeatherFileError, read_weather
+
+    try:
+        read_weather(path)
+    except WeatherFileError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _prices(path: str, tz: str) -> None:
+    from homesim.devices.models.grid import read_price_series
+
+    times, _ = read_price_series(path, tz)
+    if len(times) == 0:
+        raise ValueError(f"price file {path}: no rows")
+
+
+def _readable(path: str, tz: str) -> None:
+    with open(path, "rb") as fh:
+        if not fh.read(PROBE_BYTES):
+            raise ValueError(f"{path}: empty file")
+
+
+#: ``(kind, property path)`` → the check that reads the file as the device does. Files of
+#: other kinds (plugins) are opened and read (at most ``PROBE_BYTES``).
+READERS: dict[tuple[str, str], Callable[[str, str], None]] = {
+    ("weather", "file"): _weather,
+    ("grid", "tariff_import.file"): _prices,
+    ("grid", "tariff_export.file"): _prices,
+}
+
+
+def _value(props: Any, path: str) -> Any:
+    node = props
+    for part in path.split("."):
+        node = getattr(node, part, None)
+        if node is None:
+            return None
+    return node
+
+
+def check_files(home: Home) -> None:
+    """Open and read every file an enabled device names (the registry's ``files`` of its
+    kind), as the device will: a weather file must parse as TMY3/TMY2/EPW with 8760 plausible
+    hours, a price file must have ``time`` and ``price`` columns, any other file must be
+    readable and not empty. Paths are absolute here (:func:`load_any` resolves them).
+
+    Raises
+    ------
+    ManifestError
+        With ``spec.devices[i].properties.<path>`` and the reason, for every bad file.
+    """
+    tz = (home.spec.location.timezone if home.spec.location else None) or "UTC"
+    errors: list[tuple[str, str]] = []
+    seen: dict[tuple[str, str], str | None] = {}
+    for i, d in enumerate(home.spec.devices):
+        if not d.enabled:
+            continue
+        for path in REGISTRY.get(d.kind).files:
+            value = _value(d.properties, path)
+            if not value:
+                continue
+            check = READERS.get((d.kind, path), _readable)
+            key = (check.__name__, str(value))
+            if key not in seen:
+                try:
+                    check(str(value), tz)
+                    seen[key] = None
+                except Exception as exc:  # noqa: BLE001 - any reader failure is the file's
+                    seen[key] = " ".join(str(exc).split())[:300] or type(exc).__name__
+            if seen[key]:
+                errors.append((f"spec.devices[{i}].properties.{path}", str(seen[key])))
+    if errors:
+        raise ManifestError(errors)
+
+
+def load_checked(source: str | Path, overrides: Mapping[str, Any] | None = None,
+                 labels: Mapping[str, str] | None = None) -> Home:
+    """Read and validate a Home or Block manifest file, check every file it names
+    (:func:`check_files`) and apply simulation ``overrides`` (``until``, ``dt``, ``speed``,
+    ``seed``, ``timeout``; see :func:`homesim.schemas.manifest.with_simulation`).
+
+    Raises
+    ------
+    ManifestError
+        With every error: field paths for the manifest and its files, ``labels`` (default
+        the ``homesim run`` option names) for the overrides.
+    """
+    home = load_any(source, check_files=True)
+    try:
+        check_files(home)
+    except ManifestError as exc:
+        raise ManifestError(exc.errors, str(source)) from None
+    return with_simulation(home, **dict(overrides or {}),
+                           labels=OPTION_LABELS if labels is None else labels)
