@@ -38,6 +38,7 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "router_latency.json"
 REALM = "homesim"
+BENCH_SECRET = "benchmark-secret-not-for-production"  # a throwaway router of this benchmark
 UNPACED_MAX_S = 15  # unpaced series stop after this many seconds
 DEVICES = 4  # device processes answering each window in the fan-in pattern
 PAYLOAD = {"seq": 0, "pad": "x" * 160}  # ~200 bytes on the wire, like one tick of a device
@@ -58,7 +59,8 @@ def _client(role: str, url: str, params: dict) -> None:
     else:
         transport = {"type": "websocket", "url": url, "serializers": ["json"]}
     transport["max_retries"] = 0
-    comp = Component(transports=[transport], realm=REALM)
+    comp = Component(transports=[transport], realm=REALM,
+                     authentication={"wampcra": {"authid": "bench", "secret": BENCH_SECRET}})
 
     def emit(obj: dict) -> None:  # autobahn's run() redirects print() into its logger
         os.write(1, (json.dumps(obj) + "\n").encode())
@@ -268,7 +270,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.calls, args.warmup, args.unpaced_calls = 100, 20, 300
 
-    from homesim.infra.router import ensure_router_env, start_router
+    from homesim.infra.router import RealmAccess, ensure_router_env, start_router
+
+    role = {"name": "bench", "permissions": [{
+        "uri": "homesim.", "match": "prefix", "cache": True,
+        "allow": {"call": True, "register": True, "publish": True, "subscribe": True},
+        "disclose": {"caller": False, "publisher": False}}]}
+    access = RealmAccess(REALM, [role], {"bench": ("bench", BENCH_SECRET)})
 
     python = ensure_router_env(progress=lambda m: print(m, file=sys.stderr))
     load_before = os.getloadavg()
@@ -277,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     for router_nodelay in (True, False):
         with tempfile.TemporaryDirectory(prefix="homesim-bench-") as tmp:
             t = time.perf_counter()
-            router = start_router(Path(tmp), [REALM], python=python, nodelay=router_nodelay)
+            router = start_router(Path(tmp), access, python=python, nodelay=router_nodelay)
             startup[str(router_nodelay)] = round(time.perf_counter() - t, 2)
             with router:
                 for url in (router.rs_url, router.ws_url):

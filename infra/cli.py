@@ -166,8 +166,10 @@ def run(
                         energy=f"PV {pv_kwh:,.1f} kWh · load {load_kwh:,.1f} kWh")
 
     tz = home.spec.location.timezone if home.spec.location else None
+    from homesim.devices.bus.figures import Roles
+
     role = {d.name: REGISTRY.get(d.kind).role for d in home.spec.devices}
-    state["loads"] = {n for n, r in role.items() if r == "sink"}
+    state["loads"] = set(Roles.of({d.name: d.kind for d in home.spec.devices}).consumers)
     state["pvs"] = {n for n, r in role.items() if r == "source"}
 
     def on_phase(text: str) -> None:
@@ -214,16 +216,16 @@ def print_summary(s: dict[str, Any]) -> None:
     rows = [
         ("PV DC", f"{e['pv_dc']:,.1f} kWh"), ("PV AC", f"{e['pv_ac']:,.1f} kWh"),
         ("PV curtailed (DC)", f"{e['curtailed_dc']:,.1f} kWh"),
-        ("load demand", f"{e['load_demand']:,.1f} kWh"),
-        ("load served", f"{e['load_served']:,.1f} kWh"),
+        ("load (every consumer)", f"{e['load_served']:,.1f} kWh"),
         ("unserved energy", f"{e['unserved']:,.2f} kWh"),
+        ("self-consumed (PV on site)", f"{e.get('self_consumed', 0.0):,.1f} kWh"),
         ("grid import", f"{e['grid_import']:,.1f} kWh"),
         ("grid export", f"{e['grid_export']:,.1f} kWh"),
         ("battery charge / discharge",
          f"{e['battery_charge']:,.1f} / {e['battery_discharge']:,.1f} kWh"),
         ("self-consumption", _pct(s.get("self_consumption"))),
         ("self-sufficiency", _pct(s.get("self_sufficiency"))),
-        ("net grid cost", f"{s['cost']['net']:,.2f} {s['cost']['currency']}"),
+        ("net cost (grid + gas)", f"{s['cost']['net']:,.2f} {s['cost']['currency']}"),
         ("peak import", f"{s['peak_import_w']:,.0f} W"),
         ("conservation: worst residual",
          f"{s['conservation']['worst_abs_residual_j']:.3g} J at "
@@ -317,15 +319,17 @@ def export(
 def report(
     run_dir: Annotated[Path, typer.Argument(help="Run folder")],
     day: Annotated[str | None, typer.Option(
-        help="Day of the power-stack figure, YYYY-MM-DD in the home's time zone "
-             "(default: the sunniest day)")] = None,
+        help="Day of the power figure, YYYY-MM-DD in the home's time zone (default: the "
+             "whole run up to 7 days, else the sunniest day)")] = None,
     png: Annotated[bool, typer.Option(
         help="Also write RUN_DIR/figures/*.png (needs Chromium)")] = True,
 ) -> None:
     """(Re)write RUN_DIR/report.html (one self-contained file) and RUN_DIR/figures/*.png.
 
-    Figures: Sankey of the period's flows and losses, monthly energy per flow, one day's
-    power stack, battery SoC, cost by month, unserved energy by month.
+    KPI cards (the summary's headline figures), a Sankey from the AC side, energy by
+    hour/day/week/month, the power on the AC bus, battery SoC per tick, cost; EV sessions,
+    heat (room temperatures, heat by source, the heat node's decisions) and bills when the
+    run has them. Local time on every axis.
     """
     from datetime import date
 

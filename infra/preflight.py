@@ -28,7 +28,8 @@ def _weather(path: str, tz: str) -> None:
     try:
         read_weather(path)
     except WeatherFileError as exc:
-        raise ValueError(str(exc)) from None
+        raise ValueError(f"{exc} (a weather file is TMY3 .csv, TMY2 .tm2 or EPW .epw, 8760 "
+                         "hourly records)") from None
 
 
 def _prices(path: str, tz: str) -> None:

@@ -28,6 +28,8 @@ _NUMBER = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*
 # what a unit may be written with ("kWh", "W/(m^2 K)", "m2", "°C", "%", "µs", "kW·h")
 _UNIT_CHARS = re.compile(r"^[A-Za-z°%µΩ/*^·(). 0-9_-]*$")
 _SQUARE = re.compile(r"(?<=[A-Za-z])([23])(?![\d.])")  # m2 -> m**2, km3 -> km**3
+# what a unit needs no more of: long numbers, a power of a power (m^2^2^2… never ends)
+_ABUSE = re.compile(r"\d{3,}|(\^|\*\*)\s*[-+]?[\d.]*\s*(\^|\*\*|\()")
 # spellings pint does not know, tried when it fails (case-insensitive)
 _ALIASES = {"kwh": "kWh", "wh": "Wh", "mwh": "MWh", "gwh": "GWh", "twh": "TWh", "kw": "kW",
             "mw": "MW", "gw": "GW", "w": "W", "kj": "kJ", "mj": "MJ", "gj": "GJ", "j": "J",
@@ -36,24 +38,13 @@ _ALIASES = {"kwh": "kWh", "wh": "Wh", "mwh": "MWh", "gwh": "GWh", "twh": "TWh", 
 # the contract's x-unit spellings that pint cannot read as they are
 _X_UNITS = {"%": "percent", "deg": "degree", "1/°C": "1/delta_degC", "K h": "K*hour",
             "1": "dimensionless"}
-_DIMENSIONS = {  # pint dimensionality → a word for messages
-    "[mass] * [length] ** 2 / [time] ** 2": "an energy",
-    "[mass] * [length] ** 2 / [time] ** 3": "a power",
-    "[time]": "a time",
-    "1 / [time]": "a rate (1/time)",
-    "[length]": "a length",
-    "[length] ** 2": "an area",
-    "[length] ** 3": "a volume",
-    "[temperature]": "a temperature",
-    "[mass]": "a mass",
-    "dimensionless": "a plain number",
-    "[current]": "a current",
-    "[mass] * [length] ** 2 / [current] / [time] ** 3": "a voltage",
-    "[mass] / [temperature] / [time] ** 3": "a heat transfer coefficient (W/(m^2 K))",
-    "[mass] * [length] ** 2 / [temperature] / [time] ** 3": "a conductance (W/K)",
-    "[mass] / [time] ** 3": "a power per area (W/m^2)",
-    "[mass] * [length] / [time] ** 2": "an energy per length (e.g. kWh/km)",
-    "[length] / [time]": "a speed",
+_DIMENSIONS = {  # a reference unit → what it measures (for messages)
+    "J": "an energy", "W": "a power", "s": "a time", "1/s": "a rate (1/time)", "m": "a length",
+    "m**2": "an area", "m**3": "a volume", "K": "a temperature", "kg": "a mass",
+    "dimensionless": "a plain number", "A": "a current", "V": "a voltage", "C": "a charge",
+    "W/(m**2*K)": "a heat transfer coefficient (W/(m^2 K))", "W/K": "a conductance (W/K)",
+    "W/m**2": "a power per area (W/m^2)", "J/m": "an energy per length (e.g. kWh/km)",
+    "m/s": "a speed", "J/K": "a heat capacity (J/K)",
 }
 _EXAMPLES = {"J": "10 kWh", "W": "5 kW", "s": "15 min", "kWh": "10 kWh", "°C": "21 degC",
              "K": "5 K", "m2": "70 m^2", "m3": "0.8 m^3", "m": "2.6 m", "km": "40 km",
@@ -82,9 +73,17 @@ def example(unit: str) -> str:
     return _EXAMPLES.get(unit, f"1 {unit}")
 
 
+@cache
+def _dimension_words() -> list[tuple[Any, str]]:
+    reg = _registry()
+    return [(reg.parse_units(u).dimensionality, word) for u, word in _DIMENSIONS.items()]
+
+
 def _dimension_word(dim: Any) -> str:
-    text = str(dim)
-    return _DIMENSIONS.get(text, f"of dimension {text}")
+    for d, word in _dimension_words():
+        if d == dim:
+            return word
+    return f"of dimension {dim}"
 
 
 def describe_unit(unit: str) -> str:
@@ -151,7 +150,7 @@ def to_unit(value: str, unit: str) -> float:
     except Exception:  # noqa: BLE001 - a unit pint does not know (currency)
         raise QuantityError(f"{text!r}: give a plain number in {unit} "
                             "(this property takes no other unit)") from None
-    if not _UNIT_CHARS.match(unit_text):
+    if not _UNIT_CHARS.match(unit_text) or _ABUSE.search(unit_text):
         raise QuantityError(f"{unit_text!r} in {text!r} is not a unit: {want}")
     temperature = str(target.dimensionality) == "[temperature]"
     try:
@@ -164,10 +163,14 @@ def to_unit(value: str, unit: str) -> float:
                                                                   "degree_Fahrenheit"):
         # a [K] property is a temperature difference (delta_t): 15 °C means 15 K
         given = _registry().parse_units("delta_" + str(given))
-    if given.dimensionality != target.dimensionality:
-        raise QuantityError(
-            f"{text!r} is {_dimension_word(given.dimensionality)}, not "
-            f"{_dimension_word(target.dimensionality)}: {want}")
+    try:
+        same = given.dimensionality == target.dimensionality
+        problem = "" if same else (f"{text!r} is {_dimension_word(given.dimensionality)}, "
+                                   f"not {_dimension_word(target.dimensionality)}: {want}")
+    except Exception:  # noqa: BLE001 - e.g. absurd exponents
+        raise QuantityError(f"{unit_text!r} in {text!r} is not a usable unit: {want}") from None
+    if problem:
+        raise QuantityError(problem)
     try:
         out = float(_registry().Quantity(number, given).to(target).magnitude)
     except Exception as exc:  # noqa: BLE001 - e.g. offset units in a product

@@ -1,20 +1,32 @@
-"""Operator pieces that need no cluster: CRDs, render functions, conditions, live changes."""
+"""Operator pieces that need no cluster: CRDs, render functions, conditions, live changes,
+the home's Secret, router and Service, and what each pod may read of them."""
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
+import json
+import os
+import stat
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 
+from homesim.infra.router.access import access_plan, derive_secret
+from homesim.infra.router.config import render_config
 from homesim.operator.conditions import set_condition
 from homesim.operator.live import live_changes, restart_hash
-from homesim.operator.render import render_block_homes, render_home
+from homesim.operator.render import RenderOptions, render_block_homes, render_home
 from homesim.schemas.crd import block_crd, home_crd
 from homesim.schemas.manifest import DEVICE_KINDS, Block, load_manifest, parse_home
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = load_manifest(ROOT / "examples" / "home.yaml")
+KEY = "test-home-key-a-0123456789abcdefghijklmnopqrstuv"
+KEY_B = "test-home-key-b-0123456789abcdefghijklmnopqrstuv"
 
 
 def _walk(node, path=""):
@@ -55,8 +67,9 @@ def test_crd_keeps_value_constraints_from_the_models():
 
 
 def test_render_home_one_deployment_per_device():
-    objs = render_home(HOME, "ns1")
-    deps = [o for o in objs if o["kind"] == "Deployment"]
+    objs = render_home(HOME, "ns1", None, KEY)
+    deps = [o for o in objs if o["kind"] == "Deployment"
+            and o["metadata"]["labels"]["app.kubernetes.io/component"] != "router"]
     names = sorted(o["metadata"]["name"] for o in deps)
     assert names == sorted([f"greensboro-{d.name}" for d in HOME.spec.devices]
                            + ["greensboro-clock", "greensboro-ledger"])
@@ -81,7 +94,7 @@ def test_render_home_one_deployment_per_device():
 def test_disabled_device_has_zero_replicas():
     data = HOME.model_dump(mode="json")
     data["spec"]["devices"][6]["enabled"] = False
-    objs = render_home(parse_home(data), "ns1")
+    objs = render_home(parse_home(data), "ns1", None, KEY)
     house = next(o for o in objs if o["metadata"]["name"] == "greensboro-house")
     assert house["spec"]["replicas"] == 0
 
@@ -116,6 +129,254 @@ def test_block_renders_one_building_home():
     assert "top-west" in names and "top-west-kitchen" in names and "heat-node" in names
     assert home.spec.device("top-west-kitchen").flat == "top-west"
     assert home.spec.device("heat-node").flat is None
-    objs = render_home(home)
+    objs = render_home(home, None, None, KEY)
     deployments = [o for o in objs if o["kind"] == "Deployment"]
-    assert len(deployments) == len(names) + 2  # every device + clock + ledger
+    assert len(deployments) == len(names) + 3  # every device + clock + ledger + router
+    # a resident per flat, each with its own key in the Secret
+    data = _secret_data(objs)
+    assert {"resident.top-west", "resident.ground-east"} <= set(data)
+    assert "anonymous" not in _all_text(objs).lower()
+
+
+# --------------------------------------------------------------------------- credentials
+
+
+def _secret_data(objs: list[dict[str, Any]]) -> dict[str, str]:
+    sec = next(o for o in objs if o["kind"] == "Secret")
+    return {k: base64.b64decode(v).decode() for k, v in sec["data"].items()}
+
+
+def _all_text(objs: list[dict[str, Any]]) -> str:
+    """Every rendered object as JSON, plus the decoded data of its Secret."""
+    return json.dumps(objs) + json.dumps(_secret_data(objs))
+
+
+def _by(objs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    return next(o for o in objs if o["kind"] == kind and o["metadata"]["name"] == name)
+
+
+def _pods(objs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o["spec"]["template"]["spec"] for o in objs
+            if o["kind"] == "Deployment"}
+
+
+def _renamed(name: str) -> Any:
+    data = HOME.model_dump(mode="json")
+    data["metadata"]["name"] = name
+    return parse_home(data)
+
+
+def test_secret_holds_home_key_router_config_and_one_secret_per_identity():
+    objs = render_home(HOME, "ns1", None, KEY)
+    sec = _by(objs, "Secret", "greensboro-wamp")
+    assert sec["type"] == "Opaque" and sec["metadata"]["namespace"] == "ns1"
+    labels = sec["metadata"]["labels"]
+    assert labels["homesim.io/home"] == "greensboro"
+    assert labels["app.kubernetes.io/managed-by"] == "homesim-operator"
+    data = _secret_data(objs)
+    plan = access_plan(HOME)
+    assert set(data) == {"home-key", "config.json", *plan.authids()}
+    assert {"manager", "viewer", "operator", "clock", "ledger", "pv-south"} <= set(data)
+    assert data["home-key"] == KEY
+    for authid in plan.authids():
+        assert data[authid] == derive_secret(KEY, "greensboro", authid)
+    assert json.loads(data["config.json"]) == render_config(
+        plan.realm_access(KEY), 8080, 8081, "0.0.0.0")
+    # every key is a valid Secret key
+    assert all(c.isalnum() or c in "-._" for k in data for c in k)
+
+
+def test_router_deployment_and_service_of_the_home():
+    objs = render_home(HOME, "ns1", RenderOptions(router_image="reg/router:1"), KEY)
+    dep = _by(objs, "Deployment", "greensboro-router")
+    assert dep["metadata"]["labels"]["app.kubernetes.io/component"] == "router"
+    assert dep["spec"]["replicas"] == 1 and dep["spec"]["strategy"] == {"type": "Recreate"}
+    tpl = dep["spec"]["template"]
+    pod = tpl["spec"]
+    c, = pod["containers"]
+    assert c["image"] == "reg/router:1"
+    env = {e["name"]: e["value"] for e in c["env"]}
+    assert env["HOMESIM_ROUTER_CONFIG"] == "/etc/homesim-router/config.json"
+    config = _secret_data(objs)["config.json"]
+    assert tpl["metadata"]["annotations"]["homesim.io/config-sha256"] == \
+        hashlib.sha256(config.encode()).hexdigest()
+    assert c["readinessProbe"]["tcpSocket"] == {"port": 8081}
+    assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"ws": 8080, "rawsocket": 8081}
+    # the same hardened pod as every other
+    device_pod = _pods(objs)["greensboro-battery"]
+    assert pod["securityContext"] == device_pod["securityContext"]
+    assert c["securityContext"] == device_pod["containers"][0]["securityContext"]
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["automountServiceAccountToken"] is False
+    # the Secret's config.json only, and a writable node directory
+    vols = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+    assert vols[mounts["/etc/homesim-router"]]["secret"] == {
+        "secretName": "greensboro-wamp", "items": [{"key": "config.json", "path": "config.json"}],
+        "defaultMode": 0o400}
+    assert "emptyDir" in vols[mounts["/var/lib/crossbar"]]
+    svc = _by(objs, "Service", "greensboro-router")
+    assert {p["name"]: (p["port"], p["targetPort"]) for p in svc["spec"]["ports"]} == {
+        "ws": (8080, "ws"), "rawsocket": (8081, "rawsocket")}
+    sel = svc["spec"]["selector"]
+    selected = [name for name, o in ((o["metadata"]["name"], o) for o in objs
+                                     if o["kind"] == "Deployment")
+                if all(o["spec"]["template"]["metadata"]["labels"].get(k) == v
+                       for k, v in sel.items())]
+    assert selected == ["greensboro-router"]
+
+
+def test_each_pod_mounts_only_its_own_secret():
+    """Least privilege: a process sees its own secret, never the home key or another's."""
+    objs = render_home(HOME, "ns1", None, KEY)
+    data = _secret_data(objs)
+    pods = _pods(objs)
+    assert len(pods) == len(HOME.spec.devices) + 3
+    for name, pod in pods.items():
+        secret_vols = [v for v in pod["volumes"] if "secret" in v]
+        assert len(secret_vols) == 1, name  # one Secret volume, with one item
+        vol = secret_vols[0]["secret"]
+        assert vol["secretName"] == "greensboro-wamp" and vol["defaultMode"] == 0o400
+        assert len(vol["items"]) == 1, name
+        c, = pod["containers"]
+        assert "envFrom" not in c
+        env = {e["name"]: e for e in c["env"]}
+        assert all("valueFrom" not in e for e in env.values()), name
+        if name == "greensboro-router":
+            assert vol["items"] == [{"key": "config.json", "path": "config.json"}]
+            continue
+        authid = env["HOMESIM_AUTHID"]["value"]
+        assert name == f"greensboro-{authid}"
+        assert vol["items"] == [{"key": authid, "path": "secret"}]
+        mount = next(m for m in c["volumeMounts"] if m["name"] == secret_vols[0]["name"])
+        assert mount["readOnly"] is True
+        assert env["HOMESIM_SECRET_FILE"]["value"] == f"{mount['mountPath']}/secret"
+        assert env["HOMESIM_ROUTER_URL"]["value"] == "rs://greensboro-router:8081"
+        assert env["HOMESIM_REALM"]["value"] == "greensboro"
+        # no secret value in the pod spec itself (annotations, env, args)
+        text = json.dumps(pod)
+        assert not any(v in text for k, v in data.items() if k != "config.json"), name
+
+
+def test_no_anonymous_in_any_rendered_object():
+    for opts in (None, RenderOptions(authenticator={"procedure": "com.example.authenticate"})):
+        objs = render_home(HOME, "ns1", opts, KEY)
+        assert "anonymous" not in _all_text(objs).lower()
+        config = json.loads(_secret_data(objs)["config.json"])
+        for t in config["workers"][0]["transports"]:
+            auth = t["auth"] if "auth" in t else t["paths"]["ws"]["auth"]
+            assert auth and "anonymous" not in auth
+            assert t["endpoint"]["interface"] == "0.0.0.0"
+
+
+def test_authenticator_option_reaches_the_router_config():
+    opts = RenderOptions(authenticator={"procedure": "com.example.authenticate"})
+    config = json.loads(_secret_data(render_home(HOME, None, opts, KEY))["config.json"])
+    ws = config["workers"][0]["transports"][0]["paths"]["ws"]["auth"]
+    assert ws["ticket"] == {"type": "dynamic", "authenticator": "com.example.authenticate",
+                            "authenticator-realm": "greensboro"}
+    assert ws["wampcra"]["type"] == "static"  # processes keep WAMP-CRA
+
+
+def test_a_second_home_shares_nothing_with_the_first():
+    """Names, router, Service, realm and every secret differ; with the same key too (the
+    realm is part of every derived secret)."""
+    a = render_home(HOME, "ns1", None, KEY)
+    for key_b in (KEY_B, KEY):
+        b = render_home(_renamed("greenwood"), "ns1", None, key_b)
+        names_a = {(o["kind"], o["metadata"]["name"]) for o in a}
+        names_b = {(o["kind"], o["metadata"]["name"]) for o in b}
+        assert not names_a & names_b
+        sa, sb = _secret_data(a), _secret_data(b)
+        shared = {k for k in sa if k not in ("home-key", "config.json") and sa[k] in sb.values()}
+        assert not shared, shared
+        config_b = sb["config.json"]
+        assert not [k for k, v in sa.items() if k != "home-key" and v in config_b]
+        assert json.loads(config_b)["workers"][0]["realms"][0]["name"] == "greenwood"
+        env_b = {e["name"]: e["value"] for e in
+                 _pods(b)["greenwood-clock"]["containers"][0]["env"]}
+        assert env_b["HOMESIM_ROUTER_URL"] == "rs://greenwood-router:8081"
+        for pod in _pods(b).values():
+            for v in pod["volumes"]:
+                assert v.get("secret", {}).get("secretName", "greenwood-wamp") == \
+                    "greenwood-wamp"
+                assert v.get("configMap", {}).get("name", "greenwood-manifest") == \
+                    "greenwood-manifest"
+
+
+def test_same_key_renders_identical_objects():
+    first = render_home(HOME, "ns1", None, KEY)
+    assert render_home(HOME, "ns1", None, KEY) == first
+    other = render_home(HOME, "ns1", None, KEY_B)
+    changed = {o["metadata"]["name"] for o, p in zip(first, other, strict=True) if o != p}
+    # a new key changes the Secret, rolls the router (its config) and every process (its
+    # secret); the manifest and the Service stay
+    assert "greensboro-manifest" not in changed and "greensboro-wamp" in changed
+    assert "greensboro-router" in changed and "greensboro-clock" in changed
+
+
+def test_render_refuses_what_cannot_be_a_realm_or_a_secret_key():
+    with pytest.raises(ValueError, match="empty"):
+        render_home(HOME, "ns1", None, "")
+    with pytest.raises(ValueError, match="realm"):
+        render_home(_renamed("9ab"), "ns1", None, KEY)  # a WAMP realm starts with a letter
+    data = HOME.model_dump(mode="json")
+    data["spec"]["devices"][6]["name"] = "home-key"
+    for flow in data["spec"].get("flows", []) or []:
+        for end in ("source", "sink", "from", "to"):
+            if flow.get(end) == "house":
+                flow[end] = "home-key"
+    try:
+        home = parse_home(data)
+    except Exception:  # noqa: BLE001 - the manifest may reserve the name itself
+        pytest.skip("the manifest already refuses a device named home-key")
+    with pytest.raises(ValueError, match="home-key"):
+        render_home(home, "ns1", None, KEY)
+
+
+# --------------------------------------------------------------------------- operator side
+
+
+def test_operator_options_from_the_environment(monkeypatch):
+    from homesim.operator.handlers import options
+
+    monkeypatch.setenv("HOMESIM_ROUTER_IMAGE", "reg/router:2")
+    monkeypatch.setenv("HOMESIM_AUTHENTICATOR", '{"procedure": "com.example.auth"}')
+    monkeypatch.setenv("HOMESIM_ROUTER_RESOURCES", '{"requests": {"memory": "64Mi"}}')
+    o = options()
+    assert o.router_image == "reg/router:2"
+    assert o.authenticator == {"procedure": "com.example.auth"}
+    assert o.router_resources == {"requests": {"memory": "64Mi"}}
+    monkeypatch.setenv("HOMESIM_AUTHENTICATOR", "")
+    assert options().authenticator is None
+    monkeypatch.setenv("HOMESIM_AUTHENTICATOR", '{"uri": "x"}')
+    with pytest.raises(ValueError, match="procedure"):
+        options()
+
+
+def test_live_push_passes_the_secret_in_a_private_file_only(monkeypatch):
+    """The operator's secret reaches the `call` subprocess as a 0600 file (removed after),
+    never on its command line or in its environment."""
+    import subprocess
+
+    from homesim.operator import wamp
+
+    seen: list[tuple[list[str], dict[str, str], int, str]] = []
+
+    def fake_run(cmd, **kw):
+        path = cmd[cmd.index("--secret-file") + 1]
+        seen.append((cmd, kw["env"], stat.S_IMODE(os.stat(path).st_mode),
+                     Path(path).read_text().strip()))
+        return subprocess.CompletedProcess(cmd, 0 if "battery" in cmd[-3] else 1, "{}", "")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setenv("HOMESIM_AUTHID", "battery")  # must not override --authid
+    secret = "s3cr3t-value-for-the-test"
+    ok, failed = wamp.push([("battery", "soc_min", 0.2), ("house", "x", 1)],
+                           "rs://greensboro-router.ns1:8081", "greensboro", "operator", secret)
+    assert ok == [("battery", "soc_min", 0.2)] and failed == [("house", "x", 1)]
+    for cmd, env, mode, content in seen:
+        assert mode == 0o600 and content == secret
+        assert secret not in " ".join(cmd) and secret not in json.dumps(env)
+        assert cmd[cmd.index("--authid") + 1] == "operator" and "HOMESIM_AUTHID" not in env
+        assert not Path(cmd[cmd.index("--secret-file") + 1]).exists()  # removed

@@ -48,6 +48,8 @@ def test_quantities_convert_to_the_property_unit(text: str, unit: str, value: fl
     ("0.3 EUR", "currency/kWh", "give a plain number in currency/kWh"),
     ("1e999 J", "J", "not a finite"),
     ("1 " + "k" * 100, "J", "not a quantity"),
+    ("1 m^2^2^2^2^2^2^2^2^2^2", "J", "is not a unit"),  # a power tower would never end
+    ("1 m**99999999999", "J", "is not a unit"),
 ])
 def test_wrong_quantities_name_the_expected_unit(text: str, unit: str, message: str) -> None:
     with pytest.raises(QuantityError, match=message.replace("(", r"\(").replace(")", r"\)")):

@@ -98,7 +98,14 @@ def test_default_run_refuses_anonymous_and_isolates_flats(tmp_path):
     finally:
         con.close()
     assert n == 0 and biggest < FORGED_J
-    # every secret file is private
+    # every secret file is private, and no secret is in any log or in the summary
+    secrets = []
     for f in (out / "secrets").iterdir():
         assert f.stat().st_mode & 0o077 == 0, f
+        secrets.append(f.read_text().strip())
+    assert (out / "secrets").stat().st_mode & 0o077 == 0
+    logs = [*(out / "logs").iterdir(), out / "router.log", out / "summary.json",
+            out / "router.json"]
+    text = "\n".join(p.read_text(errors="replace") for p in logs if p.is_file())
+    assert len(secrets) > 30 and not [s for s in secrets if s in text]
     assert (out / ".crossbar" / "config.json").stat().st_mode & 0o077 == 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import time
 
 import yaml
 
@@ -10,6 +12,7 @@ from .conftest import ROOT, Cluster, Operator, wait_for
 
 EXAMPLE = ROOT / "examples" / "home.yaml"
 N_DEVICES = 7
+N_DEPLOYMENTS = N_DEVICES + 3  # devices, clock, ledger, router
 
 
 def _deployments(c: Cluster, ns: str, home: str) -> list[dict]:
@@ -29,7 +32,7 @@ def test_apply_creates_one_deployment_per_device_with_owner(cluster, namespace, 
     """kubectl apply of examples/home.yaml → a Deployment per device, clock, ledger, ConfigMap,
     all owned by the Home; conditions tell the truth; events are posted."""
     cluster.kubectl("apply", "-n", namespace, "-f", str(EXAMPLE))
-    deps = wait_for(lambda: len(_deployments(cluster, namespace, "greensboro")) == N_DEVICES + 2
+    deps = wait_for(lambda: len(_deployments(cluster, namespace, "greensboro")) == N_DEPLOYMENTS
                     and _deployments(cluster, namespace, "greensboro"), 90, "deployments",
                     operator.log)
     home = _home(cluster, namespace)
@@ -39,7 +42,7 @@ def test_apply_creates_one_deployment_per_device_with_owner(cluster, namespace, 
         assert [(r["kind"], r["uid"], r["controller"]) for r in refs] == [("Home", uid, True)]
     kinds = sorted(d["metadata"]["labels"].get("homesim.io/device-kind", "-") for d in deps)
     assert kinds == sorted(["weather", "sun", "pv", "inverter", "battery", "grid", "load",
-                            "-", "-"])
+                            "-", "-", "-"])
     cms = cluster.get("configmaps", "-n", namespace, "-l", "homesim.io/home=greensboro")
     manifest = yaml.safe_load(cms["items"][0]["data"]["manifest.yaml"])
     assert manifest["spec"]["devices"][4]["properties"]["capacity"] == 36e6
@@ -88,7 +91,7 @@ def test_spec_the_crd_cannot_check_gets_a_false_condition(cluster, namespace, op
 def test_disable_scales_to_zero_and_delete_collects_children(cluster, namespace, operator):
     """enabled: false → replicas 0; deleting the Home → garbage collection of its children."""
     cluster.kubectl("apply", "-n", namespace, "-f", str(EXAMPLE))
-    wait_for(lambda: len(_deployments(cluster, namespace, "greensboro")) == N_DEVICES + 2,
+    wait_for(lambda: len(_deployments(cluster, namespace, "greensboro")) == N_DEPLOYMENTS,
              90, "deployments", operator.log)
     patch = [{"op": "replace", "path": "/spec/devices/6/enabled", "value": False}]
     cluster.kubectl("patch", "home", "greensboro", "-n", namespace, "--type=json",
@@ -108,14 +111,19 @@ def test_disable_scales_to_zero_and_delete_collects_children(cluster, namespace,
              "garbage collection", operator.log)
     cms = cluster.get("configmaps", "-n", namespace, "-l", "homesim.io/home=greensboro")
     assert cms["items"] == []
+    for kind in ("secrets", "services"):  # its credentials and its router go with it
+        wait_for(lambda k=kind: cluster.get(k, "-n", namespace, "-l",
+                                            "homesim.io/home=greensboro")["items"] == [],
+                 90, f"garbage collection of {kind}", operator.log)
 
 
 def test_operator_restart_does_not_duplicate_children(cluster, namespace, operator: Operator):
     cluster.kubectl("apply", "-n", namespace, "-f", str(EXAMPLE))
-    wait_for(lambda: len(_deployments(cluster, namespace, "greensboro")) == N_DEVICES + 2,
+    wait_for(lambda: len(_deployments(cluster, namespace, "greensboro")) == N_DEPLOYMENTS,
              90, "deployments", operator.log)
     before = sorted((d["metadata"]["name"], d["metadata"]["uid"])
                     for d in _deployments(cluster, namespace, "greensboro"))
+    secret_before = _secret(cluster, namespace, "greensboro")
     for _ in range(2):
         operator.stop()
         operator.start()
@@ -130,6 +138,9 @@ def test_operator_restart_does_not_duplicate_children(cluster, namespace, operat
     assert after == before  # same objects, none added or re-created
     assert len(cluster.get("configmaps", "-n", namespace, "-l",
                            "homesim.io/home=greensboro")["items"]) == 1
+    # the home key survives restarts: same Secret, same data, same version
+    assert _secret(cluster, namespace, "greensboro")["metadata"]["resourceVersion"] == \
+        secret_before["metadata"]["resourceVersion"]
 
 
 def test_block_reconciles_into_one_building_home(cluster, namespace, operator):
@@ -142,9 +153,105 @@ def test_block_reconciles_into_one_building_home(cluster, namespace, operator):
     n_devices = len(load_any(ROOT / "examples" / "block.yaml").spec.enabled())
     assert n_devices > 12  # six flats (zone + kitchen) + the building's devices
     wait_for(lambda: len(cluster.get("deployments", "-n", namespace)["items"]) == n_devices
-             + 2, 90, "deployments of the building", operator.log)
+             + 3, 90, "deployments of the building", operator.log)
+    residents = {k for k in _secret(cluster, namespace, "tower")["data"]
+                 if k.startswith("resident.")}
+    assert len(residents) == 6  # one credential per flat
     h = cluster.get("home", "tower", "-n", namespace)
     assert h["metadata"]["ownerReferences"][0]["kind"] == "Block"
     assert h["metadata"]["labels"]["homesim.io/block"] == "tower"
     block = cluster.get("block", "tower", "-n", namespace)
     assert block["status"]["children"] == ["tower"]
+
+
+# --------------------------------------------------------------------------- router per home
+
+
+def _secret(c: Cluster, ns: str, home: str) -> dict:
+    return c.get("secret", f"{home}-wamp", "-n", ns)
+
+
+def _home_objects(c: Cluster, ns: str, home: str) -> dict[tuple[str, str], dict]:
+    """Every object labelled with the home: (kind, name) -> metadata."""
+    out = {}
+    for kind in ("deployments", "services", "secrets", "configmaps"):
+        for o in c.get(kind, "-n", ns, "-l", f"homesim.io/home={home}")["items"]:
+            out[(o["kind"], o["metadata"]["name"])] = o["metadata"]
+    return out
+
+
+def _second_home() -> str:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["metadata"]["name"] = "greenwood"
+    return yaml.safe_dump(data)
+
+
+def test_home_gets_its_secret_router_and_service(cluster, namespace, operator):
+    """A Home → Secret <home>-wamp (home key, router config, one secret per identity),
+    router Deployment and Service, all owned by the Home; no secret in the operator's log."""
+    cluster.kubectl("apply", "-n", namespace, "-f", str(EXAMPLE))
+    wait_for(lambda: len(_home_objects(cluster, namespace, "greensboro")) == N_DEPLOYMENTS + 3,
+             90, "children", operator.log)
+    uid = _home(cluster, namespace)["metadata"]["uid"]
+    objs = _home_objects(cluster, namespace, "greensboro")
+    assert set(objs) >= {("Secret", "greensboro-wamp"), ("Service", "greensboro-router"),
+                         ("Deployment", "greensboro-router")}
+    for meta in objs.values():
+        assert [(r["kind"], r["uid"]) for r in meta["ownerReferences"]] == [("Home", uid)]
+    sec = _secret(cluster, namespace, "greensboro")
+    assert sec["type"] == "Opaque"
+    data = {k: base64.b64decode(v).decode() for k, v in sec["data"].items()}
+    assert {"home-key", "config.json", "manager", "viewer", "operator", "clock", "ledger",
+            "battery"} <= set(data)
+    assert "anonymous" not in data["config.json"]
+    router = cluster.get("deployment", "greensboro-router", "-n", namespace)
+    pod = router["spec"]["template"]["spec"]
+    assert pod["containers"][0]["image"] == "localhost/homesim-router:latest"
+    vol = next(v for v in pod["volumes"] if "secret" in v)["secret"]
+    assert vol["items"] == [{"key": "config.json", "path": "config.json"}]
+    svc = cluster.get("service", "greensboro-router", "-n", namespace)
+    assert {p["name"]: p["port"] for p in svc["spec"]["ports"]} == {"ws": 8080, "rawsocket": 8081}
+    battery = cluster.get("deployment", "greensboro-battery", "-n", namespace)
+    env = {e["name"]: e.get("value") for e in
+           battery["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["HOMESIM_ROUTER_URL"] == "rs://greensboro-router:8081"
+    assert env["HOMESIM_AUTHID"] == "battery"
+    log = operator.log.read_text()
+    leaked = [k for k, v in data.items() if k != "config.json" and v in log]
+    assert not leaked, f"secrets of {leaked} in the operator log"
+
+
+def test_second_home_does_not_touch_the_first_homes_router(cluster, namespace, operator):
+    """Adding a Home creates its own router and Secret and leaves every object of the first
+    home as it was (same resourceVersion: its router is not restarted); deleting it removes
+    its Secret, router and Service, and again leaves the first home alone."""
+    cluster.kubectl("apply", "-n", namespace, "-f", str(EXAMPLE))
+    wait_for(lambda: len(_home_objects(cluster, namespace, "greensboro")) == N_DEPLOYMENTS + 3,
+             90, "children of the first home", operator.log)
+    wait_for(lambda: (c := _condition(_home(cluster, namespace), "Reconciled"))
+             and c["status"] == "True", 60, "first home reconciled", operator.log)
+    time.sleep(2)  # let any reconcile still in flight land
+    before = {k: m["resourceVersion"]
+              for k, m in _home_objects(cluster, namespace, "greensboro").items()}
+    key_a = _secret(cluster, namespace, "greensboro")["data"]["home-key"]
+
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=_second_home())
+    wait_for(lambda: len(_home_objects(cluster, namespace, "greenwood")) == N_DEPLOYMENTS + 3,
+             90, "children of the second home", operator.log)
+    wait_for(lambda: (c := _condition(_home(cluster, namespace, "greenwood"), "Reconciled"))
+             and c["status"] == "True", 60, "second home reconciled", operator.log)
+    time.sleep(3)
+    after = {k: m["resourceVersion"]
+             for k, m in _home_objects(cluster, namespace, "greensboro").items()}
+    assert after == before, "the first home's objects changed when a second home was added"
+    sec_b = _secret(cluster, namespace, "greenwood")
+    assert sec_b["data"]["home-key"] != key_a
+    assert not set(sec_b["data"].values()) & set(_secret(cluster, namespace,
+                                                         "greensboro")["data"].values())
+
+    cluster.kubectl("delete", "home", "greenwood", "-n", namespace, "--wait=true", timeout=90)
+    wait_for(lambda: _home_objects(cluster, namespace, "greenwood") == {}, 90,
+             "garbage collection of the second home", operator.log)
+    time.sleep(2)
+    assert {k: m["resourceVersion"] for k, m in
+            _home_objects(cluster, namespace, "greensboro").items()} == before

@@ -21,8 +21,3 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "homesim.image" -}}
 {{- printf "%s:%s" .repository .tag -}}
 {{- end -}}
-
-{{/* RawSocket URL of the router, as devices see it. */}}
-{{- define "homesim.routerUrl" -}}
-{{- printf "rs://%s-router.%s.svc:%v" (include "homesim.fullname" .) .Release.Namespace .Values.router.rsPort -}}
-{{- end -}}
