@@ -90,3 +90,20 @@ def test_parse_duration_rejects_garbage():
             parse_duration(unitless)
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration("7 kWh")
+
+
+def test_every_topic_uri_is_a_channel_of_the_contract():
+    """schemas/topics.py's URIs are the contract's channel addresses (device ones with the
+    ``{device}`` parameter), and every address has a URI there."""
+    import yaml
+
+    from homesim.schemas.topics import T
+
+    doc = yaml.safe_load((Path(__file__).resolve().parents[1] / "schemas" / "asyncapi.yaml")
+                         .read_text())
+    addresses = {c["address"] for c in doc["channels"].values()}
+    ours = {v for k, v in vars(T).items() if k.isupper() and k != "ALL_REPORTS"}
+    ours |= {T.report("{device}"), T.events("{device}")}
+    ours |= {T.rpc("{device}", p) for p in ("describe", "get", "set", "snapshot")}
+    ours |= {T.meter("{flat}")}
+    assert ours == addresses

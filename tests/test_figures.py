@@ -39,7 +39,10 @@ HOME = {
         ]}}
 
 EL, HEAT = "electricity", "heat"
-# Two windows of two ticks [J]. The AC bus balances in every tick:
+SCALE = 3.6e5
+"""Energies below are in units of SCALE [J] (0.1 kWh: above the report's display threshold)."""
+ENERGY_METRICS = {"pv_ac", "unserved", "demand", "heat", "delivered", "unmet", "throttled"}
+# Two windows of two ticks [SCALE J]. The AC bus balances in every tick:
 # pv_ac + discharge + import = house + car + hp + charge + export.
 WINDOWS = [
     {"flows": [("sun", "pv", "solar", [20, 0]), ("pv", "inverter", EL, [10, 0]),
@@ -70,17 +73,19 @@ WINDOWS = [
 def _grid_cost(flows: list) -> list[float]:
     imp = next((np.array(j, float) for s, k, _, j in flows if s == "grid"), np.zeros(2))
     exp = next((np.array(j, float) for s, k, _, j in flows if k == "grid"), np.zeros(2))
-    return (imp / J_PER_KWH * P_IMP - exp / J_PER_KWH * P_EXP).tolist()
+    return (SCALE * (imp / J_PER_KWH * P_IMP - exp / J_PER_KWH * P_EXP)).tolist()
 
 
 def _book(led, w: int, spec: dict) -> None:
     tick0, n = 2 * w, 2
-    metrics = {d: dict(m) for d, m in spec["metrics"].items()}
+    metrics = {d: {k: (np.array(v, float) * SCALE).tolist() if k in ENERGY_METRICS else v
+                   for k, v in m.items()} for d, m in spec["metrics"].items()}
     metrics["grid"] = {"cost": _grid_cost(spec["flows"])}
     settles = {d: {"run": "r", "window": w, "tick0": tick0, "n": n, "device": d, "packets": 0,
                    "metrics": metrics.get(d, {})} for d in led.devices}
     packets = [{"flows": [{"source": a, "sink": b, "carrier": c,
-                           "joules": np.array(j, dtype=float)} for a, b, c, j in spec["flows"]]}]
+                           "joules": np.array(j, dtype=float) * SCALE}
+                          for a, b, c, j in spec["flows"]]}]
     led.book(w, settles, packets)
 
 
@@ -122,7 +127,7 @@ def test_figures_by_hand(booked):
     tmp, led, summary = booked
     with LedgerStore.open(tmp / "ledger.sqlite") as st:
         f = figures_of(st)
-    kwh = 1 / J_PER_KWH
+    kwh = SCALE / J_PER_KWH
     # L_t = [6, 7, 3, 3]; imp = [0, 6, 3, 1.5]; exp = [1, 0, 0, 0] → M_t = [6, 1, 0, 1.5]
     assert f.load_kwh == pytest.approx(19 * kwh, rel=1e-15)
     assert f.consumers_kwh["house"] == pytest.approx(9 * kwh)
@@ -140,8 +145,8 @@ def test_figures_by_hand(booked):
                                                                              2.5 * kwh))
     assert f.unserved_kwh == pytest.approx(0.5 * kwh)          # the inverter's, all consumers
     assert f.demand_kwh == pytest.approx(19.5 * kwh)
-    assert f.peak_import_w == pytest.approx(6 / DT)
-    assert f.peak_load_w == pytest.approx(7 / DT)
+    assert f.peak_import_w == pytest.approx(6 * SCALE / DT)
+    assert f.peak_load_w == pytest.approx(7 * SCALE / DT)
     assert f.net_cost == pytest.approx((10.5 * P_IMP - 1 * P_EXP) * kwh)
     assert (f.grid_cost, f.gas_cost, f.currency) == (pytest.approx(f.net_cost), 0.0, "EUR")
     assert f.soc == {"battery": {"min": 0.25, "max": 0.75}}
@@ -178,11 +183,11 @@ def test_ledger_summary_store_prometheus_and_bills_agree(booked):
     assert summary["heat"]["heat_pumps"] == s["heat"]["heat_pumps"]
     assert summary["ev"]["delivered_kwh"] == pytest.approx(s["ev"]["delivered_kwh"])
     # the running totals equal the store's, window by window
-    assert led.totals.self_consumed == pytest.approx(8.5)
+    assert led.totals.self_consumed == pytest.approx(8.5 * SCALE)
     # Prometheus: the ledger's gauges, live and as saved with the run
     live = PROM.get_sample_value("homesim_run_energy_joules", {"home": "figs",
                                                               "quantity": "load"})
-    assert live == pytest.approx(19.0)
+    assert live == pytest.approx(19.0 * SCALE)
     saved = {}
     for fam in text_string_to_metric_families((tmp / "ledger.prom").read_text()):
         for sample in fam.samples:
@@ -209,7 +214,7 @@ def test_window_totals_add_up():
         keys = {(a, b, c) for s in specs for a, b, c, _ in s["flows"]}
         flows = []
         for key in sorted(keys):
-            arr = np.concatenate([next((np.array(j, float) for a, b, c, j in s["flows"]
+            arr = SCALE * np.concatenate([next((np.array(j, float) for a, b, c, j in s["flows"]
                                         if (a, b, c) == key), np.zeros(2)) for s in specs])
             flows.append((*key, arr))
         mets = []

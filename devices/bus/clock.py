@@ -159,7 +159,7 @@ class Clock:
         while pending:
             still = []
             for name in pending:
-                uri = "homesim.ledger.status" if name == "ledger" else T.rpc(name, "describe")
+                uri = T.LEDGER_STATUS if name == "ledger" else T.rpc(name, "describe")
                 try:
                     reply = yield self.bus.call(uri)
                 except ApplicationError as exc:

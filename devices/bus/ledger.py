@@ -176,8 +176,8 @@ class Ledger:
             bus.subscribe(T.PACKETS, self._on_packets, sender=claimed("publisher")),
             bus.subscribe(T.SETTLE, self._on_settle, sender=claimed("device")),
             bus.subscribe(T.FINISHED, self._on_finished, sender=CLOCK_AUTHID),
-            bus.register("homesim.ledger.status", self.status),
-            *(bus.register(f"homesim.ledger.meter.{flat}", self._meter_of(flat))
+            bus.register(T.LEDGER_STATUS, self.status),
+            *(bus.register(T.meter(flat), self._meter_of(flat))
               for flat in self.flats),
         ], consumeErrors=True)
 

@@ -51,6 +51,7 @@ from homesim.schemas.generated.messages import (
 )
 from homesim.schemas.registry import REGISTRY as _REGISTRY
 from homesim.schemas.reports import KindReport, ReportError
+from homesim.schemas.topics import CLOCK_AUTHID, RESIDENT_ROLE_PREFIX, T
 
 log = logging.getLogger("homesim.protocol")
 
@@ -71,39 +72,7 @@ __all__ = [
 ]
 
 
-#: The clock's identity on the router (the only publisher of ``homesim.clock.*``).
-CLOCK_AUTHID = "clock"
-#: Roles (and authids) of flats' residents: ``resident.<flat>`` (a ``.`` is never in a
-#: device name, so no device can take one).
-RESIDENT_ROLE_PREFIX = "resident."
-
-
-class T:
-    """Topic and procedure URIs (the contract's channel addresses)."""
-
-    WINDOW = "homesim.clock.window"
-    CONTROL = "homesim.clock.control"
-    PROGRESS = "homesim.clock.progress"
-    FINISHED = "homesim.clock.finished"
-    PACKETS = "homesim.packets"
-    SETTLE = "homesim.settle"
-    ALL_REPORTS = "homesim.device..report"  # wildcard subscription
-    CLOCK_PAUSE = "homesim.clock.pause"
-    CLOCK_RESUME = "homesim.clock.resume"
-    CLOCK_SET_SPEED = "homesim.clock.set_speed"
-    CLOCK_STATUS = "homesim.clock.status"
-
-    @staticmethod
-    def report(device: str) -> str:
-        return f"homesim.device.{device}.report"
-
-    @staticmethod
-    def events(device: str) -> str:
-        return f"homesim.device.{device}.events"
-
-    @staticmethod
-    def rpc(device: str, name: str) -> str:
-        return f"homesim.device.{device}.{name}"
+# T, CLOCK_AUTHID and RESIDENT_ROLE_PREFIX live in homesim.schemas.topics (re-exported).
 
 
 # ------------------------------------------------------------------------------ speed

@@ -8,7 +8,8 @@ is the JSON form (``homesim compare --json``). ``homesim sweep`` builds on these
 
 Series per run (local time of each run's home):
 
-* **daily energy** [kWh]: load (every consumer), grid import, grid export, PV (AC) per day;
+* **energy per day** [kWh]: load (every consumer), grid import, grid export, PV (AC) per
+  local day (per hour when every run is at most :data:`HOURLY_DAYS` days long);
 * **monthly cost** [currency]: grid net cost + gas per month (the devices' ``cost`` metrics);
 * **state of charge** [-] of each battery: per tick, or hourly mean beyond
   :data:`~homesim.infra.analysis.report.MAX_POINTS` ticks;
@@ -34,6 +35,7 @@ from homesim.devices.bus.figures import Kpi
 from homesim.devices.bus.store import LedgerError, LedgerStore
 from homesim.infra.analysis.rundata import (
     FlowBins,
+    Period,
     RunInfo,
     ac_per_bin,
     hourly_stats,
@@ -49,6 +51,8 @@ __all__ = ["CompareError", "RunSeries", "KpiRow", "Comparison", "compare_runs",
 
 CURVE_POINTS = 1000
 """Points of each import duration curve at most."""
+HOURLY_DAYS = 3.0
+"""Runs up to this long are overlaid per hour instead of per day [d]."""
 MAX_POINTS = 20_000
 """Per-tick SoC longer than this is overlaid per hour (mean)."""
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
@@ -74,9 +78,12 @@ class RunSeries:
     ticks: int
     currency: str
     kpis: list[Kpi]
-    days: list[str]
-    daily_kwh: dict[str, list[float]]
-    """``load``, ``grid_import``, ``grid_export``, ``pv_ac`` per local day [kWh]."""
+    period: str
+    """``day`` or ``hour``: the bins of ``energy_kwh``."""
+    labels: list[str]
+    """Local day (``YYYY-MM-DD``) or hour (``YYYY-MM-DD HH:00``) of each bin."""
+    energy_kwh: dict[str, list[float]]
+    """``load``, ``grid_import``, ``grid_export``, ``pv_ac`` per bin [kWh]."""
     months: list[str]
     monthly_cost: list[float]
     """Grid net cost + gas per local month [currency]."""
@@ -113,7 +120,7 @@ class Comparison:
                 "start": r.start, "dt": r.dt, "ticks": r.ticks, "currency": r.currency,
                 "kpis": {k.key: {"label": k.label, "value": k.value, "unit": k.unit}
                          for k in r.kpis},
-                "daily_kwh": {"days": r.days, **r.daily_kwh},
+                "energy_kwh": {"period": r.period, "labels": r.labels, **r.energy_kwh},
                 "monthly_cost": {"months": r.months, "cost": r.monthly_cost},
                 "soc": {d: {"time": x, "soc": y} for d, (x, y) in r.soc.items()},
                 "import_duration_kw": {"percent_of_time": r.import_curve[0],
@@ -151,13 +158,13 @@ def duration_curve(power_w: np.ndarray, points: int = CURVE_POINTS
     return ((idx + 1) / p.size * 100.0).tolist(), (p[idx] / W_PER_KW).tolist()
 
 
-def _series(store: LedgerStore, info: RunInfo, name: str) -> RunSeries:
+def _series(store: LedgerStore, info: RunInfo, name: str, period: Period) -> RunSeries:
     f = info.figures
     bins = FlowBins.read(store)
-    days, flows = bins.per(info, "day")
-    cols = {c.key: c for c in ac_per_bin((days, flows), info.roles)}
+    labels, flows = bins.per(info, period)
+    cols = {c.key: c for c in ac_per_bin((labels, flows), info.roles)}
     load = sum((c.values for k, c in cols.items() if k.startswith("use:")),
-               start=np.zeros(len(days)))
+               start=np.zeros(len(labels)))
     daily = {"load": load, "grid_import": cols["import"].values,
              "grid_export": cols["export"].values, "pv_ac": cols["pv_ac"].values}
     months, grid = window_metric_per_period(store, info, "cost", info.roles.grids, "month")
@@ -177,7 +184,8 @@ def _series(store: LedgerStore, info: RunInfo, name: str) -> RunSeries:
     return RunSeries(
         name=name, run_dir=str(info.run_dir), home=info.home, tz=info.tz_name,
         start=info.start, dt=info.dt, ticks=info.ticks, currency=f.currency, kpis=f.kpis(),
-        days=days, daily_kwh={k: (v / J_PER_KWH).tolist() for k, v in daily.items()},
+        period=period, labels=labels,
+        energy_kwh={k: (v / J_PER_KWH).tolist() for k, v in daily.items()},
         months=months, monthly_cost=(grid + gas).tolist(), soc=soc,
         import_curve=duration_curve(imp))
 
@@ -212,16 +220,24 @@ def compare_runs(run_dirs: Sequence[Path | str]) -> Comparison:
     dirs = [Path(d) for d in run_dirs]
     if len(dirs) < 2:
         raise CompareError("compare needs at least two run folders")
-    runs = []
-    for d, name in zip(dirs, _names(dirs), strict=True):
-        db = d / "ledger.sqlite"
-        if not db.exists():
-            raise CompareError(f"no ledger at {db} (not a run folder?)")
-        try:
-            with LedgerStore.open(db) as store:
-                runs.append(_series(store, load_info(store, d), name))
-        except LedgerError as exc:
-            raise CompareError(f"cannot read {db}: {exc}") from None
+    infos: list[RunInfo] = []
+    stores: list[LedgerStore] = []
+    try:
+        for d in dirs:
+            db = d / "ledger.sqlite"
+            if not db.exists():
+                raise CompareError(f"no ledger at {db} (not a run folder?)")
+            try:
+                stores.append(LedgerStore.open(db))
+                infos.append(load_info(stores[-1], d))
+            except LedgerError as exc:
+                raise CompareError(f"cannot read {db}: {exc}") from None
+        period: Period = "hour" if all(i.days() <= HOURLY_DAYS for i in infos) else "day"
+        runs = [_series(st, info, name, period)
+                for st, info, name in zip(stores, infos, _names(dirs), strict=True)]
+    finally:
+        for st in stores:
+            st.close()
     return Comparison(runs=runs, rows=_rows(runs))
 
 
@@ -294,12 +310,14 @@ def comparison_figures(c: Comparison) -> dict[str, Any]:
                                                               "#2980b9"),
                                 ("grid_export", "export", "#85c1e9"),
                                 ("pv_ac", "PV (AC)", "#f39c12")):
-            daily.add_trace(go.Scatter(x=r.days, y=r.daily_kwh[key], mode="lines+markers",
+            daily.add_trace(go.Scatter(x=r.labels, y=r.energy_kwh[key], mode="lines+markers",
                                        name=f"{r.name} {label}", legendgroup=r.name,
                                        line={"color": col, "dash": DASHES[i % len(DASHES)]}))
-    daily.update_layout(title={"text": "Daily energy [kWh] (local days; line style = run)"},
+    per = c.runs[0].period
+    daily.update_layout(title={"text": f"Energy per {per} [kWh] (local time; line style = "
+                                       "run)"},
                         yaxis={"title": {"text": "kWh"}},
-                        xaxis={"title": {"text": "local date"}})
+                        xaxis={"title": {"text": f"local {'date' if per == 'day' else 'time'}"}})
     figs["daily"] = daily
     cost = go.Figure()
     for i, r in enumerate(c.runs):

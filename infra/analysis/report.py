@@ -784,7 +784,8 @@ def render_html(rep: Report) -> str:
     body = []
     for title, content in rep.sections:
         if title:
-            body.append(f"<h2>{html.escape(title)}</h2>")
+            anchor = title.lower().replace(" ", "-")
+            body.append(f"<h2 id='{html.escape(anchor, quote=True)}'>{html.escape(title)}</h2>")
         for name, fig in rep.figures.items():
             if f"{{{{fig:{name}}}}}" in content:
                 fig.update_layout(template="plotly_white", margin={"t": 100},

@@ -57,9 +57,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from homesim.devices.bus.protocol import CLOCK_AUTHID, RESIDENT_ROLE_PREFIX, T
 from homesim.infra.router.config import RealmAccess
 from homesim.schemas.manifest import Home
+from homesim.schemas.topics import CLOCK_AUTHID, RESIDENT_ROLE_PREFIX, T
 
 __all__ = [
     "PEOPLE_ROLES",
@@ -74,7 +74,7 @@ __all__ = [
 #: Roles a person or tool may ask a credential for (``resident.<flat>`` besides).
 PEOPLE_ROLES = ("manager", "viewer", "operator")
 #: Procedures a viewer and a resident may call besides device ``get`` / ``describe``.
-_STATUS = (T.CLOCK_STATUS, "homesim.ledger.status")
+_STATUS = (T.CLOCK_STATUS, T.LEDGER_STATUS)
 _READ_RPCS = ("get", "describe")
 
 
@@ -195,7 +195,7 @@ def access_plan(home: Home, *, tap: bool = False) -> AccessPlan:
         roles.append(_role(rid, [
             # not the clock's status, progress or finished: they carry every flow's energy
             _perm(T.CONTROL, subscribe=True),
-            _perm(f"homesim.ledger.meter.{flat}", call=True, disclose=True),
+            _perm(T.meter(flat), call=True, disclose=True),
             *(_perm(rpc(n, p), call=True, disclose=True)
               for n in members for p in (*_READ_RPCS, "set")),
             *(_perm(uri, subscribe=True) for n in members

@@ -297,6 +297,38 @@ class ClockView(BaseModel):
     sim_time: float | None = None
 
 
+class LedgerStatus(BaseModel):
+    windows: Annotated[int, Field(description='Windows booked.')]
+    ticks: Annotated[int, Field(description='Ticks booked.')]
+    dropped: Annotated[
+        dict[str, int],
+        Field(
+            description='Messages dropped per reason (forged, foreign_flow, late, malformed, ...).'
+        ),
+    ]
+    error: Annotated[
+        str | None, Field(description='Why the ledger failed the run.')
+    ] = None
+
+
+class Flow(BaseModel):
+    source: str
+    sink: str
+    carrier: str
+    joules: Annotated[float, Field(json_schema_extra={'x-unit': 'J'})]
+
+
+class Meter(BaseModel):
+    flat: str
+    ticks: Annotated[int, Field(description='Ticks booked so far.')]
+    flows: Annotated[
+        list[Flow],
+        Field(
+            description='Every booked flow into or out of a device of the flat, totals [J].'
+        ),
+    ]
+
+
 class ErrorDetails(BaseModel):
     field: str | None = None
     reason: str
@@ -1407,6 +1439,14 @@ class SetSpeedRequestPayload(RootModel[SetSpeedRequest]):
 
 class ClockStatusReplyPayload(RootModel[ClockStatus]):
     root: ClockStatus
+
+
+class LedgerStatusReplyPayload(RootModel[LedgerStatus]):
+    root: LedgerStatus
+
+
+class MeterReplyPayload(RootModel[Meter]):
+    root: Meter
 
 
 class ErrorPayload(RootModel[ErrorDetails]):

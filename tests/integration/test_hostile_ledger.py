@@ -99,7 +99,7 @@ def burst(w):
                                             [("grid", "house", big)]))]
     if mode == "own_foreign":  # under its own name, a flow that is the inverter's
         return [("homesim.packets", packets(w, w["window"], "house",
-                                            [("grid", "house", big)]))]
+                                            [("grid", "battery", big)]))]
     raise SystemExit(f"unknown mode {mode}")
 
 done = []
@@ -251,9 +251,11 @@ def test_forged_messages_are_dropped_and_the_ledger_is_undisturbed(tmp_path, und
 
 
 def test_a_device_cannot_book_what_it_does_not_own(tmp_path, undisturbed):
-    """The house, under its own name, publishes grid→house 3.6e9 J (a flow the inverter
-    balances, not the house) for the open window: the ledger refuses it as ``foreign_flow``;
-    the run completes with the undisturbed ledger."""
+    """The house, under its own name, publishes grid→battery 3.6e9 J (a flow the inverter
+    balances; the house is neither end) for the open window: the ledger refuses it as
+    ``foreign_flow``; the run completes with the undisturbed ledger. (A flow into the house
+    under its own name is not refused there, but its settle announced no packets, so the
+    window fails loudly: "more packet messages than announced".)"""
     res, _, summary = _attacked(tmp_path, "own_foreign")
     assert res.returncode == 0, res.stderr[-3000:]
     assert summary is not None and summary["complete"]

@@ -75,21 +75,22 @@ def _dump_dom(chromium: str, page: Path) -> str:
 
 MARKS = (re.compile(r'<path class="js-line"[^>]* d="M[^"]*[LHV]'),   # a line of 2+ points
          re.compile(r'<path class="js-fill"[^>]* d="M[^"]*[LHV]'),
-         re.compile(r'<g class="point"><path[^>]* d="M(?!0,0Z)[^"]+"'),  # a bar with a size
+         re.compile(r'<path class="point"[^>]* d="M'),                 # a scatter marker
          re.compile(r'class="sankey-link"[^>]* d="M'),
          re.compile(r'<image[^>]+href="data:image/png'))            # a heatmap
+BAR = re.compile(r'<g class="point"><path d="M[-\d.e]+,([-\d.e]+)V([-\d.e]+)H')
 
 
 def rendered_figures(dom: str) -> dict[str, int]:
     """For every plotly figure ``id="fig-<name>"`` in the rendered DOM: how many data marks
-    (lines with two points or more, bars of non-zero size, Sankey links, heatmap images)
-    Chromium drew in it."""
+    Chromium drew in it: lines of two points or more, markers, bars of non-zero height,
+    Sankey links, heatmap images."""
     out = {}
-    chunks = re.split(r'(?=<div class="fig">)', dom)
-    for chunk in chunks:
+    for chunk in re.split(r'(?=<div class="fig">)', dom):
         m = re.search(r'id="fig-([a-z_]+)"', chunk)
         if m:
-            out[m.group(1)] = sum(len(p.findall(chunk)) for p in MARKS)
+            bars = sum(1 for y0, y1 in BAR.findall(chunk) if float(y0) != float(y1))
+            out[m.group(1)] = bars + sum(len(p.findall(chunk)) for p in MARKS)
     return out
 
 

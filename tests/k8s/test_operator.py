@@ -180,6 +180,18 @@ def _home_objects(c: Cluster, ns: str, home: str) -> dict[tuple[str, str], dict]
     return out
 
 
+def _versions(c: Cluster, ns: str, home: str) -> dict[tuple[str, str], str]:
+    """resourceVersion of every object of the home."""
+    return {k: m["resourceVersion"] for k, m in _home_objects(c, ns, home).items()}
+
+
+def _replicasets(c: Cluster, ns: str, home: str) -> list[tuple[str, str]]:
+    """(name, uid) of the ReplicaSets of the home's router: a rollout would add one."""
+    items = c.get("replicasets", "-n", ns, "-l",
+                  f"homesim.io/home={home},app.kubernetes.io/component=router")["items"]
+    return sorted((r["metadata"]["name"], r["metadata"]["uid"]) for r in items)
+
+
 def _second_home() -> str:
     data = yaml.safe_load(EXAMPLE.read_text())
     data["metadata"]["name"] = "greenwood"
@@ -230,9 +242,18 @@ def test_second_home_does_not_touch_the_first_homes_router(cluster, namespace, o
              90, "children of the first home", operator.log)
     wait_for(lambda: (c := _condition(_home(cluster, namespace), "Reconciled"))
              and c["status"] == "True", 60, "first home reconciled", operator.log)
-    time.sleep(2)  # let any reconcile still in flight land
-    before = {k: m["resourceVersion"]
-              for k, m in _home_objects(cluster, namespace, "greensboro").items()}
+    # settled: the deployment controller writes the Deployments' status for a while after
+    # they are created (it bumps their resourceVersion too); wait until nothing changes
+    before = _versions(cluster, namespace, "greensboro")
+    deadline = time.monotonic() + 60
+    while True:
+        time.sleep(4)
+        now = _versions(cluster, namespace, "greensboro")
+        if now == before or time.monotonic() > deadline:
+            break
+        before = now
+    rs_before = _replicasets(cluster, namespace, "greensboro")
+    assert len(rs_before) == 1, rs_before
     key_a = _secret(cluster, namespace, "greensboro")["data"]["home-key"]
 
     cluster.kubectl("apply", "-n", namespace, "-f", "-", input=_second_home())
@@ -241,9 +262,12 @@ def test_second_home_does_not_touch_the_first_homes_router(cluster, namespace, o
     wait_for(lambda: (c := _condition(_home(cluster, namespace, "greenwood"), "Reconciled"))
              and c["status"] == "True", 60, "second home reconciled", operator.log)
     time.sleep(3)
-    after = {k: m["resourceVersion"]
-             for k, m in _home_objects(cluster, namespace, "greensboro").items()}
-    assert after == before, "the first home's objects changed when a second home was added"
+    after = _versions(cluster, namespace, "greensboro")
+    changed = {k: (before.get(k), v) for k, v in after.items() if before.get(k) != v}
+    assert not changed and after.keys() == before.keys(), \
+        f"the first home's objects changed when a second home was added: {changed}"
+    # its router was not rolled: the same one ReplicaSet (pod template) as before
+    assert _replicasets(cluster, namespace, "greensboro") == rs_before
     sec_b = _secret(cluster, namespace, "greenwood")
     assert sec_b["data"]["home-key"] != key_a
     assert not set(sec_b["data"].values()) & set(_secret(cluster, namespace,
@@ -253,5 +277,5 @@ def test_second_home_does_not_touch_the_first_homes_router(cluster, namespace, o
     wait_for(lambda: _home_objects(cluster, namespace, "greenwood") == {}, 90,
              "garbage collection of the second home", operator.log)
     time.sleep(2)
-    assert {k: m["resourceVersion"] for k, m in
-            _home_objects(cluster, namespace, "greensboro").items()} == before
+    assert _versions(cluster, namespace, "greensboro") == before
+    assert _replicasets(cluster, namespace, "greensboro") == rs_before
