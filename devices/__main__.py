@@ -50,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--db", type=Path, default=Path("ledger.sqlite"), help="(ledger) database")
     p.add_argument("--summary", type=Path, default=None, help="(ledger) summary JSON path")
     p.add_argument("--out", type=Path, default=None, help="(tap) JSON output path")
+    p.add_argument("--restore", type=Path, default=None,
+                   help="continue from this home snapshot (homesim.devices.bus.snapshot)")
+    p.add_argument("--snapshot-every", type=int, default=0,
+                   help="(clock) snapshot every this many windows (0: never)")
+    p.add_argument("--snapshot-dir", type=Path, default=None,
+                   help="(clock) where snapshots are written")
     p.add_argument("--window", type=int, default=None,
                    help="(clock) ticks per window at speed max (default: one day)")
     a = p.parse_intermixed_args(argv)
@@ -73,6 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     except ManifestError as exc:
         print(exc, file=sys.stderr)
         return 2
+    snap = None
+    if a.restore is not None:
+        from homesim.devices.bus.snapshot import SnapshotError, read_snapshot
+
+        try:
+            snap = read_snapshot(a.restore)
+        except SnapshotError as exc:
+            print(exc, file=sys.stderr)
+            return 2
     try:
         settings = BusSettings.from_env(a.router, a.realm or os.environ.get("HOMESIM_REALM")
                                         or home.metadata.name, a.authid or name,
@@ -92,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
 
         ctx = home_context(home)
         clock = Clock(home, a.run_id, ctx.start, sim.dt, run_ticks(home), sim.speed,
-                      sim.timeout, a.window)
+                      sim.timeout, a.window, snapshot_every=a.snapshot_every,
+                      snapshot_dir=a.snapshot_dir, restore=snap)
         code = serve(settings, "clock", clock.on_join)
         return code or (0 if clock.state == "finished" else 1)
     if a.kind == "ledger":
@@ -100,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         from homesim.devices.context import home_context
 
         ctx = home_context(home)
-        led = Ledger(home, a.run_id, a.db, ctx.start, sim.dt, run_ticks(home), a.summary)
+        led = Ledger(home, a.run_id, a.db, ctx.start, sim.dt, run_ticks(home), a.summary,
+                     restore=snap)
         return serve(settings, "ledger", led.on_join, on_stop=led.finalize)
 
     if a.kind == "tap":
@@ -123,6 +140,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     shell = shell_class(a.kind)(home, a.device, seed=sim.seed)
     runner = DeviceRunner(shell)
+    if snap is not None:
+        saved = snap["devices"].get(a.device)
+        if saved is None:
+            print(f"the snapshot {a.restore} has no state of {a.device!r}", file=sys.stderr)
+            return 2
+        try:
+            shell.load_state(saved["state"])
+        except ValueError as exc:
+            print(f"cannot restore {a.device!r} from {a.restore}: {exc}", file=sys.stderr)
+            return 2
+        runner.protocol.start_at(int(snap["window"]), int(snap["tick"]))
     return serve(settings, a.device, runner.on_join)
 
 

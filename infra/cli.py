@@ -117,6 +117,9 @@ def run(
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
     no_report: Annotated[bool, typer.Option("--no-report",
                                             help="Skip report.html (plots)")] = False,
+    snapshot_every: Annotated[int, typer.Option(
+        min=0, help="Snapshot every device's state every N windows into RUN_DIR/snapshots "
+                    "(for homesim resume / fork; 0: none)")] = 0,
 ) -> None:
     """Run a home: a real Crossbar router, one OS process per device, the clock and the ledger.
 
@@ -124,7 +127,7 @@ def run(
     summary JSON, logs). Ctrl-C stops every process; the ledger keeps what was settled.
     """
     from homesim.infra.preflight import load_checked
-    from homesim.infra.supervisor import RunOptions, run_home
+    from homesim.infra.supervisor import RunOptions
     from homesim.schemas.manifest import ManifestError
 
     try:  # manifest, the files it names and the options, before anything starts
@@ -140,7 +143,17 @@ def run(
         err.print(f"[red]✗[/red] --anonymous takes viewer or manager, not {escape(anonymous)!r}")
         raise typer.Exit(2)
     opts = RunOptions(until=until, dt=dt, speed=speed, seed=seed, out=out, window=window,
-                      timeout=timeout, tap=tap, anonymous=anonymous)
+                      timeout=timeout, tap=tap, anonymous=anonymous,
+                      snapshot_every=snapshot_every)
+    execute_run(home, opts, quiet=quiet, json_out=json_out, no_report=no_report)
+
+
+def execute_run(home: Any, opts: Any, *, quiet: bool = False, json_out: bool = False,
+                no_report: bool = False) -> None:
+    """Run ``home`` with a progress bar, write the report, print the summary and exit
+    (0 completed, 1 failed): the body of ``run``, ``resume`` and ``fork``."""
+    from homesim.infra.supervisor import run_home
+
     progress = Progress(
         TextColumn("[bold]{task.fields[simtime]}[/bold]"), BarColumn(),
         TextColumn("{task.percentage:>5.1f}%"), TextColumn("{task.fields[speedtxt]}"),
@@ -485,9 +498,13 @@ def router_env() -> None:
 
 def _register_wamp_commands() -> None:
     from homesim.infra.cli_wamp import credentials, wamp_app
+    from homesim.infra.cli_whatif import fork, resume, sweep
 
     app.command()(credentials)
     app.add_typer(wamp_app, name="wamp")
+    app.command()(resume)
+    app.command()(fork)
+    app.command()(sweep)
 
 
 _register_wamp_commands()

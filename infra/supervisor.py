@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from homesim.infra.credentials import write_run_secrets
+from homesim.infra.credentials import read_home_key, write_run_secrets
 from homesim.infra.router.access import access_plan, new_home_key
 from homesim.schemas.manifest import Home, Location, parse_duration
 
@@ -60,6 +60,12 @@ class RunOptions:
     home_key: str | None = field(default=None, repr=False)
     # opt-in: unauthenticated clients may join the loopback WebSocket with this role
     anonymous: str | None = None
+    # a home snapshot every this many windows into RUN_DIR/snapshots (0: none)
+    snapshot_every: int = 0
+    # continue from this snapshot (homesim resume: in its own run folder, same run id and
+    # ledger file; homesim fork: a new run folder and ledger)
+    restore: Path | None = None
+    run_id: str | None = None  # keep this run id (resume)
 
 
 @dataclass
@@ -189,13 +195,18 @@ def run_home(home: Home, opts: RunOptions,
     check_footprint(home)
     name = home.metadata.name
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    run_id = f"{name}-{stamp}"
+    run_id = opts.run_id or f"{name}-{stamp}"
     run_dir = (Path(opts.out) if opts.out else Path("runs") / run_id).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     logs = run_dir / "logs"
     logs.mkdir(exist_ok=True)
-    for stale in ("ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", "summary.json"):
+    resuming = opts.restore is not None and opts.run_id is not None
+    stale_files = ["summary.json"]
+    if not resuming:  # a resumed run continues its ledger file (booked windows stay)
+        stale_files += ["ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm"]
+    for stale in stale_files:
         (run_dir / stale).unlink(missing_ok=True)
+    restore_args = ["--restore", str(Path(opts.restore).resolve())] if opts.restore else []
     manifest = run_dir / "manifest.yaml"
     manifest.write_text(yaml.safe_dump(home.model_dump(mode="json"), sort_keys=False))
 
@@ -213,7 +224,7 @@ def run_home(home: Home, opts: RunOptions,
         {"ws_url": ws_url, "rs_url": rs_url, "realm": name}, indent=2))
     say(f"router {ws_url} realm {name}")
     plan = access_plan(home, tap=bool(opts.tap))
-    home_key = opts.home_key or new_home_key()
+    home_key = opts.home_key or (read_home_key(run_dir) if resuming else None) or new_home_key()
     secrets = write_run_secrets(run_dir, plan, home_key)
     access = plan.realm_access(home_key, anonymous_role=opts.anonymous)
     targets = write_prometheus_config(run_dir)
@@ -229,7 +240,7 @@ def run_home(home: Home, opts: RunOptions,
         log = logs / f"{dev}.log"
         fh = open(log, "wb")  # noqa: SIM115 - closed when the process is reaped
         cmd = [sys.executable, "-m", "homesim.devices", kind, "--manifest", str(manifest),
-               "--device", dev, "--run-id", run_id, *extra]
+               "--device", dev, "--run-id", run_id, *restore_args, *extra]
         own = dict(env, HOMESIM_AUTHID=dev, HOMESIM_SECRET_FILE=str(secrets / dev))
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                              stdout=stdout if stdout is not None else fh, stderr=fh,
@@ -259,6 +270,9 @@ def run_home(home: Home, opts: RunOptions,
         if opts.tap:
             spawn("tap", "tap", ["--out", str(Path(opts.tap).resolve())])
         clock_extra = ["--window", str(opts.window)] if opts.window else []
+        if opts.snapshot_every:
+            clock_extra += ["--snapshot-every", str(opts.snapshot_every),
+                            "--snapshot-dir", str(run_dir / "snapshots")]
         clock = spawn("clock", "clock", clock_extra, stdout=subprocess.PIPE)
         if not opts.router_url:
             say("starting the Crossbar router")

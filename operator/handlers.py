@@ -87,13 +87,15 @@ def options() -> RenderOptions:
 
 
 def home_key(namespace: str, name: str) -> str | None:
-    """The key in Home ``name``'s Secret, or None if it has none (yet)."""
+    """The key in Home ``name``'s Secret, or None if it has none (yet).
+
+    Raises ``ApiException`` for an API error but 404 (e.g. 403: no RBAC for secrets)."""
     return kube().home_key(namespace, child_name(name, "wamp"), HOME_KEY)
 
 
 def operator_secret(namespace: str, name: str) -> str | None:
     """The operator's secret on Home ``name``'s router (derived from the home key), or None
-    while the home has no Secret."""
+    while the home has no Secret. Raises as :func:`home_key`."""
     key = home_key(namespace, name)
     return derive_secret(key, name, OPERATOR_AUTHID) if key else None
 

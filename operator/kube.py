@@ -88,7 +88,9 @@ class Kube:
         return "updated"
 
     def apply_all(self, objs: list[dict[str, Any]]) -> dict[str, int]:
-        """Apply every object; counts of ``created``, ``updated`` and ``unchanged``."""
+        """Apply every object; counts of ``created``, ``updated`` and ``unchanged``.
+
+        Raises as :meth:`apply` (the objects before the failing one stay applied)."""
         out = {"created": 0, "updated": 0, "unchanged": 0}
         for o in objs:
             out[self.apply(o)] += 1
@@ -119,7 +121,7 @@ class Kube:
     # ------------------------------------------------------------------ prune
     def prune(self, namespace: str, labels: dict[str, str], keep: set[str]) -> list[str]:
         """Delete Deployments, ConfigMaps, Services and Secrets with ``labels`` that are not
-        named in ``keep``; the names deleted."""
+        named in ``keep``; the names deleted. Raises ``ApiException`` from the API."""
         sel = ",".join(f"{k}={v}" for k, v in labels.items())
         gone = []
         kinds = [(self.apps.list_namespaced_deployment, self.apps.delete_namespaced_deployment),

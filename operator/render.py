@@ -51,6 +51,7 @@ __all__ = [
     "child_name",
     "labels_for",
     "router_url",
+    "router_config_text",
     "HOME_KEY",
     "ROUTER_CONFIG",
 ]
@@ -366,7 +367,7 @@ def render_home(home: Home, namespace: str | None, opts: RenderOptions | None,
     identity cannot be a Secret key (a device named ``home-key``).
     """
     opts = opts or RenderOptions()
-    plan = access_plan(home)
+    plan = access_plan(home, authenticator=(opts.authenticator or {}).get("procedure"))
     secrets = {a: derive_secret(home_key, plan.realm, a) for a in plan.authids()}
     config_text = router_config_text(plan, home_key, opts.authenticator)
     cm_meta = _meta(home, namespace, "manifest", "manifest")

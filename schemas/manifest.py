@@ -54,6 +54,7 @@ MAX_DURATION = 100 * 365.25 * 86400
 #: Speed factors ``Nx`` a run accepts (as the clock's ``parse_speed``).
 SPEED_MIN, SPEED_MAX = 0.01, 1e6
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+HOME_NAME = r"^[a-z][-a-z0-9]{1,61}[a-z0-9]$"
 
 #: Device kind → pydantic model of its properties (generated from the contract; the
 #: registry, ``homesim.schemas.registry``, is the source).
@@ -86,7 +87,9 @@ class Metadata(BaseModel):
     """Kubernetes object metadata; only ``name`` is used by homesim."""
 
     model_config = ConfigDict(extra="allow")
-    name: Annotated[str, Field(pattern=DNS_LABEL, max_length=63)]
+    # a DNS label (Kubernetes object names) that is also a WAMP realm name (Crossbar: a
+    # letter first, at least 3 characters): the home's realm is its name
+    name: Annotated[str, Field(pattern=HOME_NAME, max_length=63)]
     namespace: str | None = None
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
@@ -465,7 +468,9 @@ class HomeSpec(_Strict):
         dupes = sorted(n for n, c in names.items() if c > 1)
         if dupes:
             raise ValueError(f"device names must be unique: {', '.join(dupes)}")
-        reserved = {"clock", "ledger", "manager", "viewer", "operator", "tap", *EXTERNAL_NODES}
+        # the clock, the ledger, people's roles and the Home Secret's key are identities too
+        reserved = {"clock", "ledger", "manager", "viewer", "operator", "tap", "authenticator",
+                    "home-key", *EXTERNAL_NODES}
         bad = sorted(reserved.intersection(names))
         if bad:
             raise ValueError(f"reserved device name(s): {', '.join(bad)}")
@@ -564,6 +569,9 @@ def _did_you_mean(word: Any, choices: list[str]) -> str:
 _PATTERNS = {
     DNS_LABEL: "must be a DNS label: lowercase letters, digits and '-', starting and ending "
                "with a letter or digit",
+    HOME_NAME: "must be a DNS label that is also a WAMP realm name: lowercase letters, digits "
+               "and '-', at least 3 characters, starting with a letter and ending with a "
+               "letter or digit",
     r"^([01][0-9]|2[0-3]):[0-5][0-9]$": "must be a time of day HH:MM, 00:00 to 23:59",
     r"^([01][0-9]|2[0-4]):[0-5][0-9]$": "must be a time of day HH:MM, 00:00 to 24:00",
 }

@@ -29,7 +29,9 @@ class T:
     CLOCK_RESUME = "homesim.clock.resume"
     CLOCK_SET_SPEED = "homesim.clock.set_speed"
     CLOCK_STATUS = "homesim.clock.status"
+    CLOCK_SNAPSHOT = "homesim.clock.snapshot"
     LEDGER_STATUS = "homesim.ledger.status"
+    LEDGER_SNAPSHOT = "homesim.ledger.snapshot"
 
     @staticmethod
     def report(device: str) -> str:

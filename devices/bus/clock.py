@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from autobahn.wamp.exception import ApplicationError
@@ -45,6 +46,8 @@ from homesim.devices.bus.runtime import (
     rpc_args,
     topic_device,
 )
+from homesim.devices.bus.snapshot import SNAPSHOT_VERSION, write_snapshot
+from homesim.devices.kinds.base import NotRunning
 from homesim.schemas.manifest import Home
 
 log = logging.getLogger("homesim.clock")
@@ -62,12 +65,24 @@ class Clock:
 
     def __init__(self, home: Home, run_id: str, start: float, dt: float, ticks: int,
                  speed: str, timeout: float, window: int | None = None,
-                 startup_timeout: float = 120.0, emit: Any = None) -> None:
+                 startup_timeout: float = 120.0, emit: Any = None,
+                 snapshot_every: int = 0, snapshot_dir: Path | None = None,
+                 restore: dict[str, Any] | None = None) -> None:
         self.home = home
         self.startup_timeout = startup_timeout
         self.protocol = ClockProtocol([d.name for d in home.spec.enabled()], run_id, start,
                                       dt, ticks, speed, timeout, window,
                                       wall0=time.monotonic())
+        #: a snapshot every this many windows into snapshot_dir (0: none)
+        self.snapshot_every = snapshot_every if snapshot_dir is not None else 0
+        self.snapshot_dir = snapshot_dir
+        self.snapshots = 0
+        self._snapshot_asked = False
+        if restore is not None:  # continue where the snapshot was taken
+            self.protocol.window = int(restore["window"])
+            self.protocol.tick = int(restore["tick"])
+            self.protocol.energy = {str(k): float(v)
+                                    for k, v in dict(restore.get("energy", {})).items()}
         self._waiting: tuple[int, defer.Deferred] | None = None
         self._resume: defer.Deferred | None = None
         self._last_emit = 0.0
@@ -115,6 +130,14 @@ class Clock:
     def rpc_status(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         return self.status()
 
+    def rpc_snapshot(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Ask for a home snapshot at the next window boundary (manager)."""
+        if self.snapshot_dir is None:
+            raise NotRunning("this run keeps no snapshots (no snapshot folder)")
+        self._snapshot_asked = True
+        return {"scheduled": True, "after_window": self.protocol.window,
+                "folder": str(self.snapshot_dir)}
+
     # ---------------------------------------------------------------- bus
     def on_join(self, bus: Bus) -> Any:
         self.bus = bus
@@ -128,7 +151,8 @@ class Clock:
               bus.register(T.CLOCK_PAUSE, self.rpc_pause),
               bus.register(T.CLOCK_RESUME, self.rpc_resume),
               bus.register(T.CLOCK_SET_SPEED, self.rpc_set_speed),
-              bus.register(T.CLOCK_STATUS, self.rpc_status)]
+              bus.register(T.CLOCK_STATUS, self.rpc_status),
+              bus.register(T.CLOCK_SNAPSHOT, self.rpc_snapshot)]
         d = defer.gatherResults(ds, consumeErrors=True)
         if not self._started:
             self._started = True
@@ -213,6 +237,11 @@ class Clock:
                     self._finish(outcome)
                     return
                 yield self._sleep(p.pacing_delay(time.monotonic()))  # pace its end too
+                due = self.snapshot_every and p.window % self.snapshot_every == 0
+                if (due or self._snapshot_asked) and self.snapshot_dir is not None \
+                        and p.tick < p.ticks_total:
+                    self._snapshot_asked = False
+                    yield self.take_snapshot()
                 self._progress()
         except Exception as exc:  # noqa: BLE001
             log.exception("clock failed")
@@ -234,6 +263,38 @@ class Clock:
             self.metrics.window(outcome.n, p.start + p.tick * p.dt,
                                 time.monotonic() - published)
         return outcome
+
+    @defer.inlineCallbacks
+    def take_snapshot(self) -> Any:
+        """Snapshot every device and the ledger now (between two windows) into
+        ``snapshot_dir`` (see :mod:`homesim.devices.bus.snapshot`); the path."""
+        p = self.protocol
+        names = list(p.devices)
+        assert self.bus is not None and self.snapshot_dir is not None
+        t0 = time.monotonic()
+        replies = yield defer.gatherResults(
+            [self.bus.call(T.rpc(n, "snapshot")) for n in names]
+            + [self.bus.call(T.LEDGER_SNAPSHOT)], consumeErrors=True)
+        devices = {}
+        manifest = self.home.model_dump(mode="json")
+        by_name = {d["name"]: d for d in manifest["spec"]["devices"]}
+        for n, rep in zip(names, replies, strict=False):
+            if not isinstance(rep, dict) or "saved" not in rep:
+                raise RuntimeError(f"snapshot of {n}: no saved state in its reply")
+            devices[n] = {"kind": rep["kind"], "properties": rep["properties"],
+                          "state": rep["saved"]}
+            by_name[n]["properties"] = rep["properties"]
+        doc = {"version": SNAPSHOT_VERSION, "run": p.run_id,
+               "home": self.home.metadata.name, "window": p.window, "tick": p.tick,
+               "sim_time": p.start + p.tick * p.dt, "speed": p.speed,
+               "energy": dict(p.energy), "manifest": manifest, "devices": devices,
+               "ledger": replies[-1]}
+        path = write_snapshot(self.snapshot_dir, doc)
+        self.snapshots += 1
+        self._emit({"event": "snapshot", "path": str(path), "window": p.window,
+                    "tick": p.tick, "seconds": time.monotonic() - t0,
+                    "bytes": path.stat().st_size})
+        return path
 
     def _progress(self) -> None:
         p = self.protocol

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from homesim.devices.bus.store import LedgerStore, Meter
+from homesim.devices.bus.store import LedgerError, LedgerStore, Meter
 from homesim.schemas.manifest import EXTERNAL_NODES
 from homesim.schemas.registry import REGISTRY, KindDescriptor
 from homesim.schemas.units import J_PER_KWH, S_PER_H
@@ -274,8 +274,6 @@ def read_totals(store: LedgerStore, roles: Roles | None = None, tick0: int | Non
     """
     run = store.run()
     if run is None:
-        from homesim.devices.bus.store import LedgerError
-
         raise LedgerError("the ledger has no run row")
     roles = roles or Roles.of(store.kinds())
     span = store.settled_span()

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from homesim.devices.bus.figures import Roles, Totals, headline, window_totals
+from homesim.devices.bus.figures import Roles, Totals, headline, read_totals, window_totals
 from homesim.devices.bus.metrics import LedgerMetrics
 from homesim.devices.bus.runtime import (
     CLOCK_AUTHID,
@@ -111,7 +111,8 @@ class Ledger:
     """Books packets and balances of one run into ``db_path`` (see module docstring)."""
 
     def __init__(self, home: Home, run_id: str, db_path: Path, start: float, dt: float,
-                 ticks: int, summary_path: Path | None = None) -> None:
+                 ticks: int, summary_path: Path | None = None,
+                 restore: dict[str, Any] | None = None) -> None:
         self.home = home
         self.run_id = run_id
         self.start = start
@@ -165,6 +166,35 @@ class Ledger:
         self.wall0 = time.monotonic()
         self._finalized = False
         self.metrics = LedgerMetrics(home.metadata.name)
+        if restore is not None:
+            self._restore(int(restore["window"]), int(restore["tick"]))
+
+    def _restore(self, window: int, tick: int) -> None:
+        """Continue from a snapshot at ``window`` / ``tick``: what this ledger file booked
+        from there on is forgotten (it is booked again) and the running totals are read
+        back from what stays (a fork's fresh file has none: its totals start at zero)."""
+        with self.store.transaction():
+            self.store.truncate_from(window, tick)
+        self.current = window
+        self.ticks_booked = tick
+        self.booked = len(self.store.settled_windows())
+        self.flow_totals = dict(self.store.flow_totals())
+        for node, b in self.store.node_balances().items():
+            self.node_in[node] = b.energy_in
+            self.node_residual[node] = b.residual
+            if b.max_abs_residual > self.worst_abs[0]:
+                self.worst_abs = (b.max_abs_residual, node, -1)
+        for key, (total, mn, mx) in self.store.metric_totals().items():
+            self.metric_totals[key] = total
+            self.metric_min[key] = mn
+            self.metric_max[key] = mx
+        if self.booked:
+            self.totals = read_totals(self.store, self.roles)
+
+    def snapshot(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The ``homesim.ledger.snapshot`` reply: where the ledger stands (between windows)."""
+        return {"window": self.current, "tick": self.ticks_booked, "windows": self.booked,
+                "dropped": dict(self.dropped)}
 
     # ---------------------------------------------------------------- bus
     def on_join(self, bus: Bus) -> Any:
@@ -177,6 +207,7 @@ class Ledger:
             bus.subscribe(T.SETTLE, self._on_settle, sender=claimed("device")),
             bus.subscribe(T.FINISHED, self._on_finished, sender=CLOCK_AUTHID),
             bus.register(T.LEDGER_STATUS, self.status),
+            bus.register(T.LEDGER_SNAPSHOT, self.snapshot),
             *(bus.register(T.meter(flat), self._meter_of(flat))
               for flat in self.flats),
         ], consumeErrors=True)

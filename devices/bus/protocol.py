@@ -382,6 +382,7 @@ class DeviceProtocol:
         self.finished = False
         self.last_window = -1  # highest window opened
         self.floor = 0  # windows below are forgotten
+        self.start_tick: int | None = None  # the first window's tick0 after a restore
         #: window -> publisher -> the flows of its packet message that concern this device
         self.packets: dict[int, dict[str, _Packets]] = {}
         self._opened_at: dict[int, float | None] = {}
@@ -436,7 +437,9 @@ class DeviceProtocol:
             prev = self.windows.get(self.last_window)
             if cw.window != self.last_window + 1 or (prev is not None and (
                     cw.tick0 != prev.tick0 + prev.n or cw.run != prev.run
-                    or cw.dt != prev.dt or cw.start != prev.start)):
+                    or cw.dt != prev.dt or cw.start != prev.start)) or (
+                    prev is None and self.start_tick is not None
+                    and cw.tick0 != self.start_tick):
                 log.warning("ignored window %d at tick %d: the next window is %d at tick %s",
                             cw.window, cw.tick0, self.last_window + 1,
                             prev.tick0 + prev.n if prev is not None else "?")
@@ -622,10 +625,23 @@ class DeviceProtocol:
         return {"name": name, "value": value, "effective": "next window"}
 
     def snapshot(self) -> dict[str, Any]:
-        """The ``snapshot`` reply: properties (pending ones included), state, clock view."""
+        """The ``snapshot`` reply: properties (pending ones included), state (for people),
+        ``saved`` (the complete state, :meth:`DeviceShell.dump_state`, for a restore), the
+        last window settled and the clock view."""
         props = (self.pending_props or self.shell.props).model_dump(mode="json")
+        settled = max(self.settled) if self.settled else self.floor - 1
         return {"device": self.name, "kind": self.shell.kind, "properties": props,
-                "state": self.shell.state(), "clock": dict(self.clock_view)}
+                "state": self.shell.state(), "saved": self.shell.dump_state(),
+                "settled_window": settled, "clock": dict(self.clock_view)}
+
+    def start_at(self, window: int, tick: int) -> None:
+        """Continue a run from a snapshot: the next window is ``window``, at ``tick`` (the
+        shell's state is loaded by the caller). Raises ValueError for negative values."""
+        if window < 0 or tick < 0:
+            raise ValueError(f"cannot start at window {window}, tick {tick}")
+        self.last_window = window - 1
+        self.floor = window
+        self.start_tick = tick
 
     # -------------------------------------------------------------- phases
     def _pump(self, out: list[DeviceAction]) -> None:

@@ -372,6 +372,20 @@ class LedgerStore:
             raise LedgerError(str(exc)) from exc
 
     # ------------------------------------------------------------ writes
+    def truncate_from(self, window: int, tick: int) -> None:
+        """Forget everything booked from window ``window`` / tick ``tick`` on (a run resumed
+        from a snapshot books it again). Call inside :meth:`transaction`."""
+        for sql, arg in (("DELETE FROM packet WHERE tick >= ?", tick),
+                         ("DELETE FROM event WHERE tick >= ?", tick),
+                         ("DELETE FROM series WHERE tick >= ?", tick),
+                         ("DELETE FROM node_balance WHERE window_index >= ?", window),
+                         ("DELETE FROM device_metric WHERE window_index >= ?", window),
+                         ("DELETE FROM settled_window WHERE window_index >= ?", window)):
+            try:
+                self.db.execute(sql, (arg,))
+            except sqlite3.Error as exc:
+                raise LedgerError(f"cannot truncate the ledger: {exc}") from exc
+
     def write_run(self, run_id: str, home: str, start: float, dt: float, ticks: int,
                   manifest: str, created_at: str | None = None) -> None:
         """Write (or replace) the run row.

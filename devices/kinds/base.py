@@ -14,12 +14,14 @@ waiting for packets. Shells never do I/O; they are testable without a router.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from homesim.devices.kinds.persist import STATE_VERSION, decode, encode, persisted_types
 from homesim.schemas.manifest import Home, validation_errors
 from homesim.schemas.registry import REGISTRY, KindDescriptor
 from homesim.schemas.reports import KindReport
@@ -130,6 +132,10 @@ class NotAuthorized(HomesimError):
     uri = "homesim.error.not_authorized"
 
 
+class NotRunning(HomesimError):
+    uri = "homesim.error.not_running"
+
+
 @dataclass(frozen=True)
 class Window:
     """One clock window: ticks ``tick0 … tick0+n-1`` of ``dt`` seconds.
@@ -198,6 +204,9 @@ class DeviceShell:
     """
 
     kind: ClassVar[str] = ""
+    #: Attributes that change during a run (saved by :meth:`dump_state`); their types are
+    #: the class annotations if declared, else those of the values after ``setup()``.
+    persist: ClassVar[tuple[str, ...]] = ()
 
     @property
     def descriptor(self) -> KindDescriptor:
@@ -285,8 +294,75 @@ class DeviceShell:
         return SettleResult()
 
     def state(self) -> dict[str, Any]:
-        """Current state for ``snapshot`` (JSON-able)."""
+        """Current state for people (``get``, ``snapshot``, metrics; JSON-able)."""
         return {}
+
+    # ---------------------------------------------------------------- saved state
+    def dump_state(self) -> dict[str, Any]:
+        """Complete mutable state at a window boundary (after a settle, before the next
+        report): JSON values only (str/int/float/bool/None/list/dict; numpy arrays as lists;
+        floats as Python floats, which ``json.dumps``/``json.loads`` round-trip exactly;
+        NaN/±inf as the strings ``"nan"``/``"inf"``/``"-inf"``), with ``"kind"`` and
+        ``"version"``.
+
+        The default writes the attributes named in :attr:`persist` (see
+        :mod:`homesim.devices.kinds.persist`); a kind whose state lives elsewhere overrides
+        this and :meth:`load_state`. Properties are not part of it (they are saved
+        separately); what ``setup()`` derives from them is rebuilt.
+
+        Raises
+        ------
+        TypeError
+            If a persisted attribute holds something that is not plain data.
+        """
+        out: dict[str, Any] = {"kind": self.kind, "version": STATE_VERSION}
+        for name in self.persist:
+            out[name] = encode(getattr(self, name), f"{self.kind}: {name}")
+        return out
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`dump_state` gave, on a freshly constructed shell of the same
+        manifest (after ``setup()``). Nothing is changed unless every field fits.
+
+        Raises
+        ------
+        ValueError
+            Naming the field, if the state does not fit: not a mapping, another kind or
+            version, a missing or unexpected field, a value of the wrong type or shape, a
+            non-finite number where none is allowed.
+        """
+        if not isinstance(state, Mapping):
+            raise ValueError(f"{self.name}: a saved state is a mapping, not "
+                             f"{type(state).__name__}")
+        if state.get("kind") != self.kind:
+            raise ValueError(f"{self.name}: kind: the state of a {state.get('kind')!r} "
+                             f"cannot be loaded into a {self.kind}")
+        version = state.get("version")
+        if version != STATE_VERSION or isinstance(version, bool):
+            raise ValueError(f"{self.name}: version: {version!r} is not {STATE_VERSION}")
+        names = tuple(self.persist)
+        extra = [k for k in state if k not in ("kind", "version", *names)]
+        if extra:
+            raise ValueError(f"{self.name}: {extra[0]}: not part of a {self.kind}'s state "
+                             f"(fields: {', '.join(names) or 'none'})")
+        missing = [k for k in names if k not in state]
+        if missing:
+            raise ValueError(f"{self.name}: {missing[0]}: missing from the state")
+        types = persisted_types(type(self))
+        values = {}
+        for name in names:
+            try:
+                values[name] = decode(state[name], types.get(name),
+                                      getattr(self, name, None), name)
+            except ValueError as exc:
+                raise ValueError(f"{self.name}: {exc}") from None
+        self.check_state(values)
+        for name, value in values.items():
+            setattr(self, name, value)
+
+    def check_state(self, values: dict[str, Any]) -> None:
+        """Refuse decoded state values that cannot be (e.g. a negative stored energy): raise
+        ValueError naming the field. Called by :meth:`load_state` before anything is set."""
 
     # ---------------------------------------------------------------- properties
     @property

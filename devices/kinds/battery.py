@@ -17,6 +17,8 @@ class BatteryShell(DeviceShell):
     """
 
     kind = "battery"
+    persist = ("energy",)
+    energy: float  # stored energy at the end of the last settled window [J]
 
     def setup(self) -> None:
         p = self.props
@@ -47,6 +49,10 @@ class BatteryShell(DeviceShell):
         self.energy = float(stored[-1])
         return SettleResult(stored0=e0, stored=stored, losses=losses,
                             metrics={"soc": stored / p.capacity})
+
+    def check_state(self, values: dict[str, Any]) -> None:
+        if values["energy"] < 0:
+            raise ValueError(f"{self.name}: energy: {values['energy']!r} J is negative")
 
     def state(self) -> dict[str, Any]:
         return {"energy": self.energy, "soc": self.energy / self.props.capacity}

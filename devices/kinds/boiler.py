@@ -22,6 +22,8 @@ class BoilerShell(DeviceShell):
     against its own efficiency curve and books the gas cost."""
 
     kind = "boiler"
+    persist = ("totals",)
+    totals: dict[str, float]  # heat, gas [J] and cost [currency] so far
 
     def setup(self) -> None:
         p = self.props

@@ -18,6 +18,8 @@ class BufferShell(DeviceShell):
     with the same pure step and reports stored energy and temperature."""
 
     kind = "buffer"
+    persist = ("energy",)
+    energy: float  # heat stored above t_min at the end of the last settled window [J]
 
     def setup(self) -> None:
         p = self.props
@@ -42,6 +44,10 @@ class BufferShell(DeviceShell):
         return SettleResult(stored0=e0, stored=stored,
                             metrics={"soc": stored / self.tank.capacity,
                                      "temp": np.asarray(self.tank.temperature(stored))})
+
+    def check_state(self, values: dict[str, Any]) -> None:
+        if values["energy"] < 0:
+            raise ValueError(f"{self.name}: energy: {values['energy']!r} J is negative")
 
     def state(self) -> dict[str, Any]:
         return {"energy": self.energy, "soc": self.energy / self.tank.capacity,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -20,6 +20,22 @@ from homesim.schemas.generated.kinds import EvChargerReport
 
 SESSION_FIELDS = ("arrival_tick", "departure_tick", "remaining", "capacity", "soc_start",
                   "unmet_tick")
+
+
+class ChargerTotals(TypedDict):
+    """What a charger has booked so far."""
+
+    electricity: float  # drawn from the inverter [J]
+    delivered: float  # into cars [J]
+    unmet: float  # still wanted by cars when they left [J]
+    sessions: int  # sessions ended
+
+
+class ChargerLast(TypedDict):
+    """The end of the last settled window."""
+
+    connected: bool
+    soc: float | None  # the connected car's state of charge (None: no car)
 
 
 def report_sessions(rep: EvChargerReport) -> tuple[ChargePoint, list[ActiveSession]]:
@@ -43,6 +59,12 @@ class EvChargerShell(DeviceShell):
     energy it still wanted (unmet)."""
 
     kind = "ev_charger"
+    persist = ("ev_state", "totals", "last")
+    #: {arrival [s since epoch]: energy still wanted [J]} of the car connected at the end of
+    #: the last settled window (what :func:`window_sessions` carries to the next window)
+    ev_state: dict[float, float]
+    totals: ChargerTotals
+    last: ChargerLast
 
     def setup(self) -> None:
         p = self.props
@@ -51,9 +73,9 @@ class EvChargerShell(DeviceShell):
         self.inverter = self.device_of("inverter")
         self._win: dict[int, list[ActiveSession]] = {}
         if not hasattr(self, "ev_state"):
-            self.ev_state: dict[float, float] = {}
+            self.ev_state = {}
             self.totals = {"electricity": 0.0, "delivered": 0.0, "unmet": 0.0, "sessions": 0}
-            self.last: dict[str, Any] = {"connected": False, "soc": None}
+            self.last = {"connected": False, "soc": None}
 
     def sessions(self, t_from: float, t_to: float) -> list[Any]:
         """Sessions overlapping ``[t_from, t_to)``."""
@@ -96,6 +118,12 @@ class EvChargerShell(DeviceShell):
         return SettleResult(losses=elec, metrics={
             "delivered": r["delivered"], "unmet": r["unmet"], "connected": r["connected"],
             "charger_loss": r["losses"], "p": elec / window.dt})
+
+    def check_state(self, values: dict[str, Any]) -> None:
+        for arrival, remaining in values["ev_state"].items():
+            if remaining < 0:
+                raise ValueError(f"{self.name}: ev_state.{arrival!r}: {remaining!r} J is "
+                                 "negative")
 
     def state(self) -> dict[str, Any]:
         return {**self.totals, **self.last}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -27,6 +27,22 @@ SETPOINT_OFF = -100.0
 #: occupancy: at home and awake / asleep / away).
 GAIN_FACTOR = {"comfort": 1.0, "eco": 0.5, "away": 0.2, "off": 0.2}
 HEAT = "heat"
+
+
+class FlatTotals(TypedDict):
+    """What a flat has booked so far."""
+
+    heat: float  # delivered by the heat node [J]
+    degree_hours: float  # below the setpoint [K·h]
+    solar: float  # solar gains [J]
+    internal: float  # internal gains [J]
+
+
+class FlatLast(TypedDict):
+    """The end of the last settled window."""
+
+    temp_room: float  # [°C]
+    setpoint: float | None  # [°C] (None before the first window)
 
 
 def zone_params(props: Any) -> tuple[Any, list[Element]]:
@@ -75,6 +91,10 @@ class FlatShell(DeviceShell):
     """
 
     kind = "flat"
+    persist = ("theta_m", "totals", "last")
+    theta_m: float  # mass node temperature at the end of the last settled window [°C]
+    totals: FlatTotals
+    last: FlatLast
 
     def setup(self) -> None:
         self.ctx = home_context(self.home)
@@ -86,7 +106,7 @@ class FlatShell(DeviceShell):
         if not hasattr(self, "theta_m"):
             self.theta_m = float(self.props.temp_initial)
             self.totals = {"heat": 0.0, "degree_hours": 0.0, "solar": 0.0, "internal": 0.0}
-            self.last = {"temp_room": float(self.props.temp_initial)}
+            self.last = {"temp_room": float(self.props.temp_initial), "setpoint": None}
         self._win: dict[int, dict[str, np.ndarray]] = {}
 
     def boundary(self, window: Window, weather: WeatherReport,
@@ -156,6 +176,6 @@ class FlatShell(DeviceShell):
                                      "setpoint": sp, "heat": heat, "degree_hours": dh})
 
     def state(self) -> dict[str, Any]:
-        return {"temp_room": self.last.get("temp_room"), "temp_mass": self.theta_m,
-                "setpoint": self.last.get("setpoint"), "energy_heat": self.totals["heat"],
+        return {"temp_room": self.last["temp_room"], "temp_mass": self.theta_m,
+                "setpoint": self.last["setpoint"], "energy_heat": self.totals["heat"],
                 "degree_hours": self.totals["degree_hours"]}

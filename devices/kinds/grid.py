@@ -27,6 +27,10 @@ class GridShell(DeviceShell):
     """
 
     kind = "grid"
+    persist = ("cost_total", "import_total", "export_total")
+    cost_total: float  # net cost so far [currency]
+    import_total: float  # [J]
+    export_total: float  # [J]
 
     def setup(self) -> None:
         self.ctx = home_context(self.home)

@@ -50,6 +50,13 @@ class HeatNodeShell(DeviceShell):
     needs (``el:<heat pump>`` [J]). Keeps a virtual heat meter per flat."""
 
     kind = "heat_node"
+    persist = ("meters", "totals", "last_choice", "choice_ticks")
+    meters: dict[str, float]  # heat delivered to each flat so far [J]
+    totals: dict[str, float]  # unmet heat and distribution losses so far [J]
+    #: the broker's last heat source ("" before the first choice): an event is published
+    #: when it changes, so it decides what the next window publishes
+    last_choice: str
+    choice_ticks: dict[str, int]  # ticks per heat source chosen by the broker
 
     def setup(self) -> None:
         self.flats = self.devices_of("flat")
@@ -76,7 +83,7 @@ class HeatNodeShell(DeviceShell):
             self.meters = {f: 0.0 for f in self.flats}
             self.totals = {"unmet": 0.0, "distribution_loss": 0.0}
             self.last_choice = ""
-            self.choice_ticks: dict[str, int] = {}
+            self.choice_ticks = {}
 
     def report(self, window: Window, inputs: dict[str, Any]) -> KindReport:
         n = window.n

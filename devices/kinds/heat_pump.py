@@ -22,6 +22,8 @@ class HeatPumpShell(DeviceShell):
     the window: no joule is dropped silently)."""
 
     kind = "heat_pump"
+    persist = ("totals",)
+    totals: dict[str, float]  # heat and electricity so far [J]
 
     def setup(self) -> None:
         p = self.props

@@ -53,6 +53,8 @@ class InverterShell(DeviceShell):
     """
 
     kind = "inverter"
+    persist = ("totals",)
+    totals: dict[str, float]  # PV AC and conversion losses so far [J]
 
     def setup(self) -> None:
         p = self.props

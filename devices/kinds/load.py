@@ -19,6 +19,7 @@ class LoadShell(DeviceShell):
     """
 
     kind = "load"
+    persist = ("served_total", "unserved_total")  # [J] so far (dump_state/load_state)
 
     def setup(self) -> None:
         self.ctx = home_context(self.home)

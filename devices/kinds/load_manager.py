@@ -32,6 +32,9 @@ class LoadManagerShell(DeviceShell):
     electricity (``el:<charger>`` [J])."""
 
     kind = "load_manager"
+    persist = ("totals", "per_charger")
+    totals: dict[str, float]  # energy throttled and allocated so far [J]
+    per_charger: dict[str, dict[str, float]]  # the same per charger [J]
 
     def setup(self) -> None:
         self.chargers = self.devices_of("ev_charger")

@@ -26,6 +26,7 @@ class PvShell(DeviceShell):
     """
 
     kind = "pv"
+    persist = ("energy_dc",)  # DC delivered so far [J] (dump_state/load_state)
 
     def setup(self) -> None:
         p = self.props

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["CalendarSeries"]
+__all__ = ["CalendarSeries", "UncoveredError", "YearTable"]
 
 _DAY = 86400
 
@@ -150,4 +150,186 @@ class CalendarSeries:
         frac = rem / self.slot
         v0 = self.values_at(q0)
         v1 = self.values_at(q0 + 1)
+        return np.where(frac == 0.0, v0, v0 + (v1 - v0) * frac)
+
+
+def _is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _slots_of_year(year: int, per_day: int) -> int:
+    return (366 if _is_leap(year) else 365) * per_day
+
+
+def _year_start_slot(year: int, per_day: int) -> int:
+    """Slot number (since 1970-01-01) of 1 January 00:00 of ``year``."""
+    day = np.datetime64(f"{year:04d}-01-01", "D").astype("int64")
+    return int(day) * per_day
+
+
+def _leap_adjusted(v: np.ndarray, source: int, target: int, per_day: int) -> np.ndarray:
+    """A calendar year's slot values moved onto another year: 29 February is dropped for a
+    common year, and repeats 28 February for a leap year."""
+    feb29 = 59 * per_day  # first slot of 29 February (of 1 March in a common year)
+    if _is_leap(source) == _is_leap(target):
+        return v
+    if _is_leap(source):
+        return np.concatenate((v[:feb29], v[feb29 + per_day:]))
+    return np.concatenate((v[:feb29], v[feb29 - per_day:feb29], v[feb29:]))
+
+
+class UncoveredError(ValueError):
+    """A time the records of a series do not cover (and no complete year can stand in)."""
+
+
+class YearTable:
+    """A regular series of records, laid on calendar years of a fixed-offset local time.
+
+    Records are rates (e.g. [W], [W/m^2], [°C]) constant over their slot. A calendar year
+    the records cover completely is used as it is. For any other year, the records are used
+    where they exist, and the rest comes from the same time of year of a complete year of the
+    records (the complete years in turn, ``year - first_complete`` modulo their number;
+    29 February is dropped for a common year and repeats 28 February for a leap year). So a
+    typical year (one complete year) stands for every year, and a multi-year file is used as
+    it is within its span. Without any complete year, a time the records do not cover raises
+    :class:`UncoveredError`.
+
+    Parameters
+    ----------
+    slot : int
+        Record length [s]; must divide a day.
+    starts_local : array_like of int
+        Start of each record's slot, seconds since local 1970-01-01 00:00 of the table's
+        frame (``utc + offset``) [s]; multiples of ``slot``, unique.
+    values : array_like
+        One finite value per record [rate].
+    offset : float
+        The frame's local time minus UTC [s] (calendar years are years of this frame).
+
+    Raises
+    ------
+    ValueError
+        If ``slot`` does not divide a day, a start is not a multiple of ``slot``, starts
+        repeat, or the shapes differ.
+    """
+
+    def __init__(self, slot: int, starts_local: np.ndarray, values: np.ndarray,
+                 offset: float = 0.0) -> None:
+        if slot <= 0 or _DAY % slot:
+            raise ValueError(f"slot: must divide a day, got {slot} s")
+        s = np.asarray(starts_local, dtype="int64")
+        v = np.asarray(values, dtype=float)
+        if s.shape != v.shape or s.ndim != 1:
+            raise ValueError("starts and values must be 1-d arrays of one length")
+        if np.any(s % slot):
+            raise ValueError(f"record starts must be multiples of the slot ({slot} s)")
+        self.slot = int(slot)
+        self.offset = float(offset)
+        self._per_day = _DAY // self.slot
+        q = s // self.slot
+        if np.unique(q).size != q.size:
+            raise ValueError("records repeat a time")
+        day = np.floor_divide(q, self._per_day)
+        year = day.astype("datetime64[D]").astype("datetime64[Y]").astype("int64") + 1970
+        self._years: dict[int, np.ndarray] = {}
+        for y in np.unique(year):
+            sel = year == y
+            arr = np.full(_slots_of_year(int(y), self._per_day), np.nan)
+            arr[q[sel] - _year_start_slot(int(y), self._per_day)] = v[sel]
+            self._years[int(y)] = arr
+        self.complete = tuple(sorted(y for y, a in self._years.items()
+                                     if not np.isnan(a).any()))
+        self._cache: dict[int, np.ndarray] = {}
+        self._values = CalendarSeries(self.slot, lambda y: np.nan_to_num(self.year_values(y)))
+        self._covered = CalendarSeries(
+            self.slot, lambda y: np.isfinite(self.year_values(y)).astype(float))
+
+    @property
+    def years(self) -> tuple[int, ...]:
+        """Calendar years (of the frame) holding at least one record."""
+        return tuple(sorted(self._years))
+
+    def year_values(self, year: int) -> np.ndarray:
+        """Slot values of a calendar year of the frame (NaN where nothing covers it)."""
+        if year in self._cache:
+            return self._cache[year]
+        own = self._years.get(year)
+        if own is not None and year in self.complete:
+            out = own
+        elif self.complete:
+            src = self.complete[(year - self.complete[0]) % len(self.complete)]
+            out = _leap_adjusted(self._years[src], src, year, self._per_day)
+            if own is not None:
+                out = np.where(np.isnan(own), out, own)
+        else:
+            out = own if own is not None else np.full(_slots_of_year(year, self._per_day),
+                                                      np.nan)
+        self._cache[year] = out
+        return out
+
+    def _local(self, t: np.ndarray) -> np.ndarray:
+        return np.atleast_1d(np.asarray(t, dtype=float)) + self.offset
+
+    def _uncovered(self, s_local: float) -> UncoveredError:
+        when = np.datetime64(int(np.floor(s_local - self.offset)), "s")
+        return UncoveredError(f"no record covers {when} UTC (the records cover "
+                              f"{self._span()}; no complete calendar year stands in)")
+
+    def _span(self) -> str:
+        first, last = min(self._years), max(self._years)
+        return f"parts of {first}" + ("" if first == last else f" to {last}")
+
+    def integral(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``∫ rate dt`` over ``[a, b)`` (UTC seconds) [rate·s].
+
+        Raises
+        ------
+        UncoveredError
+            If part of an interval is covered by no record.
+        """
+        s_a, s_b = self._local(a), self._local(b)
+        total, _, _ = self._values.integral(s_a, s_b)
+        if not self.complete:
+            cov, _, _ = self._covered.integral(s_a, s_b)
+            bad = cov < (s_b - s_a) * (1.0 - 1e-9)
+            if np.any(bad):
+                raise self._uncovered(float(s_a[np.flatnonzero(bad)[0]]))
+        return total
+
+    def mean(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Mean rate over ``[a, b)`` (UTC seconds); exactly the record inside one slot.
+
+        Raises
+        ------
+        UncoveredError
+            If part of an interval is covered by no record.
+        """
+        s_a, s_b = self._local(a), self._local(b)
+        if not self.complete:
+            self.integral(a, b)  # coverage check
+        return self._values.mean(s_a, s_b)
+
+    def interp_midpoints(self, t: np.ndarray) -> np.ndarray:
+        """Linear interpolation at instants ``t`` (UTC seconds), each record placed at the
+        midpoint of its slot; at the edge of the records (no complete year), the nearest
+        record holds.
+
+        Raises
+        ------
+        UncoveredError
+            If neither neighbouring record exists.
+        """
+        s = self._local(t)
+        if self.complete:
+            return self._values.interp_midpoints(s)
+        q0, rem = self._values._locate(s - 0.5 * self.slot)
+        frac = rem / self.slot
+        c0 = self._covered.values_at(q0) > 0
+        c1 = self._covered.values_at(q0 + 1) > 0
+        bad = ~(c0 | c1)
+        if np.any(bad):
+            raise self._uncovered(float(s[np.flatnonzero(bad)[0]]))
+        v0 = self._values.values_at(q0)
+        v1 = self._values.values_at(q0 + 1)
+        v0, v1 = np.where(c0, v0, v1), np.where(c1, v1, v0)
         return np.where(frac == 0.0, v0, v0 + (v1 - v0) * frac)

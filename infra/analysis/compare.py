@@ -203,8 +203,8 @@ def _rows(runs: list[RunSeries]) -> list[KpiRow]:
             vals.append(None if v is None or not math.isfinite(v) else float(v))
         base = vals[0]
         deltas = [None if v is None or base is None else v - base for v in vals]
-        if key in ("net_cost",) and len({r.currency for r in runs}) > 1:
-            deltas = [None] * len(vals)
+        if key == "net_cost" and len({r.currency for r in runs}) > 1:
+            deltas = [None] * len(vals)   # no difference between two currencies
         rows.append(KpiRow(key, label, unit, vals, deltas))
     return rows
 

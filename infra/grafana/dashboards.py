@@ -73,6 +73,16 @@ def home_overview() -> dict[str, Any]:
                w=12, unit="dateTimeAsIso"),
         _panel(8, "Speed (simulated s per wall s; 0 = max)", "stat",
                [_target(f"homesim_speed_factor{{{h}}}", "speed")], 12, 24, w=12),
+        # the headline figures (homesim.devices.bus.figures; the same as summary.json)
+        _panel(9, "Self-sufficiency and self-consumption (Luthander et al. 2015)", "stat",
+               [_target(f'homesim_run_ratio{{{h}, quantity=~"self_.*"}}', "{{quantity}}")],
+               0, 32, w=8, unit="percentunit"),
+        _panel(10, "Load (every consumer), PV AC, grid import and export", "stat",
+               [_target(f'homesim_run_energy_joules{{{h}, quantity=~"load|pv_ac|grid_.*"}}'
+                        " / 3.6e6", "{{quantity}}")], 8, 32, w=10, unit="kwatth"),
+        _panel(11, "Peak import", "stat",
+               [_target(f'homesim_run_power_watts{{{h}, quantity="peak_import"}}',
+                        "peak import")], 18, 32, w=6, unit="watt"),
     ]
     return _dashboard("homesim-home", "homesim · home overview", panels,
                       [_var("home", "label_values(homesim_sim_time_seconds, home)", "Home")])

@@ -143,12 +143,16 @@ def _device_role(name: str) -> dict[str, Any]:
     ])
 
 
-def access_plan(home: Home, *, tap: bool = False) -> AccessPlan:
+def access_plan(home: Home, *, tap: bool = False,
+                authenticator: str | None = None) -> AccessPlan:
     """The principals and roles of ``home``'s realm (see the module docstring).
 
     Every enabled and disabled device gets a principal (a disabled device switched on later
     can join without a new configuration). Residents exist for the flats of a Block (devices
     that carry ``flat``). ``tap`` adds the ``tap`` principal (role ``viewer``).
+    ``authenticator`` (a procedure URI: an external dynamic authenticator, Helm's
+    ``auth.authenticator.procedure``) adds the principal ``authenticator``, whose role may
+    register that one procedure and nothing else.
     """
     devices = list(home.spec.devices)
     names = [d.name for d in devices]
@@ -166,7 +170,8 @@ def access_plan(home: Home, *, tap: bool = False) -> AccessPlan:
         _perm(T.PACKETS, subscribe=True),
         _perm("homesim.device.", "prefix", subscribe=True),
         _perm("homesim.ledger.", "prefix", call=True),
-        *(_perm(rpc(n, "describe"), call=True) for n in names),  # who has joined
+        *(_perm(rpc(n, p), call=True)  # who has joined; home snapshots
+          for n in names for p in ("describe", "snapshot")),
     ]))
     roles.append(_role("ledger", [
         _perm("homesim.", "prefix", subscribe=True),
@@ -201,6 +206,9 @@ def access_plan(home: Home, *, tap: bool = False) -> AccessPlan:
             *(_perm(uri, subscribe=True) for n in members
               for uri in (T.report(n), T.events(n))),
         ]))
+    if authenticator:
+        principals.append(Principal("authenticator", "authenticator"))
+        roles.append(_role("authenticator", [_perm(authenticator, register=True)]))
     return AccessPlan(home.metadata.name, tuple(principals), tuple(roles))
 
 

@@ -1,11 +1,10 @@
 """The Crossbar node configuration of homesim's router (standard library only).
 
-Shared by :mod:`homesim.infra.router` (the router of ``homesim run``) and
-:mod:`homesim.infra.router.entry` (the router container's entry point, which runs with the
-router venv's Python, where homesim and its dependencies are not installed): keep this
-module free of anything but the standard library.
+Used by :mod:`homesim.infra.router` (the router of ``homesim run``) and by the operator,
+which renders each Home's router configuration into the Home's Secret (the router
+container's entry point, :mod:`homesim.infra.router.entry`, only reads that file).
 
-One router worker serves every realm. Two transports:
+One router worker serves the realm. Two transports:
 
 * WebSocket on ``/ws``, JSON + msgpack: wamp-cli (JSON only), browsers;
 * RawSocket, msgpack: devices.

@@ -311,6 +311,13 @@ class LedgerStatus(BaseModel):
     ] = None
 
 
+class LedgerSnapshot(BaseModel):
+    window: Annotated[int, Field(description='The next window to book.')]
+    tick: Annotated[int, Field(description='Ticks booked.')]
+    windows: Annotated[int, Field(description='Windows booked in this ledger file.')]
+    dropped: dict[str, int] | None = None
+
+
 class Flow(BaseModel):
     source: str
     sink: str
@@ -1447,6 +1454,16 @@ class LedgerStatusReplyPayload(RootModel[LedgerStatus]):
 
 class MeterReplyPayload(RootModel[Meter]):
     root: Meter
+
+
+class SnapshotScheduledReplyPayload(BaseModel):
+    scheduled: bool | None = None
+    after_window: int | None = None
+    folder: str | None = None
+
+
+class LedgerSnapshotReplyPayload(RootModel[LedgerSnapshot]):
+    root: LedgerSnapshot
 
 
 class ErrorPayload(RootModel[ErrorDetails]):

@@ -33,7 +33,8 @@ def test_bill_block_two_days(tmp_path):
     assert sorted(r["flat"] for r in rows[:-1]) == flats and rows[-1]["flat"] == "total"
     bills = {r["flat"]: {k: float(v) for k, v in r.items() if k not in ("flat", "currency")}
              for r in rows}
-    metered = math.fsum([s["cost"]["net"], *(b["cost"] for b in s["heat"]["boilers"].values())])
+    metered = math.fsum([s["cost"]["grid"], *(b["cost"] for b in s["heat"]["boilers"].values())])
+    assert s["cost"]["net"] == pytest.approx(metered, rel=1e-12)   # net cost: grid + gas
     billed = math.fsum(bills[f]["total"] for f in flats)
     assert billed == pytest.approx(metered, rel=1e-9)
     assert bills["total"]["total"] == pytest.approx(metered, rel=1e-9)

@@ -24,7 +24,8 @@ def test_live_changes_reach_the_running_device(tmp_path):
         new["spec"]["devices"][6]["properties"]["annual_kwh"] = 5000
         changes = live_changes(parse_home(data).spec, parse_home(new).spec)
         assert changes == [("weather", "cloud_cover", 0.3), ("house", "annual_kwh", 5000.0)]
-        ok, failed = push(changes, info["rs_url"], info["realm"])
+        op = (out / "secrets" / "operator").read_text().strip()  # the operator's credential
+        ok, failed = push(changes, info["rs_url"], info["realm"], "operator", op)
         assert failed == [] and len(ok) == 2
         res = call(out, "homesim.device.weather.get", '"cloud_cover"')
         assert res.returncode == 0 and json.loads(res.stdout)["value"] == 0.3
@@ -32,7 +33,13 @@ def test_live_changes_reach_the_running_device(tmp_path):
                     '"cloud_cover"', "2")
         assert bad.returncode == 1 and "homesim.error.invalid_argument" in bad.stderr
         # a device that is not there: the push reports it, nothing crashes
-        ok, failed = push([("nope", "x", 1)], info["rs_url"], info["realm"], timeout=15)
+        ok, failed = push([("nope", "x", 1)], info["rs_url"], info["realm"], "operator", op,
+                          timeout=15)
+        # the viewer's credential cannot push (it may not call set)
+        viewer = (out / "secrets" / "viewer").read_text().strip()
+        ok, failed = push([("weather", "cloud_cover", 0.1)], info["rs_url"], info["realm"],
+                          "viewer", viewer)
+        assert ok == [] and failed == [("weather", "cloud_cover", 0.1)]
         assert ok == [] and failed == [("nope", "x", 1)]
     finally:
         os.killpg(run.pid, signal.SIGINT)

@@ -90,7 +90,7 @@ def test_example_day_conserves_energy(tmp_path):
                                "carrier", "joules"}
     assert (pq["joules"] >= 0).all()
     html = (tmp_path / "run" / "report.html").read_text()
-    assert "Monthly energy per flow" in html and "pv-south" in html
+    assert "Energy on the AC bus by period" in html and "pv-south" in html
 
 
 def _device_pids(out_dir) -> dict[str, int]:

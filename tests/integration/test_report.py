@@ -94,6 +94,12 @@ def rendered_figures(dom: str) -> dict[str, int]:
     return out
 
 
+def _assert_png(p: Path) -> None:
+    data = p.read_bytes()
+    assert data[:8] == PNG_SIGNATURE, f"{p} is not a PNG"
+    assert len(data) > 10_000, f"{p} is only {len(data)} bytes"
+
+
 def _listed(page: Path) -> dict:
     text = page.read_text()
     m = re.search(r"<script type='application/json' id='homesim-figures'>(.*?)</script>", text,
@@ -128,8 +134,7 @@ def test_report_renders_every_figure(runs, chromium, name):
     if name == "ev-home":
         assert {"soc", "ev"} <= set(listed)
     for png in ("sankey", "energy", "power"):
-        data = (run_dir / "figures" / f"{png}.png").read_bytes()
-        assert data[:8] == PNG_SIGNATURE and len(data) > 10_000, png
+        _assert_png(run_dir / "figures" / f"{png}.png")
 
 
 def _consumers_received(db: Path) -> float:

@@ -77,7 +77,7 @@ def test_example_home_year_at_dt_60(tmp_path):
     import re
     import time
 
-    from .test_report import _assert_png, _dump_dom, find_chromium
+    from .test_report import _assert_png, _dump_dom, find_chromium, rendered_figures
 
     _, s = homesim_run(EXAMPLE, tmp_path / "year", "--until", "365d", "--dt", "60",
                        "--speed", "max", "--no-report", timeout=900)
@@ -89,9 +89,11 @@ def test_example_home_year_at_dt_60(tmp_path):
     took = time.perf_counter() - t0
     assert res.returncode == 0, res.stderr[-2000:]
     dom = _dump_dom(chromium, tmp_path / "year" / "report.html")
-    assert len(re.findall(r'class="plot-container plotly"', dom)) >= 6
-    assert 'class="sankey"' in dom and "Monthly energy per flow" in dom
-    for name in ("sankey", "monthly", "day"):
+    assert len(re.findall(r'class="plot-container plotly"', dom)) >= 5
+    drawn = rendered_figures(dom)
+    assert {"sankey", "energy", "power", "soc", "cost"} <= set(drawn), drawn
+    assert all(n > 0 for n in drawn.values()), drawn
+    for name in ("sankey", "energy", "power"):
         _assert_png(tmp_path / "year" / "figures" / f"{name}.png")
     print(f"report of the year (HTML + 3 PNGs): {took:.1f} s")
     assert s["complete"] and s["ticks"] == 525600

@@ -14,6 +14,7 @@ class KettleShell(DeviceShell):
     """Reports the energy it wants per tick [J]; end use is its loss."""
 
     kind = "kettle"
+    persist = ("served",)  # the generic dump/load: the type comes from the value (a float)
 
     def setup(self) -> None:
         self.inverter = self.device_of("inverter")
