@@ -210,6 +210,9 @@ def execute_run(home: Any, opts: Any, *, quiet: bool = False, json_out: bool = F
             print_summary(res.summary)
         except (KeyError, TypeError, ValueError) as exc:
             err.print(f"[yellow]summary.json is incomplete[/yellow] (no {escape(str(exc))})")
+    for rec in res.recoveries:
+        err.print(f"[yellow]recovered[/yellow] from {rec['snapshot']} (window {rec['window']}) "
+                  f"after {rec['process']} exited ({rec['exit']})")
     if res.ok:
         console.print(f"[green]✓[/green] {res.message} in {res.wall_seconds:.1f} s wall time; "
                       f"run folder: {res.run_dir}")

@@ -10,7 +10,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from homesim.schemas.manifest import Home, ManifestError, load_any, with_simulation
+from homesim.schemas.manifest import (
+    Home,
+    ManifestError,
+    load_any,
+    parse_duration,
+    with_simulation,
+)
 from homesim.schemas.registry import REGISTRY
 
 __all__ = ["check_files", "load_checked", "OPTION_LABELS"]
@@ -22,7 +28,24 @@ OPTION_LABELS = {"duration": "--until", "dt": "--dt", "speed": "--speed", "seed"
 PROBE_BYTES = 64 * 1024
 
 
-def _weather(path: str, tz: str) -> None:
+#: A check's arguments: the file's path, the home's time zone, the device's properties and
+#: the simulated span ``(start, end)`` [s since epoch, UTC] (None when unknown).
+Span = tuple[float, float] | None
+
+
+def _covers(table: Any, span: Span, what: str) -> None:
+    """A table without a complete year must cover the simulated span."""
+    if span is None or table.complete:
+        return
+    import numpy as np
+
+    try:
+        table.integral(np.array([span[0]]), np.array([span[1]]))
+    except ValueError as exc:
+        raise ValueError(f"{what} does not cover the simulation: {exc}") from None
+
+
+def _weather(path: str, tz: str, props: Any, span: Span) -> None:
     from homesim.devices.models.weather import WeatherFileError, read_weather
 
     try:
@@ -32,7 +55,17 @@ def _weather(path: str, tz: str) -> None:
                          "hourly records)") from None
 
 
-def _prices(path: str, tz: str) -> None:
+def _load_csv(path: str, tz: str, props: Any, span: Span) -> None:
+    from homesim.devices.models.load import read_load_csv
+
+    c = props.csv
+    prof = read_load_csv(path, c.timezone or tz, time_column=c.time_column, column=c.column,
+                         unit=c.unit, label=c.label, time_format=c.time_format,
+                         annual_kwh=props.annual_kwh if c.scale else None)
+    _covers(prof.table, span, "the load profile")
+
+
+def _prices(path: str, tz: str, props: Any, span: Span) -> None:
     from homesim.devices.models.grid import read_price_series
 
     times, _ = read_price_series(path, tz)
@@ -40,7 +73,7 @@ def _prices(path: str, tz: str) -> None:
         raise ValueError(f"price file {path}: no rows")
 
 
-def _readable(path: str, tz: str) -> None:
+def _readable(path: str, tz: str, props: Any, span: Span) -> None:
     with open(path, "rb") as fh:
         if not fh.read(PROBE_BYTES):
             raise ValueError(f"{path}: empty file")
@@ -48,11 +81,27 @@ def _readable(path: str, tz: str) -> None:
 
 #: ``(kind, property path)`` → the check that reads the file as the device does. Files of
 #: other kinds (plugins) are opened and read (at most ``PROBE_BYTES``).
-READERS: dict[tuple[str, str], Callable[[str, str], None]] = {
+READERS: dict[tuple[str, str], Callable[[str, str, Any, Span], None]] = {
     ("weather", "file"): _weather,
+    ("load", "csv.file"): _load_csv,
     ("grid", "tariff_import.file"): _prices,
     ("grid", "tariff_export.file"): _prices,
 }
+
+
+def _span(home: Home) -> Span:
+    """The simulated span [s since epoch, UTC], or None when the home's zone is unknown."""
+    sim = home.spec.simulation
+    start = sim.start
+    if start.tzinfo is None:
+        loc = home.spec.location
+        if loc is None or loc.timezone is None:
+            return None
+        from homesim.devices.models.schedule import resolve_tz
+
+        start = start.replace(tzinfo=resolve_tz(loc.timezone))
+    t0 = start.timestamp()
+    return (t0, t0 + parse_duration(sim.duration))
 
 
 def _value(props: Any, path: str) -> Any:
@@ -67,8 +116,10 @@ def _value(props: Any, path: str) -> Any:
 def check_files(home: Home) -> None:
     """Open and read every file an enabled device names (the registry's ``files`` of its
     kind), as the device will: a weather file must parse as TMY3/TMY2/EPW with 8760 plausible
-    hours, a price file must have ``time`` and ``price`` columns, any other file must be
-    readable and not empty. Paths are absolute here (:func:`load_any` resolves them).
+    hours, a load profile CSV must have its columns at one regular step without gaps (and,
+    without a complete year, cover the simulated span), a price file must have ``time`` and
+    ``price`` columns, any other file must be readable and not empty. Paths are absolute
+    here (:func:`load_any` resolves them).
 
     Raises
     ------
@@ -76,6 +127,10 @@ def check_files(home: Home) -> None:
         With ``spec.devices[i].properties.<path>`` and the reason, for every bad file.
     """
     tz = (home.spec.location.timezone if home.spec.location else None) or "UTC"
+    try:
+        span = _span(home)
+    except Exception:  # noqa: BLE001 - an unknown zone is the manifest's error, not a file's
+        span = None
     errors: list[tuple[str, str]] = []
     seen: dict[tuple[str, str], str | None] = {}
     for i, d in enumerate(home.spec.devices):
@@ -86,10 +141,10 @@ def check_files(home: Home) -> None:
             if not value:
                 continue
             check = READERS.get((d.kind, path), _readable)
-            key = (check.__name__, str(value))
+            key = (check.__name__, str(value), d.properties.model_dump_json())
             if key not in seen:
                 try:
-                    check(str(value), tz)
+                    check(str(value), tz, d.properties, span)
                     seen[key] = None
                 except Exception as exc:  # noqa: BLE001 - any reader failure is the file's
                     seen[key] = " ".join(str(exc).split())[:300] or type(exc).__name__
@@ -112,9 +167,10 @@ def load_checked(source: str | Path, overrides: Mapping[str, Any] | None = None,
         the ``homesim run`` option names) for the overrides.
     """
     home = load_any(source, check_files=True)
-    try:
+    home = with_simulation(home, **dict(overrides or {}),
+                           labels=OPTION_LABELS if labels is None else labels)
+    try:  # with the overrides: a file must cover the simulated span
         check_files(home)
     except ManifestError as exc:
         raise ManifestError(exc.errors, str(source)) from None
-    return with_simulation(home, **dict(overrides or {}),
-                           labels=OPTION_LABELS if labels is None else labels)
+    return home

@@ -10,6 +10,7 @@ Run folder: ``manifest.yaml`` (resolved), ``ledger.sqlite``, ``summary.json``, `
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -27,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from homesim.devices.bus.snapshot import latest_snapshot, read_snapshot
 from homesim.infra.credentials import read_home_key, write_run_secrets
 from homesim.infra.router.access import access_plan, new_home_key
 from homesim.schemas.manifest import Home, Location, parse_duration
@@ -66,6 +68,9 @@ class RunOptions:
     # ledger file; homesim fork: a new run folder and ledger)
     restore: Path | None = None
     run_id: str | None = None  # keep this run id (resume)
+    # a process (or the router) that dies is recovered from the latest snapshot: every
+    # process restarts from it, the ledger books again from there (at most this many times)
+    max_recoveries: int = 3
 
 
 @dataclass
@@ -77,6 +82,8 @@ class RunResult:
     failed: list[str] = field(default_factory=list)
     wall_seconds: float = 0.0
     router_ws: str | None = None
+    snapshots: list[dict[str, Any]] = field(default_factory=list)
+    recoveries: list[dict[str, Any]] = field(default_factory=list)
 
 
 def prepare_home(home: Home, opts: RunOptions) -> Home:
@@ -180,6 +187,31 @@ def check_footprint(home: Home, available: int | None = None) -> None:
             "where each device is its own pod")
 
 
+def kill_leftovers(run_dir: Path) -> int:
+    """Kill what is left of an earlier supervisor of ``run_dir`` (e.g. one killed with
+    SIGKILL: its processes live in their own sessions): every process of this user whose
+    command line names a file in the run folder. Returns how many were killed."""
+    import psutil
+
+    mark = str(Path(run_dir).resolve()) + os.sep
+    me = os.getpid()
+    victims = []
+    for p in psutil.process_iter(["pid", "cmdline", "uids"]):
+        try:
+            if p.info["pid"] == me or p.info["uids"] is None or \
+                    p.info["uids"].real != os.getuid():
+                continue
+            if any(mark in str(a) for a in p.info["cmdline"] or ()):
+                victims.append(p)
+        except (psutil.Error, TypeError):
+            continue
+    for p in victims:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    psutil.wait_procs(victims, timeout=5)
+    return len(victims)
+
+
 def run_home(home: Home, opts: RunOptions,
              on_progress: Callable[[dict[str, Any]], None] | None = None,
              on_phase: Callable[[str], None] | None = None) -> RunResult:
@@ -201,6 +233,10 @@ def run_home(home: Home, opts: RunOptions,
     logs = run_dir / "logs"
     logs.mkdir(exist_ok=True)
     resuming = opts.restore is not None and opts.run_id is not None
+    if resuming:
+        left = kill_leftovers(run_dir)
+        if left:
+            say(f"stopped {left} process(es) left over from the interrupted run")
     stale_files = ["summary.json"]
     if not resuming:  # a resumed run continues its ledger file (booked windows stay)
         stale_files += ["ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm"]
@@ -210,7 +246,7 @@ def run_home(home: Home, opts: RunOptions,
     manifest = run_dir / "manifest.yaml"
     manifest.write_text(yaml.safe_dump(home.model_dump(mode="json"), sort_keys=False))
 
-    router = None
+    router: Any = None
     if opts.router_url:
         rs_url, ws_url = opts.router_url, opts.ws_url
     else:
@@ -238,7 +274,8 @@ def run_home(home: Home, opts: RunOptions,
 
     def spawn(kind: str, dev: str, extra: list[str], stdout: Any = None) -> _Proc:
         log = logs / f"{dev}.log"
-        fh = open(log, "wb")  # noqa: SIM115 - closed when the process is reaped
+        fh = open(log, "ab")  # noqa: SIM115 - closed when the process is reaped (appended: a
+        # recovered process continues its log)
         cmd = [sys.executable, "-m", "homesim.devices", kind, "--manifest", str(manifest),
                "--device", dev, "--run-id", run_id, *restore_args, *extra]
         own = dict(env, HOMESIM_AUTHID=dev, HOMESIM_SECRET_FILE=str(secrets / dev))
@@ -262,65 +299,102 @@ def run_home(home: Home, opts: RunOptions,
     try:
         signal.signal(signal.SIGINT, _sigint)
         signal.signal(signal.SIGTERM, _sigint)
-        say("starting processes")
-        spawn("ledger", "ledger", ["--db", str(run_dir / "ledger.sqlite"),
-                                   "--summary", str(run_dir / "summary.json")])
-        for d in home.spec.enabled():
-            spawn(d.kind, d.name, [])
-        if opts.tap:
-            spawn("tap", "tap", ["--out", str(Path(opts.tap).resolve())])
-        clock_extra = ["--window", str(opts.window)] if opts.window else []
-        if opts.snapshot_every:
-            clock_extra += ["--snapshot-every", str(opts.snapshot_every),
-                            "--snapshot-dir", str(run_dir / "snapshots")]
-        clock = spawn("clock", "clock", clock_extra, stdout=subprocess.PIPE)
-        if not opts.router_url:
+        def start_all() -> _Proc:
+            say("starting processes")
+            spawn("ledger", "ledger", ["--db", str(run_dir / "ledger.sqlite"),
+                                       "--summary", str(run_dir / "summary.json")])
+            for d in home.spec.enabled():
+                spawn(d.kind, d.name, [])
+            if opts.tap:
+                spawn("tap", "tap", ["--out", str(Path(opts.tap).resolve())])
+            clock_extra = ["--window", str(opts.window)] if opts.window else []
+            if opts.snapshot_every:
+                clock_extra += ["--snapshot-every", str(opts.snapshot_every),
+                                "--snapshot-dir", str(run_dir / "snapshots")]
+            return spawn("clock", "clock", clock_extra, stdout=subprocess.PIPE)
+
+        def start_router() -> Any:
             say("starting the Crossbar router")
             if opts.anonymous:
                 say(f"WARNING: anonymous clients may join ws://127.0.0.1:{ws_port}"
                     f"{rt.WS_PATH} with role {opts.anonymous!r} (--anonymous)")
-            router = rt.start_router(run_dir, access, ws_port=ws_port, rs_port=rs_port,
-                                     python=python)
-        say("running")
-        lines: queue.Queue[str | None] = queue.Queue()
+            return rt.start_router(run_dir, access, ws_port=ws_port, rs_port=rs_port,
+                                   python=python)
 
-        def _reader() -> None:
-            for line in clock.popen.stdout:  # type: ignore[union-attr]
-                lines.put(line)
-            lines.put(None)
+        recoveries = 0
+        while True:
+            clock = start_all()
+            if not opts.router_url and router is None:
+                router = start_router()
+            say("running")
+            lines: queue.Queue[str | None] = queue.Queue()
 
-        threading.Thread(target=_reader, daemon=True).start()
-        finished = None
-        while finished is None:
-            if interrupted["flag"]:
-                result.message = "interrupted (Ctrl-C): all processes stopped"
-                break
-            try:
-                line = lines.get(timeout=0.1)
-            except queue.Empty:
-                line = ""
-            if line:
-                try:
-                    ev = json.loads(line)
-                except json.JSONDecodeError:
-                    ev = {}
-                if ev.get("event") == "progress" and on_progress:
-                    on_progress(ev)
-                elif ev.get("event") == "finished":
-                    finished = ev
+            def _reader(clock: _Proc = clock, lines: queue.Queue[str | None] = lines) -> None:
+                for line in clock.popen.stdout:  # type: ignore[union-attr]
+                    lines.put(line)
+                lines.put(None)
+
+            threading.Thread(target=_reader, daemon=True).start()
+            finished = None
+            died: tuple[str, str, int | None, Path | None, int | None] | None = None
+            while finished is None:
+                if interrupted["flag"]:
+                    result.message = "interrupted (Ctrl-C): all processes stopped"
                     break
-            dead = [p for p in procs if p.popen.poll() is not None and p.name != "clock"]
-            if dead or (line is None):
-                if line is None and not dead:
-                    dead = [clock]
-                p = dead[0]
-                code = p.popen.poll()
-                result.failed = [p.name]
-                result.message = (
-                    f"{p.kind} '{p.name}' (pid {p.popen.pid}) "
-                    f"{_describe_exit(code if code is not None else 0)} during the run; "
-                    f"the run is stopped. Log {p.log}:\n{_log_tail(p.log)}")
+                try:
+                    line = lines.get(timeout=0.1)
+                except queue.Empty:
+                    line = ""
+                if line:
+                    try:
+                        ev = json.loads(line)
+                    except json.JSONDecodeError:
+                        ev = {}
+                    if ev.get("event") == "progress" and on_progress:
+                        on_progress(ev)
+                    elif ev.get("event") == "snapshot":
+                        result.snapshots.append(ev)
+                    elif ev.get("event") == "finished":
+                        finished = ev
+                        break
+                dead = [p for p in procs if p.popen.poll() is not None and p.name != "clock"]
+                if dead or (line is None):
+                    if line is None and not dead:
+                        dead = [clock]
+                    p = dead[0]
+                    died = (p.kind, p.name, p.popen.poll(), p.log, p.popen.pid)
+                    break
+                if router is not None and router.poll() is not None:
+                    died = ("router", "router", router.poll(), router.log_path, router.pid)
+                    break
+            if died is None:
                 break
+            kind, name_, code, log, pid = died
+            snap = latest_snapshot(run_dir / "snapshots") if opts.snapshot_every else None
+            if snap is not None and recoveries < opts.max_recoveries:
+                recoveries += 1
+                t_rec = time.monotonic()
+                say(f"{kind} '{name_}' {_describe_exit(code if code is not None else 0)}: "
+                    f"recovering from {snap.name} ({recoveries}/{opts.max_recoveries})")
+                _stop_all(procs)
+                procs.clear()
+                if router is not None and router.poll() is not None:
+                    router.stop()
+                    router = None
+                restored = read_snapshot(snap)
+                manifest.write_text(yaml.safe_dump(restored["manifest"], sort_keys=False))
+                restore_args[:] = ["--restore", str(snap)]
+                result.recoveries.append({"process": name_, "exit": code,
+                                          "snapshot": snap.name,
+                                          "window": restored["window"],
+                                          "stop_seconds": time.monotonic() - t_rec})
+                continue
+            result.failed = [name_]
+            result.message = (
+                f"{kind} '{name_}' (pid {pid}) "
+                f"{_describe_exit(code if code is not None else 0)} during the run; "
+                f"the run is stopped. Log {log}:\n{_log_tail(log) if log else ''}")
+            break
         if finished is not None:
             result.ok = bool(finished.get("ok"))
             result.message = str(finished.get("message", ""))
@@ -350,7 +424,11 @@ def run_home(home: Home, opts: RunOptions,
                 result.message = f"the ledger's summary.json cannot be read: {exc}"
     if result.ok:
         status = finished.get("status") if finished else None
-        problem = summary_problem(result.summary, status if isinstance(status, dict) else None)
+        first = 0
+        if opts.restore is not None and not resuming:  # a fork: its own ledger file
+            first = int(read_snapshot(Path(opts.restore))["window"])
+        problem = summary_problem(result.summary, status if isinstance(status, dict) else None,
+                                  first)
         if problem:
             result.ok = False
             result.message = problem
@@ -359,13 +437,14 @@ def run_home(home: Home, opts: RunOptions,
 
 
 def summary_problem(summary: dict[str, Any] | None,
-                    status: dict[str, Any] | None = None) -> str | None:
+                    status: dict[str, Any] | None = None, first_window: int = 0) -> str | None:
     """The first reason a run whose clock reported success is not a success, or None.
 
     A run succeeds only when the ledger booked every planned tick (``complete``, ``ticks ==
     ticks_planned``), every window the clock opened (``windows`` equals the clock's final
     status ``window``, the number of windows opened), reported no ledger error, and its
-    conservation figures are finite and within :data:`SUMMARY_REL_TOL`.
+    conservation figures are finite and within :data:`SUMMARY_REL_TOL`. A fork's ledger
+    starts at its snapshot's window ``first_window``.
     """
     if not summary:
         return "the ledger wrote no summary (summary.json missing): the run is not booked"
@@ -380,8 +459,9 @@ def summary_problem(summary: dict[str, Any] | None,
     if not isinstance(windows, int) or windows < 1:
         return f"the ledger booked no window (windows = {windows!r})"
     opened = status.get("window") if status else None
-    if isinstance(opened, int) and windows != opened:
-        return f"the ledger booked {windows} windows of the {opened} the clock ran"
+    if isinstance(opened, int) and windows != opened - first_window:
+        return (f"the ledger booked {windows} windows of the {opened - first_window} the "
+                "clock ran")
     cons = summary.get("conservation") or {}
     try:
         worst = float(cons.get("worst_abs_residual_j", math.nan))

@@ -250,6 +250,23 @@ def _pv(p: Any) -> None:
         raise ValueError("properties.module is required when properties.model is 'cec'")
 
 
+def _load(p: Any) -> None:
+    if p.profile == "csv" and p.csv is None:
+        raise ValueError("properties.csv (file, column, unit …) is required when "
+                         "properties.profile is 'csv'")
+    if p.holidays is not None:
+        import holidays
+
+        known = holidays.list_supported_countries()
+        c, sub = p.holidays.country, p.holidays.subdivision
+        if c not in known:
+            raise ValueError(f"properties.holidays.country: {c!r} is not a country of the "
+                             "holidays package (ISO 3166-1 alpha-2, e.g. DE)")
+        if sub is not None and sub not in known[c]:
+            raise ValueError(f"properties.holidays.subdivision: {sub!r} is not a subdivision "
+                             f"of {c} ({', '.join(known[c][:40])})")
+
+
 def _inverter(p: Any) -> None:
     if p.efficiency_model == "cec" and not p.inverter:
         raise ValueError("properties.inverter is required when properties.efficiency_model is "
@@ -312,7 +329,7 @@ def _battery(p: Any) -> None:
 #: fill defaults that live ``set`` needs). Checked after the properties validate; the
 #: operator reports them as ``InvalidSpec``. Plugin kinds put such rules on their own model.
 PROPERTY_CHECKS: dict[str, Callable[[Any], None]] = {
-    "pv": _pv, "inverter": _inverter, "battery": _battery, "flat": _flat,
+    "pv": _pv, "load": _load, "inverter": _inverter, "battery": _battery, "flat": _flat,
     "heat_pump": _heat_pump, "buffer": _buffer, "ev_charger": _ev_charger,
 }
 

@@ -51,7 +51,7 @@ class BatteryShell(DeviceShell):
                             metrics={"soc": stored / p.capacity})
 
     def check_state(self, values: dict[str, Any]) -> None:
-        if values["energy"] < 0:
+        if values.get("energy", 0.0) < 0:
             raise ValueError(f"{self.name}: energy: {values['energy']!r} J is negative")
 
     def state(self) -> dict[str, Any]:

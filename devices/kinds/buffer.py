@@ -46,7 +46,7 @@ class BufferShell(DeviceShell):
                                      "temp": np.asarray(self.tank.temperature(stored))})
 
     def check_state(self, values: dict[str, Any]) -> None:
-        if values["energy"] < 0:
+        if values.get("energy", 0.0) < 0:
             raise ValueError(f"{self.name}: energy: {values['energy']!r} J is negative")
 
     def state(self) -> dict[str, Any]:

@@ -120,7 +120,7 @@ class EvChargerShell(DeviceShell):
             "charger_loss": r["losses"], "p": elec / window.dt})
 
     def check_state(self, values: dict[str, Any]) -> None:
-        for arrival, remaining in values["ev_state"].items():
+        for arrival, remaining in values.get("ev_state", {}).items():
             if remaining < 0:
                 raise ValueError(f"{self.name}: ev_state.{arrival!r}: {remaining!r} J is "
                                  "negative")

@@ -1,4 +1,4 @@
-"""Household load: BDEW H0 base load (demandlib) plus scheduled appliances."""
+"""Load: a BDEW standard load profile (demandlib) or a CSV profile, plus scheduled appliances."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ import numpy as np
 
 from homesim.devices.context import home_context
 from homesim.devices.kinds.base import DeviceShell, FlowKey, KindReport, SettleResult, Window
-from homesim.devices.models.load import H0Profile, appliance_energy, noise_factors
+from homesim.devices.models.load import (
+    BdewProfile,
+    CsvProfile,
+    appliance_energy,
+    noise_factors,
+    read_load_csv,
+)
 
 
 class LoadShell(DeviceShell):
@@ -21,9 +27,26 @@ class LoadShell(DeviceShell):
     kind = "load"
     persist = ("served_total", "unserved_total")  # [J] so far (dump_state/load_state)
 
+    _csv_key: Any = None
+
     def setup(self) -> None:
         self.ctx = home_context(self.home)
-        self.profile = H0Profile(annual_kwh=self.props.annual_kwh)
+        p = self.props
+        self.profile: BdewProfile | CsvProfile
+        if p.profile == "csv":
+            c = p.csv
+            key = (c.model_dump_json(), p.annual_kwh if c.scale else None)
+            if key != self._csv_key:  # annual_kwh is live: re-read only what changed
+                self._csv = read_load_csv(
+                    c.file, c.timezone or self.ctx.tz, time_column=c.time_column,
+                    column=c.column, unit=c.unit, label=c.label, time_format=c.time_format,
+                    annual_kwh=p.annual_kwh if c.scale else None)
+                self._csv_key = key
+            self.profile = self._csv
+        else:
+            h = p.holidays
+            self.profile = BdewProfile(p.annual_kwh, p.profile,
+                                       h.country if h else None, h.subdivision if h else None)
         self.inverter = self.device_of("inverter")
         self._win: dict[int, np.ndarray] = {}
         if not hasattr(self, "served_total"):
@@ -33,7 +56,11 @@ class LoadShell(DeviceShell):
     def demand(self, window: Window) -> np.ndarray:
         """Demand per tick [J] over the window."""
         p = self.props
-        base = self.profile.energy(window.start, window.dt, window.tick0, window.n, self.ctx.tz)
+        if isinstance(self.profile, CsvProfile):
+            base = self.profile.energy(window.start, window.dt, window.tick0, window.n)
+        else:
+            base = self.profile.energy(window.start, window.dt, window.tick0, window.n,
+                                       self.ctx.tz)
         if p.noise_sigma > 0:
             base = base * noise_factors(self.seed, self.name, window.tick0, window.n,
                                         p.noise_sigma)

@@ -227,6 +227,8 @@ class YearTable:
         self.offset = float(offset)
         self._per_day = _DAY // self.slot
         q = s // self.slot
+        self._first = int(s.min()) if s.size else 0
+        self._last = int(s.max()) + self.slot if s.size else 0
         if np.unique(q).size != q.size:
             raise ValueError("records repeat a time")
         day = np.floor_divide(q, self._per_day)
@@ -271,13 +273,23 @@ class YearTable:
         return np.atleast_1d(np.asarray(t, dtype=float)) + self.offset
 
     def _uncovered(self, s_local: float) -> UncoveredError:
-        when = np.datetime64(int(np.floor(s_local - self.offset)), "s")
-        return UncoveredError(f"no record covers {when} UTC (the records cover "
-                              f"{self._span()}; no complete calendar year stands in)")
+        def utc(x: float) -> np.datetime64:
+            return np.datetime64(int(np.floor(x - self.offset)), "s")
 
-    def _span(self) -> str:
-        first, last = min(self._years), max(self._years)
-        return f"parts of {first}" + ("" if first == last else f" to {last}")
+        return UncoveredError(
+            f"no record covers {utc(s_local)} UTC (the records cover {utc(self._first)} to "
+            f"{utc(self._last)} UTC, no complete calendar year that could stand in)")
+
+    def _first_gap(self, s_a: float, s_b: float) -> float:
+        """First local second in ``[s_a, s_b)`` that no record covers."""
+        q0 = int(np.floor(s_a / self.slot))
+        q1 = int(np.ceil(s_b / self.slot))
+        for lo in range(q0, q1, 1 << 20):
+            q = np.arange(lo, min(lo + (1 << 20), q1), dtype="int64")
+            bad = np.flatnonzero(self._covered.values_at(q) == 0.0)
+            if bad.size:
+                return max(float(q[bad[0]] * self.slot), s_a)
+        return s_a
 
     def integral(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """``∫ rate dt`` over ``[a, b)`` (UTC seconds) [rate·s].
@@ -293,7 +305,8 @@ class YearTable:
             cov, _, _ = self._covered.integral(s_a, s_b)
             bad = cov < (s_b - s_a) * (1.0 - 1e-9)
             if np.any(bad):
-                raise self._uncovered(float(s_a[np.flatnonzero(bad)[0]]))
+                i = int(np.flatnonzero(bad)[0])
+                raise self._uncovered(self._first_gap(float(s_a[i]), float(s_b[i])))
         return total
 
     def mean(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -419,8 +419,9 @@ KIND_DESCRIPTORS: dict[str, dict[str, Any]] = {'flat': {'kind': 'flat',
           'observe': ['cost']},
  'load': {'kind': 'load',
           'label': 'Household load',
-          'description': "A household's electricity demand (demandlib BDEW profile plus scheduled "
-                         'appliances).',
+          'files': ['csv.file'],
+          'description': 'An electricity demand (a demandlib BDEW standard load profile or a CSV '
+                         'profile, plus scheduled appliances); a home may have several.',
           'shell': 'homesim.devices.kinds.load:LoadShell',
           'role': 'sink',
           'balanced_by': 'inverter',

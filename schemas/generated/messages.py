@@ -1351,26 +1351,126 @@ class GridProperties(BaseModel):
     ] = 'USD'
 
 
+class LoadHolidays(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    country: Annotated[
+        str,
+        Field(
+            description='ISO 3166-1 alpha-2 country code of the holidays package (holidays.country_holidays), e.g. DE.',
+            max_length=3,
+            pattern='^[A-Z]{2,3}$',
+        ),
+    ]
+    subdivision: Annotated[
+        str | None,
+        Field(
+            description='Subdivision code (e.g. BY for Bavaria); null = national holidays only.',
+            max_length=16,
+        ),
+    ] = None
+
+
+class LoadCsv(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    file: Annotated[
+        str,
+        Field(
+            description='CSV load profile: a header row (lines above it are skipped), a time column and a load column, one row per interval at one regular step dividing a day, no gaps. Relative paths are relative to the manifest.',
+            max_length=4096,
+        ),
+    ]
+    time_column: Annotated[
+        str, Field(description='Name of the time column.', max_length=256)
+    ] = 'time'
+    column: Annotated[
+        str, Field(description='Name of the load column.', max_length=256)
+    ] = 'power'
+    unit: Annotated[
+        Literal['W', 'kW', 'MW', 'J', 'Wh', 'kWh', 'MWh'],
+        Field(
+            description="Unit of the load column: a power (W, kW, MW: mean over the row's interval) or an energy per interval (J, Wh, kWh, MWh)."
+        ),
+    ] = 'W'
+    label: Annotated[
+        Literal['start', 'end'],
+        Field(
+            description="Whether a row's time is the start or the end of its interval."
+        ),
+    ] = 'start'
+    timezone: Annotated[
+        str | None,
+        Field(
+            description="Time zone of naive times (IANA, Etc/GMT-1 or UTC+01:00); null = the home's. Times with an offset are absolute.",
+            max_length=64,
+        ),
+    ] = None
+    time_format: Annotated[
+        str | None,
+        Field(
+            description="strptime format of the times (e.g. '%d.%m.%Y %H:%M'); null = ISO 8601.",
+            max_length=64,
+        ),
+    ] = None
+    scale: Annotated[
+        bool,
+        Field(
+            description="true = scale the profile so that 365 days hold annual_kwh; false = the file's values."
+        ),
+    ] = False
+
+
 class LoadProperties(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
     profile: Annotated[
-        Literal['h0'],
+        Literal[
+            'h0',
+            'h0_dyn',
+            'g0',
+            'g1',
+            'g2',
+            'g3',
+            'g4',
+            'g5',
+            'g6',
+            'l0',
+            'l1',
+            'l2',
+            'csv',
+        ],
         Field(
-            description='BDEW standard load profile (demandlib).',
+            description='BDEW standard load profile of demandlib (ElecSlp): h0 households, h0_dyn H0 with the dynamisation function, g0-g6 commerce (g0 general, g1 weekdays 8-18 h, g2 evening, g3 continuous, g4 shops, g5 bakeries, g6 weekends), l0-l2 agriculture (l0 general, l1 dairy, l2 other); csv = the profile of properties.csv.',
             json_schema_extra={'x-live': False},
         ),
     ] = 'h0'
     annual_kwh: Annotated[
         float,
         Field(
-            description='Base load per year [kWh].',
+            description='Base load per calendar year [kWh] (BDEW profiles, as demandlib scales them); for csv with scale: true, per 365 days.',
             ge=0.0,
             json_schema_extra={'x-unit': 'kWh', 'x-live': True},
             le=10000000.0,
         ),
     ] = 4000.0
+    holidays: Annotated[
+        LoadHolidays | None,
+        Field(
+            description='Public holidays of a country (and subdivision) from the holidays package, which the BDEW profiles treat as Sundays; null = none.',
+            json_schema_extra={'x-live': False},
+        ),
+    ] = None
+    csv: Annotated[
+        LoadCsv | None,
+        Field(
+            description='The CSV profile (profile: csv).',
+            json_schema_extra={'x-live': False},
+        ),
+    ] = None
     noise_sigma: Annotated[
         float,
         Field(

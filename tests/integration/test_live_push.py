@@ -35,12 +35,12 @@ def test_live_changes_reach_the_running_device(tmp_path):
         # a device that is not there: the push reports it, nothing crashes
         ok, failed = push([("nope", "x", 1)], info["rs_url"], info["realm"], "operator", op,
                           timeout=15)
+        assert ok == [] and failed == [("nope", "x", 1)]
         # the viewer's credential cannot push (it may not call set)
         viewer = (out / "secrets" / "viewer").read_text().strip()
         ok, failed = push([("weather", "cloud_cover", 0.1)], info["rs_url"], info["realm"],
                           "viewer", viewer)
         assert ok == [] and failed == [("weather", "cloud_cover", 0.1)]
-        assert ok == [] and failed == [("nope", "x", 1)]
     finally:
         os.killpg(run.pid, signal.SIGINT)
         run.communicate(timeout=60)
