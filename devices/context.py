@@ -36,10 +36,17 @@ def home_context(home: Home) -> HomeContext:
     """
     loc = home.spec.location
     if loc is None or loc.timezone is None:
-        from homesim.devices.models.weather import read_weather
+        from homesim.devices.models.weather import CsvWeather, read_weather
 
         wdev = home.spec.first("weather")
-        data = read_weather(wdev.properties.file if wdev is not None else None)
+        if wdev is None:
+            data = read_weather(None)
+        else:
+            p = wdev.properties
+            data = read_weather(p.file, p.format, CsvWeather.from_mapping(
+                p.csv.model_dump() if p.csv else None))
+        if loc is None and data.latitude is None:
+            raise ValueError("spec.location is required: the weather file has no location")
         lat = loc.latitude if loc else data.latitude
         lon = loc.longitude if loc else data.longitude
         alt = loc.altitude if loc else data.altitude

@@ -119,7 +119,7 @@ def run(
                                             help="Skip report.html (plots)")] = False,
     snapshot_every: Annotated[int, typer.Option(
         min=0, help="Snapshot every device's state every N windows into RUN_DIR/snapshots "
-                    "(for homesim resume / fork; 0: none)")] = 0,
+                    "(for homesim resume / fork and crash recovery; 0: none)")] = 10,
 ) -> None:
     """Run a home: a real Crossbar router, one OS process per device, the clock and the ledger.
 

@@ -7,6 +7,7 @@ registry), and the simulation overrides (``--until``, ``--dt``, ``--speed`` …)
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +46,41 @@ def _covers(table: Any, span: Span, what: str) -> None:
         raise ValueError(f"{what} does not cover the simulation: {exc}") from None
 
 
-def _weather(path: str, tz: str, props: Any, span: Span) -> None:
-    from homesim.devices.models.weather import WeatherFileError, read_weather
+def _read_weather(path: str, fmt: str, csv_json: str | None) -> Any:
+    """The weather file read as the device reads it (cached while the file is unchanged)."""
+    import os
 
     try:
-        read_weather(path)
+        st = os.stat(path)
+        stamp = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = None
+    return _read_weather_cached(path, stamp, fmt, csv_json)
+
+
+@lru_cache(maxsize=8)
+def _read_weather_cached(path: str, stamp: Any, fmt: str, csv_json: str | None) -> Any:
+    import json
+
+    from homesim.devices.models.weather import CsvWeather, read_weather
+
+    return read_weather(path, fmt, CsvWeather.from_mapping(
+        json.loads(csv_json) if csv_json else None))
+
+
+def _weather(path: str, tz: str, props: Any, span: Span) -> None:
+    """Read the weather file as the device does (columns, length of a typical year, time zone,
+    gaps, plausible values) and check that it covers the simulated span."""
+    from homesim.devices.models.weather import WeatherFileError
+
+    try:
+        data = _read_weather(path, props.format,
+                             props.csv.model_dump_json() if props.csv else None)
+        if span is not None and not data.typical:
+            data.covers(*span)
     except WeatherFileError as exc:
-        raise ValueError(f"{exc} (a weather file is TMY3 .csv, TMY2 .tm2 or EPW .epw, 8760 "
-                         "hourly records)") from None
+        raise ValueError(f"{exc} (a weather file is TMY3, TMY2, EPW or PVGIS, or a CSV "
+                         "with format csv and its csv layout)") from None
 
 
 def _load_csv(path: str, tz: str, props: Any, span: Span) -> None:
@@ -150,8 +178,28 @@ def check_files(home: Home) -> None:
                     seen[key] = " ".join(str(exc).split())[:300] or type(exc).__name__
             if seen[key]:
                 errors.append((f"spec.devices[{i}].properties.{path}", str(seen[key])))
+    errors += _location_errors(home)
     if errors:
         raise ManifestError(errors)
+
+
+def _location_errors(home: Home) -> list[tuple[str, str]]:
+    """A weather file without a location (a generic CSV) needs ``spec.location``."""
+    loc = home.spec.location
+    if loc is not None and loc.timezone is not None:
+        return []
+    w = home.spec.first("weather")
+    if w is None or not w.enabled or not w.properties.file:
+        return []
+    try:
+        data = _read_weather(str(w.properties.file), w.properties.format,
+                             w.properties.csv.model_dump_json() if w.properties.csv else None)
+    except Exception:  # noqa: BLE001 - the file's own error is reported with its path
+        return []
+    if loc is None and data.latitude is None:
+        return [("spec.location", "required: the weather file has no location (a CSV); give "
+                 "latitude, longitude, altitude and timezone")]
+    return []
 
 
 def load_checked(source: str | Path, overrides: Mapping[str, Any] | None = None,

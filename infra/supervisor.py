@@ -63,7 +63,7 @@ class RunOptions:
     # opt-in: unauthenticated clients may join the loopback WebSocket with this role
     anonymous: str | None = None
     # a home snapshot every this many windows into RUN_DIR/snapshots (0: none)
-    snapshot_every: int = 0
+    snapshot_every: int = 10
     # continue from this snapshot (homesim resume: in its own run folder, same run id and
     # ledger file; homesim fork: a new run folder and ledger)
     restore: Path | None = None
@@ -190,18 +190,23 @@ def check_footprint(home: Home, available: int | None = None) -> None:
 def kill_leftovers(run_dir: Path) -> int:
     """Kill what is left of an earlier supervisor of ``run_dir`` (e.g. one killed with
     SIGKILL: its processes live in their own sessions): every process of this user whose
-    command line names a file in the run folder. Returns how many were killed."""
+    command line names a file in the run folder or whose working directory is in it (the
+    device processes run there; Crossbar renames its processes but runs in ``.crossbar``).
+    Returns how many were killed."""
     import psutil
 
-    mark = str(Path(run_dir).resolve()) + os.sep
+    root = str(Path(run_dir).resolve())
+    mark = root + os.sep
     me = os.getpid()
     victims = []
-    for p in psutil.process_iter(["pid", "cmdline", "uids"]):
+    for p in psutil.process_iter(["pid", "cmdline", "uids", "cwd"]):
         try:
             if p.info["pid"] == me or p.info["uids"] is None or \
                     p.info["uids"].real != os.getuid():
                 continue
-            if any(mark in str(a) for a in p.info["cmdline"] or ()):
+            cwd = str(p.info["cwd"] or "")
+            if any(mark in str(a) for a in p.info["cmdline"] or ()) or cwd == root \
+                    or cwd.startswith(mark):
                 victims.append(p)
         except (psutil.Error, TypeError):
             continue

@@ -245,9 +245,41 @@ class _DeviceBase(_Strict):
     ] = None
 
 
+_IAM_FIELDS = {"physical": {"n", "K", "L"}, "ashrae": {"b"}, "martin_ruiz": {"a_r"}}
+_TEMPERATURE_FIELDS = {"sapm": {"a", "b", "deltaT"}, "faiman": {"u0", "u1"},
+                       "pvsyst": {"u_c", "u_v", "module_efficiency", "alpha_absorption"}}
+
+
+def _given(model: Any) -> set[str]:
+    return set() if model is None else {k for k, v in model.model_dump().items()
+                                        if v is not None}
+
+
 def _pv(p: Any) -> None:
     if p.model == "cec" and not p.module:
         raise ValueError("properties.module is required when properties.model is 'cec'")
+    if p.losses_percent is not None and p.pvwatts_losses is not None:
+        raise ValueError("properties.losses_percent and properties.pvwatts_losses: give one")
+    if "sapm" in (p.aoi_model, p.spectral_model) and not p.sandia_module:
+        raise ValueError("properties.sandia_module (a module of pvlib's Sandia database) is "
+                         "required by aoi_model or spectral_model 'sapm'")
+    if p.spectral_model == "first_solar" and p.module_type is None:
+        raise ValueError("properties.module_type is required when properties.spectral_model "
+                         "is 'first_solar'")
+    foreign = sorted(_given(p.iam_parameters) - _IAM_FIELDS.get(p.aoi_model, set()))
+    if foreign:
+        raise ValueError(f"properties.iam_parameters: {', '.join(foreign)} not a parameter of "
+                         f"aoi_model {p.aoi_model!r}")
+    tm = p.temperature_model
+    family = "faiman" if tm == "faiman" else "pvsyst" if tm.startswith("pvsyst") else "sapm"
+    given = _given(p.temperature_parameters)
+    foreign = sorted(given - _TEMPERATURE_FIELDS[family])
+    if foreign:
+        raise ValueError(f"properties.temperature_parameters: {', '.join(foreign)} not a "
+                         f"parameter of the {family} cell-temperature model")
+    if tm == "sapm" and given != _TEMPERATURE_FIELDS["sapm"]:
+        raise ValueError("properties.temperature_parameters a, b and deltaT are required when "
+                         "properties.temperature_model is 'sapm'")
 
 
 def _load(p: Any) -> None:

@@ -241,7 +241,12 @@ class Clock:
                 if (due or self._snapshot_asked) and self.snapshot_dir is not None \
                         and p.tick < p.ticks_total:
                     self._snapshot_asked = False
-                    yield self.take_snapshot()
+                    try:
+                        yield self.take_snapshot()
+                    except Exception as exc:  # noqa: BLE001 - a snapshot never fails a run
+                        log.warning("snapshot at window %d failed: %s", p.window, exc)
+                        self._emit({"event": "snapshot_failed", "window": p.window,
+                                    "reason": str(exc)})
                 self._progress()
         except Exception as exc:  # noqa: BLE001
             log.exception("clock failed")

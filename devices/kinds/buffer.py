@@ -19,7 +19,9 @@ class BufferShell(DeviceShell):
 
     kind = "buffer"
     persist = ("energy",)
-    energy: float  # heat stored above t_min at the end of the last settled window [J]
+    #: heat stored above t_min at the end of the last settled window [J] (negative when
+    #: the idle tank has cooled below t_min towards the room)
+    energy: float
 
     def setup(self) -> None:
         p = self.props
@@ -44,10 +46,6 @@ class BufferShell(DeviceShell):
         return SettleResult(stored0=e0, stored=stored,
                             metrics={"soc": stored / self.tank.capacity,
                                      "temp": np.asarray(self.tank.temperature(stored))})
-
-    def check_state(self, values: dict[str, Any]) -> None:
-        if values.get("energy", 0.0) < 0:
-            raise ValueError(f"{self.name}: energy: {values['energy']!r} J is negative")
 
     def state(self) -> dict[str, Any]:
         return {"energy": self.energy, "soc": self.energy / self.tank.capacity,

@@ -199,7 +199,10 @@ def _float(value: Any, path: str, allow_nonfinite: bool) -> float:
         return _NONFINITE_TEXT[value]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         _fail(path, f"expected a number, got {_show(value)}")
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:
+        _fail(path, f"{_show(value)} is too large for a float")
     if not math.isfinite(x):  # a raw NaN/inf (json.loads reads NaN): never written by encode
         _fail(path, f"expected a finite number, got {_show(value)}"
               + (" (write non-finite numbers as \"nan\", \"inf\", \"-inf\")"
@@ -249,7 +252,7 @@ def _key(key: Any, kind: Any, path: str) -> Any:
         return key
     try:
         k = kind(key)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         _fail(path, f"key {key!r} is not a {kind.__name__}")
     if kind is float and not math.isfinite(k):
         _fail(path, f"key {key!r} is not a finite number")
@@ -333,6 +336,8 @@ def _array(value: Any, template: Any, path: str, allow_nonfinite: bool) -> np.nd
         arr = np.array(items, dtype=dtype)
     except ValueError:
         _fail(path, "a ragged list is not an array")
+    except OverflowError:
+        _fail(path, f"a value does not fit {dtype}")
     if want is not None and arr.shape != want:
         _fail(path, f"expected shape {want}, got {arr.shape}")
     return arr

@@ -1,4 +1,4 @@
-"""PV array device: one per array; PVWatts or a CEC module (pvlib)."""
+"""PV array device: one per array; pvlib's model chain with PVWatts or a CEC module."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from homesim.devices.context import home_context
 from homesim.devices.kinds.base import (
     DeviceShell,
     Flow,
@@ -30,30 +31,39 @@ class PvShell(DeviceShell):
 
     def setup(self) -> None:
         p = self.props
+        chain: dict[str, Any] = {
+            "surface_tilt": p.surface_tilt, "surface_azimuth": p.surface_azimuth,
+            "transposition": p.transposition, "albedo": p.albedo,
+            "temperature_model": p.temperature_model, "losses_percent": p.losses_percent,
+            "aoi_model": p.aoi_model,
+            "iam_parameters": p.iam_parameters.model_dump() if p.iam_parameters else {},
+            "spectral_model": p.spectral_model, "module_type": p.module_type,
+            "precipitable_water": p.precipitable_water, "sandia_module": p.sandia_module,
+            "temperature_parameters": (p.temperature_parameters.model_dump()
+                                       if p.temperature_parameters else {}),
+            "pvwatts_losses": p.pvwatts_losses.model_dump() if p.pvwatts_losses else None,
+            "horizon": tuple((h.azimuth, h.elevation) for h in p.horizon),
+        }
+        self.array: CECArray | PVWattsArray
         if p.model == "cec":
-            self.array = CECArray(
-                module=p.module, modules_per_string=p.modules_per_string,
-                strings_per_inverter=p.strings, surface_tilt=p.surface_tilt,
-                surface_azimuth=p.surface_azimuth, transposition=p.transposition,
-                albedo=p.albedo, temperature_model=p.temperature_model,
-                losses_percent=p.losses_percent)
+            self.array = CECArray(module=p.module, modules_per_string=p.modules_per_string,
+                                  strings_per_inverter=p.strings, **chain)
         else:
-            self.array = PVWattsArray(
-                pdc0=p.pdc0, gamma_pdc=p.gamma_pdc, surface_tilt=p.surface_tilt,
-                surface_azimuth=p.surface_azimuth, transposition=p.transposition,
-                albedo=p.albedo, temperature_model=p.temperature_model,
-                losses_percent=p.losses_percent, module_efficiency=p.module_efficiency)
+            self.array = PVWattsArray(pdc0=p.pdc0, gamma_pdc=p.gamma_pdc,
+                                      module_efficiency=p.module_efficiency, **chain)
+        self.altitude = home_context(self.home).altitude
         self.weather = self.device_of("weather")
         self.sun = self.device_of("sun")
         self.inverter = self.device_of("inverter")
         self._win: dict[int, dict[str, np.ndarray]] = {}
-        self.energy_dc = 0.0
+        if not hasattr(self, "energy_dc"):  # setup runs again after a live set
+            self.energy_dc = 0.0
 
     def report(self, window: Window, inputs: dict[str, Any]) -> KindReport:
         w: WeatherReport = inputs[self.weather]
         s: SunReport = inputs[self.sun]
         out = pv_dc(self.array, w.ghi, w.dni, w.dhi, w.temp_air, w.wind_speed,
-                    s.apparent_zenith, s.azimuth, s.dni_extra, window.dt)
+                    s.apparent_zenith, s.azimuth, s.dni_extra, window.dt, self.altitude)
         self._win = {window.window: out}
         v_dc = out.get("v_dc")
         return self.Report(dc=out["dc"], solar=out["solar"],

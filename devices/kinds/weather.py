@@ -1,11 +1,11 @@
-"""Weather device: irradiance and air conditions from a real weather file (pvlib.iotools)."""
+"""Weather device: irradiance and air conditions from a weather file (pvlib.iotools, CSV)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from homesim.devices.kinds.base import DeviceShell, KindReport, Window
-from homesim.devices.models.weather import apply_cloud_cover, read_weather
+from homesim.devices.models.weather import CsvWeather, apply_cloud_cover, read_weather
 
 
 class WeatherShell(DeviceShell):
@@ -18,9 +18,12 @@ class WeatherShell(DeviceShell):
     _file: Any = object()
 
     def setup(self) -> None:
-        if self.props.file != self._file:
-            self.data = read_weather(self.props.file)
-            self._file = self.props.file
+        p = self.props
+        key = (p.file, p.format, p.csv.model_dump_json() if p.csv else None)
+        if key != self._file:
+            self.data = read_weather(p.file, p.format, CsvWeather.from_mapping(
+                p.csv.model_dump() if p.csv else None))
+            self._file = key
 
     def report(self, window: Window, inputs: dict[str, KindReport]) -> KindReport:
         s = self.data.sample(window.start, window.dt, window.tick0, window.n)

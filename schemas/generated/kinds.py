@@ -284,8 +284,9 @@ KIND_DESCRIPTORS: dict[str, dict[str, Any]] = {'flat': {'kind': 'flat',
  'weather': {'kind': 'weather',
              'label': 'Weather',
              'files': ['file'],
-             'description': 'Weather file (TMY3, TMY2, EPW) with live extra cloud cover; the '
-                            'source of irradiance, temperature and wind.',
+             'description': 'Weather file (TMY3, TMY2, EPW, PVGIS TMY or hourly, generic CSV; '
+                            'typical or real, multi-year) with live extra cloud cover; the source '
+                            'of irradiance, temperature and wind.',
              'shell': 'homesim.devices.kinds.weather:WeatherShell',
              'role': 'environment',
              'bounded': True,
@@ -325,8 +326,8 @@ KIND_DESCRIPTORS: dict[str, dict[str, Any]] = {'flat': {'kind': 'flat',
                                                              'irradiance.'}}}},
  'pv': {'kind': 'pv',
         'label': 'PV array',
-        'description': 'A PV array (pvlib PVWatts or CEC single-diode) delivering DC to the '
-                       'inverter.',
+        'description': 'A PV array (pvlib model chain, PVWatts or CEC single-diode) delivering DC '
+                       'to the inverter.',
         'shell': 'homesim.devices.kinds.pv:PvShell',
         'role': 'source',
         'balanced_by': 'inverter',

@@ -1086,6 +1086,68 @@ class LoadManagerProperties(BaseModel):
     ] = False
 
 
+class WeatherCsvColumns(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    ghi: Annotated[
+        str, Field(description='Global horizontal irradiance column.', max_length=256)
+    ] = 'ghi'
+    dni: Annotated[
+        str, Field(description='Direct normal irradiance column.', max_length=256)
+    ] = 'dni'
+    dhi: Annotated[
+        str, Field(description='Diffuse horizontal irradiance column.', max_length=256)
+    ] = 'dhi'
+    temp_air: Annotated[
+        str, Field(description='Air temperature column.', max_length=256)
+    ] = 'temp_air'
+    wind_speed: Annotated[
+        str | None,
+        Field(
+            description="Wind speed (10 m) column; null = none (1 m/s, pvlib's default wind of pvsyst_cell and faiman).",
+            max_length=256,
+        ),
+    ] = 'wind_speed'
+
+
+class WeatherCsv(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    time_column: Annotated[
+        str, Field(description='Name of the time column.', max_length=256)
+    ] = 'time'
+    columns: WeatherCsvColumns | None = None
+    irradiance_unit: Annotated[
+        Literal['W/m2', 'kW/m2', 'Wh/m2', 'kWh/m2', 'J/m2', 'kJ/m2', 'MJ/m2'],
+        Field(
+            description='Irradiance as a mean over the row (W/m2, kW/m2) or as energy per row (Wh/m2 … MJ/m2).'
+        ),
+    ] = 'W/m2'
+    temperature_unit: Literal['degC', 'K', 'degF'] = 'degC'
+    wind_unit: Literal['m/s', 'km/h', 'mph', 'kn'] = 'm/s'
+    label: Annotated[
+        Literal['start', 'end'],
+        Field(
+            description="Whether a row's time is the start or the end of the interval its irradiance averages (Open-Meteo, TMY: end)."
+        ),
+    ] = 'end'
+    timezone: Annotated[
+        str,
+        Field(
+            description='Time zone of naive times (IANA, Etc/GMT-1 or UTC+01:00). Times with an offset are absolute.',
+            max_length=64,
+        ),
+    ] = 'UTC'
+    time_format: Annotated[
+        str | None,
+        Field(
+            description='strptime format of the times; null = ISO 8601.', max_length=64
+        ),
+    ] = None
+
+
 class WeatherProperties(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -1093,9 +1155,23 @@ class WeatherProperties(BaseModel):
     file: Annotated[
         str | None,
         Field(
-            description="TMY3 (.csv), TMY2 (.tm2) or EPW weather file; default: pvlib's bundled Greensboro NC TMY3.",
+            description="Weather file (TMY3 .csv, TMY2 .tm2, EPW .epw, PVGIS TMY .csv/.json/.epw, PVGIS hourly .csv/.json, a generic CSV); default: pvlib's bundled Greensboro NC TMY3. Relative paths are relative to the manifest.",
             json_schema_extra={'x-live': False},
             max_length=4096,
+        ),
+    ] = None
+    format: Annotated[
+        Literal['auto', 'tmy3', 'tmy2', 'epw', 'pvgis_tmy', 'pvgis_hourly', 'csv'],
+        Field(
+            description='auto = by extension and content (a PVGIS header, a TMY3 station line; any other CSV is csv).',
+            json_schema_extra={'x-live': False},
+        ),
+    ] = 'auto'
+    csv: Annotated[
+        WeatherCsv | None,
+        Field(
+            description='Layout of a generic CSV (columns, units, time zone); null = the defaults (time, ghi, dni, dhi, temp_air, wind_speed in W/m2, degC, m/s, UTC, rows labelled by their end).',
+            json_schema_extra={'x-live': False},
         ),
     ] = None
     cloud_cover: Annotated[
@@ -1113,6 +1189,191 @@ class SunProperties(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
+
+
+class PvIamParameters(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    n: Annotated[
+        float | None,
+        Field(
+            description='physical: effective index of refraction (pvlib default 1.526).',
+            ge=1.0,
+            le=3.0,
+        ),
+    ] = None
+    K: Annotated[
+        float | None,
+        Field(
+            description='physical: glazing extinction coefficient (pvlib default 4 1/m).',
+            ge=0.0,
+            json_schema_extra={'x-unit': '1/m'},
+            le=1000.0,
+        ),
+    ] = None
+    L: Annotated[
+        float | None,
+        Field(
+            description='physical: glazing thickness (pvlib default 0.002 m).',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'm'},
+            le=0.1,
+        ),
+    ] = None
+    b: Annotated[
+        float | None,
+        Field(description='ashrae: b (pvlib default 0.05).', ge=0.0, le=1.0),
+    ] = None
+    a_r: Annotated[
+        float | None,
+        Field(
+            description='martin_ruiz: angular losses coefficient (pvlib default 0.16).',
+            ge=0.01,
+            le=1.0,
+        ),
+    ] = None
+
+
+class PvTemperatureParameters(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    a: Annotated[
+        float | None,
+        Field(description='sapm: a (ln of W/m2 coefficient).', ge=-10.0, le=10.0),
+    ] = None
+    b: Annotated[
+        float | None,
+        Field(
+            description='sapm: b.', ge=-1.0, json_schema_extra={'x-unit': 's/m'}, le=1.0
+        ),
+    ] = None
+    deltaT: Annotated[
+        float | None,
+        Field(
+            description='sapm: cell minus back-surface temperature at 1000 W/m2.',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'K'},
+            le=100.0,
+        ),
+    ] = None
+    u_c: Annotated[
+        float | None,
+        Field(
+            description='pvsyst: constant heat loss factor.',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'W/(m2 K)'},
+            le=100.0,
+        ),
+    ] = None
+    u_v: Annotated[
+        float | None,
+        Field(
+            description='pvsyst: wind heat loss factor.',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'W s/(m3 K)'},
+            le=100.0,
+        ),
+    ] = None
+    module_efficiency: Annotated[
+        float | None,
+        Field(
+            description='pvsyst: module efficiency (pvlib default 0.1).', ge=0.0, le=1.0
+        ),
+    ] = None
+    alpha_absorption: Annotated[
+        float | None,
+        Field(
+            description='pvsyst: absorption coefficient (pvlib default 0.9).',
+            ge=0.0,
+            le=1.0,
+        ),
+    ] = None
+    u0: Annotated[
+        float | None,
+        Field(
+            description='faiman: constant heat transfer component (pvlib default 25).',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'W/(m2 K)'},
+            le=100.0,
+        ),
+    ] = None
+    u1: Annotated[
+        float | None,
+        Field(
+            description='faiman: convective heat transfer component (pvlib default 6.84).',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'W s/(m3 K)'},
+            le=100.0,
+        ),
+    ] = None
+
+
+class PvwattsLosses(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    soiling: Annotated[
+        float, Field(ge=0.0, json_schema_extra={'x-unit': '%'}, le=100.0)
+    ] = 2.0
+    shading: Annotated[
+        float, Field(ge=0.0, json_schema_extra={'x-unit': '%'}, le=100.0)
+    ] = 3.0
+    snow: Annotated[
+        float, Field(ge=0.0, json_schema_extra={'x-unit': '%'}, le=100.0)
+    ] = 0.0
+    mismatch: Annotated[
+        float, Field(ge=0.0, json_schema_extra={'x-unit': '%'}, le=100.0)
+    ] = 2.0
+    wiring: Annotated[
+        float, Field(ge=0.0, json_schema_extra={'x-unit': '%'}, le=100.0)
+    ] = 2.0
+    connections: Annotated[
+        float, Field(ge=0.0, json_schema_extra={'x-unit': '%'}, le=100.0)
+    ] = 0.5
+    lid: Annotated[
+        float,
+        Field(
+            description='Light-induced degradation.',
+            ge=0.0,
+            json_schema_extra={'x-unit': '%'},
+            le=100.0,
+        ),
+    ] = 1.5
+    nameplate_rating: Annotated[
+        float, Field(ge=0.0, json_schema_extra={'x-unit': '%'}, le=100.0)
+    ] = 1.0
+    age: Annotated[
+        float, Field(ge=0.0, json_schema_extra={'x-unit': '%'}, le=100.0)
+    ] = 0.0
+    availability: Annotated[
+        float, Field(ge=0.0, json_schema_extra={'x-unit': '%'}, le=100.0)
+    ] = 3.0
+
+
+class HorizonPoint(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    azimuth: Annotated[
+        float,
+        Field(
+            description='East of north (180 = south).',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'deg'},
+            le=360.0,
+        ),
+    ]
+    elevation: Annotated[
+        float,
+        Field(
+            description='Elevation of the horizon.',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'deg'},
+            le=90.0,
+        ),
+    ]
 
 
 class PvProperties(BaseModel):
@@ -1153,24 +1414,101 @@ class PvProperties(BaseModel):
     albedo: Annotated[
         float, Field(ge=0.0, json_schema_extra={'x-live': True}, le=1.0)
     ] = 0.25
+    aoi_model: Annotated[
+        Literal['physical', 'ashrae', 'martin_ruiz', 'sapm', 'no_loss'],
+        Field(
+            description='Reflection losses on the beam: pvlib.iam.physical, ashrae, martin_ruiz, sapm (B0-B5 of sandia_module) or none.',
+            json_schema_extra={'x-live': True},
+        ),
+    ] = 'physical'
+    iam_parameters: Annotated[
+        PvIamParameters | None,
+        Field(
+            description="Parameters of the AOI model; null or missing = pvlib's defaults.",
+            json_schema_extra={'x-live': True},
+        ),
+    ] = None
+    spectral_model: Annotated[
+        Literal['no_loss', 'sapm', 'first_solar'],
+        Field(
+            description='Spectral modifier: none, pvlib.spectrum.spectral_factor_sapm (A0-A4 of sandia_module) or spectral_factor_firstsolar (module_type, precipitable_water).',
+            json_schema_extra={'x-live': True},
+        ),
+    ] = 'no_loss'
+    module_type: Annotated[
+        Literal['cdte', 'monosi', 'polysi', 'multisi', 'cigs', 'asi'] | None,
+        Field(
+            description='Module type of the first_solar spectral model.',
+            json_schema_extra={'x-live': True},
+        ),
+    ] = None
+    precipitable_water: Annotated[
+        float,
+        Field(
+            description='Precipitable water of the first_solar spectral model (1.42 cm: ASTM G173-03 reference atmosphere).',
+            ge=0.1,
+            json_schema_extra={'x-unit': 'cm', 'x-live': True},
+            le=8.0,
+        ),
+    ] = 1.42
+    sandia_module: Annotated[
+        str | None,
+        Field(
+            description="A module of pvlib's Sandia database (retrieve_sam('SandiaMod')) for aoi_model or spectral_model sapm.",
+            json_schema_extra={'x-live': True},
+            max_length=256,
+        ),
+    ] = None
     temperature_model: Annotated[
         Literal[
             'open_rack_glass_glass',
             'close_mount_glass_glass',
             'open_rack_glass_polymer',
             'insulated_back_glass_polymer',
+            'sapm',
+            'pvsyst_freestanding',
+            'pvsyst_insulated',
+            'pvsyst_semi_integrated',
+            'pvsyst',
+            'faiman',
         ],
-        Field(json_schema_extra={'x-live': True}),
+        Field(
+            description='Cell temperature: a SAPM mounting or PVsyst preset of pvlib.temperature.TEMPERATURE_MODEL_PARAMETERS (pvlib.temperature.sapm_cell / pvsyst_cell), or sapm, pvsyst, faiman with temperature_parameters.',
+            json_schema_extra={'x-live': True},
+        ),
     ] = 'open_rack_glass_polymer'
+    temperature_parameters: Annotated[
+        PvTemperatureParameters | None,
+        Field(
+            description="Parameters of the cell-temperature model; override a preset; sapm needs a, b, deltaT; missing pvsyst / faiman ones are pvlib's defaults.",
+            json_schema_extra={'x-live': True},
+        ),
+    ] = None
     losses_percent: Annotated[
         float | None,
         Field(
-            description='DC system losses; null = PVWatts default (14.08 %).',
+            description="DC system losses in one figure; null = pvlib.pvsystem.pvwatts_losses of pvwatts_losses (14.08 % with pvlib's defaults).",
             ge=0.0,
             json_schema_extra={'x-unit': '%', 'x-live': True},
             le=100.0,
         ),
     ] = None
+    pvwatts_losses: Annotated[
+        PvwattsLosses | None,
+        Field(
+            description="Arguments of pvlib.pvsystem.pvwatts_losses [%] (missing ones: pvlib's defaults); not with losses_percent.",
+            json_schema_extra={'x-live': True},
+        ),
+    ] = None
+    horizon: Annotated[
+        list[HorizonPoint],
+        Field(
+            description='Far-shading horizon profile (azimuth -> elevation, linear in between, periodic); the beam is blocked while the sun is below it. Empty = a free horizon.',
+            json_schema_extra={'x-live': True},
+            max_length=3600,
+            validate_default=True,
+        ),
+    ] = []
     module_efficiency: Annotated[
         float,
         Field(

@@ -1,16 +1,20 @@
-"""Typical-year weather: reading files and sampling onto ticks."""
+"""Weather files (TMY3, TMY2, EPW, PVGIS, CSV): reading and sampling onto ticks."""
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pvlib
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from homesim.devices.models.weather import (
+    CsvWeather,
     WeatherFileError,
     apply_cloud_cover,
     default_weather_path,
+    detect_format,
     read_weather,
 )
 
@@ -199,3 +203,140 @@ def test_cloud_cover_out_of_range() -> None:
     for bad in (-0.1, 1.5, np.nan):
         with pytest.raises(ValueError, match="cloud_cover"):
             apply_cloud_cover(1.0, 1.0, 1.0, bad)
+
+
+# ---------------------------------------------------------------- PVGIS, CSV, multi-year (issue 12)
+SAMPLES = Path(__file__).resolve().parents[2] / "examples" / "weather"
+OPEN_METEO = CsvWeather(
+    columns={"ghi": "shortwave_radiation (W/m²)", "dni": "direct_normal_irradiance (W/m²)",
+             "dhi": "diffuse_radiation (W/m²)", "temp_air": "temperature_2m (°C)",
+             "wind_speed": "wind_speed_10m (km/h)"}, wind_unit="km/h")
+
+
+def utc_start(year: int) -> float:
+    return pd.Timestamp(f"{year}-01-01", tz="UTC").timestamp()
+
+
+def test_pvgis_tmy_is_read_with_pvlib(weather) -> None:
+    """The PVGIS TMY sample reads as pvlib.iotools.read_pvgis_tmy gives it (UTC, hour starts)
+    and, being the TMY3 laid out in UTC, samples exactly like the TMY3 in any common year."""
+    p = SAMPLES / "greensboro-pvgis-tmy.csv"
+    assert detect_format(str(p)) == "pvgis_tmy"
+    w = read_weather(p)
+    ref, meta = pvlib.iotools.read_pvgis_tmy(str(p), map_variables=True)
+    ref.index = pd.DatetimeIndex([t.replace(year=2001) for t in ref.index])
+    ref = ref.sort_index()
+    for var in IRRADIANCE + ("temp_air", "wind_speed"):
+        assert_array_equal(getattr(w, var), ref[var].to_numpy(float), err_msg=var)
+    assert (w.latitude, w.longitude, w.altitude, w.tz) == (36.1, -79.95, 273.0, "UTC")
+    assert w.typical
+    for dt in (3600.0, 600.0):
+        a = w.sample(year_start(2025), dt, 0, int(86400 * 30 / dt))
+        b = weather.sample(year_start(2025), dt, 0, int(86400 * 30 / dt))
+        for var in a:
+            assert_allclose(a[var], b[var], rtol=1e-12, atol=1e-12, err_msg=var)
+
+
+def test_pvgis_hourly_real_year(weather) -> None:
+    """PVGIS hourly (horizontal plane): ghi = Gb(i) + Gd(i) + Gr(i), dhi = Gd(i) + Gr(i),
+    dni = Gb(i) / sin(H_sun); 2023 as it is, other years by time of year."""
+    p = SAMPLES / "greensboro-pvgis-hourly-2023.csv"
+    assert detect_format(str(p)) == "pvgis_hourly"
+    w = read_weather(p)
+    ref, _ = pvlib.iotools.read_pvgis_hourly(str(p), map_variables=True)
+    beam = ref["poa_direct"].to_numpy()
+    assert_allclose(w.ghi, beam + ref["poa_sky_diffuse"] + ref["poa_ground_diffuse"])
+    up = ref["solar_elevation"].to_numpy() > 2.0
+    assert_allclose(w.dni[up], beam[up] / np.sin(np.radians(ref["solar_elevation"][up])))
+    assert not w.typical and w.complete_years == (2023,)
+    s = w.sample(utc_start(2023), 3600.0, 0, 8760)
+    assert_array_equal(s["ghi"], w.ghi)
+    assert_array_equal(w.sample(utc_start(2025), 3600.0, 0, 8760)["ghi"], w.ghi)
+    # the sample is the TMY3: the day's energy agrees where the sun is well up
+    tmy = weather.sample(utc_start(2023), 3600.0, 0, 8760)
+    assert_allclose(s["dhi"][up], tmy["dhi"][up])
+
+
+def test_pvgis_hourly_on_a_slope_is_refused(tmp_path) -> None:
+    text = (SAMPLES / "greensboro-pvgis-hourly-2023.csv").read_text()
+    p = tmp_path / "tilted.csv"
+    p.write_text(text.replace("Slope: 0 deg.", "Slope: 35 deg."))
+    with pytest.raises(WeatherFileError, match="35° slope"):
+        read_weather(p)
+
+
+def test_open_meteo_csv(weather) -> None:
+    """An Open-Meteo CSV (location block above the header, GMT, preceding-hour means, wind in
+    km/h) reads with a column mapping; it is the TMY3 of 2024 laid out so."""
+    p = SAMPLES / "greensboro-open-meteo-2024.csv"
+    assert detect_format(str(p)) == "csv"
+    with pytest.raises(WeatherFileError, match="missing column"):
+        read_weather(p)  # the default column names are not Open-Meteo's
+    w = read_weather(p, "csv", OPEN_METEO)
+    assert w.complete_years == (2024,) and w.latitude is None and w.step == 3600
+    a = w.sample(utc_start(2024) + 90 * 86400, 900.0, 0, 96 * 30)
+    b = weather.sample(utc_start(2024) + 90 * 86400, 900.0, 0, 96 * 30)
+    for var in a:
+        assert_allclose(a[var], b[var], rtol=1e-9, atol=0.051, err_msg=var)  # 0.1 in the file
+
+
+def _csv_years(path: Path, years: dict[int, float], tz: str = "UTC", step: str = "h",
+               **units) -> None:
+    idx = pd.DatetimeIndex([])
+    vals: list[float] = []
+    for y, v in years.items():
+        i = pd.date_range(f"{y}-01-01", f"{y + 1}-01-01", freq=step, inclusive="left")
+        idx = idx.append(i)
+        vals += [v] * len(i)
+    v = np.array(vals)
+    pd.DataFrame({"t": idx.strftime("%Y-%m-%d %H:%M"), "G": v, "B": v / 2, "D": v / 4,
+                  "T": v / 10, "W": v / 10}).to_csv(path, index=False)
+
+
+def test_multi_year_csv_units_and_years(tmp_path) -> None:
+    """Two real years (2023, 2024): each is itself; 2025 takes 2023, 2026 2024 (its 29 Feb
+    dropped); energy units per row and other temperature / wind units convert."""
+    p = tmp_path / "two.csv"
+    _csv_years(p, {2023: 100.0, 2024: 200.0})
+    opts = CsvWeather(time_column="t", label="start", columns={
+        "ghi": "G", "dni": "B", "dhi": "D", "temp_air": "T", "wind_speed": "W"})
+    w = read_weather(p, "csv", opts)
+    assert w.complete_years == (2023, 2024)
+    for year, v in ((2023, 100.0), (2024, 200.0), (2025, 100.0), (2026, 200.0), (2021, 100.0)):
+        s = w.sample(utc_start(year), 3600.0, 0, 24 * 365)
+        assert_array_equal(s["ghi"], v) and assert_array_equal(s["temp_air"], v / 10)
+    q = tmp_path / "units.csv"
+    _csv_years(q, {2023: 0.5}, step="30min")
+    k = read_weather(q, "csv", dataclasses.replace(
+        opts, irradiance_unit="kWh/m2", temperature_unit="degF", wind_unit="km/h"))
+    s = k.sample(utc_start(2023), 1800.0, 0, 3)
+    assert_allclose(s["ghi"], 0.5 * 3.6e6 / 1800.0)  # 0.5 kWh/m2 per half hour = 1 kW/m2
+    assert_allclose(s["dni"], 500.0) and assert_allclose(s["dhi"], 250.0)
+    assert_allclose(s["temp_air"], (0.05 - 32.0) / 1.8)
+    assert_allclose(s["wind_speed"], 0.05 / 3.6)
+
+
+def test_csv_gaps_zones_and_coverage(tmp_path) -> None:
+    """Gaps are refused with their rows; naive local times with daylight saving resolve; a
+    file without a complete year covers only its span."""
+    opts = CsvWeather(label="start", timezone="Europe/Berlin", columns={"wind_speed": None})
+    utc = pd.date_range("2025-03-29 23:00", periods=72, freq="h", tz="UTC")
+    df = pd.DataFrame({"time": utc.tz_convert("Europe/Berlin").strftime("%Y-%m-%d %H:%M"),
+                       "ghi": 100.0, "dni": 50.0, "dhi": 50.0, "temp_air": 5.0})
+    p = tmp_path / "dst.csv"
+    df.to_csv(p, index=False)
+    w = read_weather(p, "csv", opts)
+    s = w.sample(utc[0].timestamp(), 3600.0, 0, 72)
+    assert_array_equal(s["ghi"], 100.0) and assert_array_equal(s["wind_speed"], 1.0)
+    with pytest.raises(WeatherFileError, match="no record covers 2025-04-01T23:00"):
+        w.covers(utc[0].timestamp(), utc[-1].timestamp() + 7200.0)
+    with pytest.raises(WeatherFileError, match="no record covers"):
+        w.sample(utc[-1].timestamp(), 3600.0, 0, 2)
+    df.drop(index=[10, 11]).to_csv(p, index=False)
+    with pytest.raises(WeatherFileError, match="gap between data rows 10 and 11"):
+        read_weather(p, "csv", opts)
+    df.assign(ghi=np.where(df.index == 5, 9999.0, 100.0)).to_csv(p, index=False)
+    with pytest.raises(WeatherFileError, match="ghi = 9999.0 at data row 6"):
+        read_weather(p, "csv", opts)
+    with pytest.raises(WeatherFileError, match="dni cannot be left out"):
+        read_weather(p, "csv", CsvWeather(columns={"dni": None}))
