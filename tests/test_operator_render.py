@@ -276,6 +276,15 @@ def test_authenticator_option_reaches_the_router_config():
     assert ws["ticket"] == {"type": "dynamic", "authenticator": "com.example.authenticate",
                             "authenticator-realm": "greensboro"}
     assert ws["wampcra"]["type"] == "static"  # processes keep WAMP-CRA
+    # the external authenticator joins as its own identity that may register that one
+    # procedure and nothing else
+    data = _secret_data(render_home(HOME, None, opts, KEY))
+    assert data["authenticator"] == derive_secret(KEY, "greensboro", "authenticator")
+    (role,) = [r for r in config["workers"][0]["realms"][0]["roles"]
+               if r["name"] == "authenticator"]
+    assert [(p["uri"], p["match"], p["allow"]) for p in role["permissions"]] == [
+        ("com.example.authenticate", "exact",
+         {"call": False, "register": True, "publish": False, "subscribe": False})]
 
 
 def test_a_second_home_shares_nothing_with_the_first():

@@ -142,8 +142,9 @@ class CsvWeather:
         """From the ``csv`` properties of a weather device (None stays None)."""
         if d is None:
             return None
-        return cls(**{k: (dict(v) if k == "columns" and v is not None else v)
-                      for k, v in d.items() if v is not None or k == "time_format"})
+        kwargs: dict[str, Any] = {k: (dict(v) if k == "columns" and v is not None else v)
+                                  for k, v in d.items() if v is not None or k == "time_format"}
+        return cls(**kwargs)
 
 
 def detect_format(path: str) -> str:
