@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="(clock) snapshot every this many windows (0: never)")
     p.add_argument("--snapshot-dir", type=Path, default=None,
                    help="(clock) where snapshots are written")
+    p.add_argument("--allow-forks", action="store_true",
+                   help="(clock) serve homesim.clock.fork: run forks with this Python's "
+                        "homesim (homesim run)")
     p.add_argument("--window", type=int, default=None,
                    help="(clock) ticks per window at speed max (default: one day)")
     a = p.parse_intermixed_args(argv)
@@ -109,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         clock = Clock(home, a.run_id, ctx.start, sim.dt, run_ticks(home), sim.speed,
                       sim.timeout, a.window, snapshot_every=a.snapshot_every,
                       snapshot_dir=a.snapshot_dir, restore=snap)
+        if a.allow_forks:
+            clock.fork_command = [sys.executable, "-m", "homesim.infra.cli"]
         code = serve(settings, "clock", clock.on_join)
         return code or (0 if clock.state == "finished" else 1)
     if a.kind == "ledger":

@@ -92,6 +92,8 @@ def fork(
     = None,
     speed: Annotated[str | None, typer.Option(help="realtime, 60x or max")] = "max",
     out: Annotated[Path | None, typer.Option(help="Run folder of the fork")] = None,
+    snapshot: Annotated[Path | None, typer.Option(
+        help="Fork from this snapshot file (instead of --at)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
     no_report: Annotated[bool, typer.Option("--no-report", help="Skip report.html")] = False,
@@ -119,7 +121,9 @@ def fork(
     if not list_snapshots(folder):
         raise _fail(f"{run_dir} has no snapshots (run it with --snapshot-every N)")
     try:
-        if at is None:
+        if snapshot is not None:
+            snap_path = snapshot
+        elif at is None:
             snap_path = latest_snapshot(folder)
         else:
             first = read_snapshot(list_snapshots(folder)[0][1])

@@ -315,7 +315,8 @@ def run_home(home: Home, opts: RunOptions,
             clock_extra = ["--window", str(opts.window)] if opts.window else []
             if opts.snapshot_every:
                 clock_extra += ["--snapshot-every", str(opts.snapshot_every),
-                                "--snapshot-dir", str(run_dir / "snapshots")]
+                                "--snapshot-dir", str(run_dir / "snapshots"),
+                                "--allow-forks"]
             return spawn("clock", "clock", clock_extra, stdout=subprocess.PIPE)
 
         def start_router() -> Any:

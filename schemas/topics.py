@@ -30,6 +30,8 @@ class T:
     CLOCK_SET_SPEED = "homesim.clock.set_speed"
     CLOCK_STATUS = "homesim.clock.status"
     CLOCK_SNAPSHOT = "homesim.clock.snapshot"
+    CLOCK_FORK = "homesim.clock.fork"
+    CLOCK_FORKED = "homesim.clock.forked"
     LEDGER_STATUS = "homesim.ledger.status"
     LEDGER_SNAPSHOT = "homesim.ledger.snapshot"
 

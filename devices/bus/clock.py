@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 from autobahn.wamp.exception import ApplicationError
-from twisted.internet import defer, reactor, task
+from twisted.internet import defer, reactor, task, utils
 
 from homesim.devices.bus.metrics import ClockMetrics
 from homesim.devices.bus.protocol import (
@@ -47,7 +48,7 @@ from homesim.devices.bus.runtime import (
     topic_device,
 )
 from homesim.devices.bus.snapshot import SNAPSHOT_VERSION, write_snapshot
-from homesim.devices.kinds.base import NotRunning
+from homesim.devices.kinds.base import InvalidArgument, NotRunning
 from homesim.schemas.manifest import Home
 
 log = logging.getLogger("homesim.clock")
@@ -78,6 +79,12 @@ class Clock:
         self.snapshot_dir = snapshot_dir
         self.snapshots = 0
         self._snapshot_asked = False
+        self._snapshot_waiters: list[defer.Deferred] = []
+        self._paused_at_boundary = False
+        #: live forks (homesim.clock.fork): the homesim command line to run them with, or
+        #: None (not allowed: e.g. in Kubernetes, where a fork is a Home of its own)
+        self.fork_command: list[str] | None = None
+        self.forks = 0
         if restore is not None:  # continue where the snapshot was taken
             self.protocol.window = int(restore["window"])
             self.protocol.tick = int(restore["tick"])
@@ -134,9 +141,65 @@ class Clock:
         """Ask for a home snapshot at the next window boundary (manager)."""
         if self.snapshot_dir is None:
             raise NotRunning("this run keeps no snapshots (no snapshot folder)")
-        self._snapshot_asked = True
+        self.snapshot_soon().addErrback(lambda f: None)
         return {"scheduled": True, "after_window": self.protocol.window,
                 "folder": str(self.snapshot_dir)}
+
+    @defer.inlineCallbacks
+    def rpc_fork(self, *args: Any, **kwargs: Any) -> Any:
+        """``homesim.clock.fork(set=[DEVICE.PROPERTY=VALUE, ...], until=None)`` (manager):
+        snapshot the running home at the next window boundary and run its future with the
+        changes, at speed max, as a run of its own (``RUN_DIR/forks/<fork_id>``). Replies
+        once the snapshot is taken with ``{"fork_id", "out", "snapshot"}``; the fork's end
+        is published on ``homesim.clock.forked`` with its summary.
+
+        Raises
+        ------
+        NotRunning
+            If this run cannot fork (no snapshot folder, or not run by ``homesim run``).
+        InvalidArgument
+            If ``set`` is not a list of ``DEVICE.PROPERTY=VALUE`` strings or ``until`` is not
+            a string.
+        """
+        sets = kwargs.get("set", args[0] if args else [])
+        until = kwargs.get("until", args[1] if len(args) > 1 else None)
+        if not isinstance(sets, list) or not all(
+                isinstance(x, str) and "=" in x and len(x) <= 1000 for x in sets) \
+                or len(sets) > 100:
+            raise InvalidArgument("set must be a list of DEVICE.PROPERTY=VALUE strings",
+                                  field="set")
+        if until is not None and not (isinstance(until, str) and len(until) <= 64):
+            raise InvalidArgument("until must be a duration such as 30d", field="until")
+        if self.snapshot_dir is None or self.fork_command is None:
+            raise NotRunning("live forks need a run of homesim run with snapshots")
+        snap = yield self.snapshot_soon()
+        self.forks += 1
+        fork_id = f"fork-{self.protocol.window:07d}-{self.forks}"
+        out = Path(self.snapshot_dir).parent / "forks" / fork_id
+        cmd = [*self.fork_command, "fork", str(Path(self.snapshot_dir).parent), "--snapshot",
+               str(snap), "--out", str(out), "--json", "-q", "--no-report", "--speed", "max"]
+        for x in sets:
+            cmd += ["--set", x]
+        if until:
+            cmd += ["--until", until]
+        d = utils.getProcessOutputAndValue(cmd[0], cmd[1:], env=dict(os.environ))
+
+        def done(res: Any) -> None:
+            stdout, stderr, code = res
+            try:
+                summary = json.loads((out / "summary.json").read_text())
+            except (OSError, ValueError):
+                summary = None
+            msg = {"fork_id": fork_id, "out": str(out), "ok": code == 0,
+                   "summary": summary if isinstance(summary, dict) else None,
+                   "error": None if code == 0 else stderr.decode(errors="replace")[-2000:]}
+            if self.bus is not None:
+                self.bus.publish(T.CLOCK_FORKED, msg)
+            self._emit({"event": "forked", **{k: v for k, v in msg.items()
+                                              if k != "summary"}})
+
+        d.addCallbacks(done, lambda f: log.warning("fork %s failed: %s", fork_id, f))
+        return {"fork_id": fork_id, "out": str(out), "snapshot": str(snap)}
 
     # ---------------------------------------------------------------- bus
     def on_join(self, bus: Bus) -> Any:
@@ -152,7 +215,8 @@ class Clock:
               bus.register(T.CLOCK_RESUME, self.rpc_resume),
               bus.register(T.CLOCK_SET_SPEED, self.rpc_set_speed),
               bus.register(T.CLOCK_STATUS, self.rpc_status),
-              bus.register(T.CLOCK_SNAPSHOT, self.rpc_snapshot)]
+              bus.register(T.CLOCK_SNAPSHOT, self.rpc_snapshot),
+              bus.register(T.CLOCK_FORK, self.rpc_fork)]
         d = defer.gatherResults(ds, consumeErrors=True)
         if not self._started:
             self._started = True
@@ -220,7 +284,9 @@ class Clock:
             while True:
                 if p.state == "paused":
                     self._resume = defer.Deferred()
+                    self._paused_at_boundary = True
                     yield self._resume
+                    self._paused_at_boundary = False
                     continue
                 if p.tick < p.ticks_total:  # pace the start of the window
                     yield self._sleep(p.pacing_delay(time.monotonic()))
@@ -237,16 +303,9 @@ class Clock:
                     self._finish(outcome)
                     return
                 yield self._sleep(p.pacing_delay(time.monotonic()))  # pace its end too
-                due = self.snapshot_every and p.window % self.snapshot_every == 0
-                if (due or self._snapshot_asked) and self.snapshot_dir is not None \
-                        and p.tick < p.ticks_total:
-                    self._snapshot_asked = False
-                    try:
-                        yield self.take_snapshot()
-                    except Exception as exc:  # noqa: BLE001 - a snapshot never fails a run
-                        log.warning("snapshot at window %d failed: %s", p.window, exc)
-                        self._emit({"event": "snapshot_failed", "window": p.window,
-                                    "reason": str(exc)})
+                if self.snapshot_every and p.window % self.snapshot_every == 0:
+                    self._snapshot_asked = True
+                yield self._boundary()
                 self._progress()
         except Exception as exc:  # noqa: BLE001
             log.exception("clock failed")
@@ -268,6 +327,37 @@ class Clock:
             self.metrics.window(outcome.n, p.start + p.tick * p.dt,
                                 time.monotonic() - published)
         return outcome
+
+    @defer.inlineCallbacks
+    def _boundary(self) -> Any:
+        """Between two windows: take the snapshot asked for (periodic or on demand) and
+        give its path to whoever waits for it (a live fork); never fails the run."""
+        p = self.protocol
+        if not self._snapshot_asked or self.snapshot_dir is None or p.tick >= p.ticks_total:
+            return None
+        self._snapshot_asked = False
+        waiting, self._snapshot_waiters = self._snapshot_waiters, []
+        try:
+            path = yield self.take_snapshot()
+        except Exception as exc:  # noqa: BLE001 - a snapshot never fails a run
+            log.warning("snapshot at window %d failed: %s", p.window, exc)
+            self._emit({"event": "snapshot_failed", "window": p.window, "reason": str(exc)})
+            for d in waiting:
+                d.errback(exc)
+            return None
+        for d in waiting:
+            d.callback(path)
+        return path
+
+    def snapshot_soon(self) -> defer.Deferred:
+        """A Deferred firing with the path of a snapshot taken at the next window boundary
+        (at once if the clock is paused between windows)."""
+        d: defer.Deferred = defer.Deferred()
+        self._snapshot_waiters.append(d)
+        self._snapshot_asked = True
+        if self._paused_at_boundary:
+            reactor.callLater(0, self._boundary)
+        return d
 
     @defer.inlineCallbacks
     def take_snapshot(self) -> Any:

@@ -1900,6 +1900,29 @@ class SnapshotScheduledReplyPayload(BaseModel):
     folder: str | None = None
 
 
+class SetItem(RootModel[str]):
+    root: Annotated[str, Field(max_length=1000)]
+
+
+class ForkRequestPayload(BaseModel):
+    set: Annotated[list[SetItem] | None, Field(max_length=100)] = None
+    until: Annotated[str | None, Field(max_length=64)] = None
+
+
+class ForkReplyPayload(BaseModel):
+    fork_id: str
+    out: str
+    snapshot: str
+
+
+class ForkedPayload(BaseModel):
+    fork_id: str
+    out: str | None = None
+    ok: bool
+    summary: dict[str, Any] | None = None
+    error: str | None = None
+
+
 class LedgerSnapshotReplyPayload(RootModel[LedgerSnapshot]):
     root: LedgerSnapshot
 

@@ -66,7 +66,7 @@ def test_block_winter_month(tmp_path):
                        "AND carrier='heat'", (name,)).fetchone()[0]
         assert n > 0, name
     html = (tmp_path / "jan" / "report.html").read_text()
-    assert "Heat delivered per flat by month" in html and "Room temperature per flat" in html
+    assert "Heat by period [kWh]" in html and "Room temperature per flat" in html
     print({k: round(v["heat_kwh"], 1) for k, v in flats.items()}, hp, boiler)
 
 

@@ -157,3 +157,33 @@ def test_sweep_writes_the_comparison(tmp_path):
     imports = [v["summary"]["energy_kwh"]["grid_import"] for v in doc["variants"]]
     assert imports[1] < imports[0], imports
     assert (out / "comparison.html").stat().st_size > 10_000
+
+
+def test_a_live_fork_of_a_running_home(tmp_path):
+    """homesim.clock.fork (manager) snapshots the running home at the next boundary and runs
+    its future at speed max; without changes it books what the original books after the
+    snapshot (an electric home: the same packets whatever the window sizes)."""
+    out = tmp_path / "run"
+    run = _start(out)
+    try:
+        wait_for(lambda: _snapshots(out) >= 1, 240, "a first snapshot")
+        res = subprocess.run([*HOMESIM, "wamp", "--run", str(out), "--role", "manager", "call",
+                              "homesim.clock.fork", "[]"], capture_output=True, text=True,
+                             timeout=120)
+        assert res.returncode == 0, res.stderr[-2000:]
+        reply = json.loads(res.stdout)
+        fork = Path(reply["out"])
+        viewer = subprocess.run([*HOMESIM, "wamp", "--run", str(out), "--role", "viewer",
+                                 "call", "homesim.clock.fork", "[]"], capture_output=True,
+                                text=True, timeout=120)
+        assert viewer.returncode == 1 and "not_authorized" in viewer.stderr
+        wait_for(lambda: (fork / "summary.json").exists(), 400, "the fork's summary")
+        stdout, stderr = run.communicate(timeout=600)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGINT)
+            run.communicate(timeout=60)
+    assert run.returncode == 0, stderr[-3000:]
+    snap = json.loads(Path(reply["snapshot"]).read_text())
+    assert json.loads((fork / "summary.json").read_text())["complete"]
+    assert_same(packets(out / "ledger.sqlite", snap["tick"]), packets(fork / "ledger.sqlite"))
