@@ -81,9 +81,17 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 @pytest.fixture(scope="session")
 def crds(cluster: Cluster) -> Cluster:
     cluster.kubectl("apply", "-f", str(ROOT / "helm" / "homesim" / "crds"))
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                    "crd/homes.homesim.io", "crd/blocks.homesim.io")
-    return cluster
+    # kubectl 1.20's wait fails at once ("status.conditions accessor error: <nil>") when the
+    # API server has not written the CRD's status yet (seen under load): ask again
+    deadline = time.monotonic() + 120
+    while True:
+        res = cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+                              "crd/homes.homesim.io", "crd/blocks.homesim.io", check=False)
+        if res.returncode == 0:
+            return cluster
+        if "accessor error" not in res.stderr or time.monotonic() > deadline:
+            raise AssertionError(f"the CRDs are not established:\n{res.stderr}")
+        time.sleep(1)
 
 
 @pytest.fixture
