@@ -714,3 +714,24 @@ def test_a_plugin_kind_only_lists_its_attributes(tmp_path):
     res = subprocess.run([sys.executable, "-c", KETTLE_SCRIPT, str(tests), str(manifest)],
                          capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0 and res.stdout.startswith("ok"), res.stdout + res.stderr
+
+
+def test_a_battery_smaller_than_what_it_holds_is_refused_at_restore():
+    """A fork that shrinks the battery below its stored energy fails clearly at restore
+    (instead of at its first settle)."""
+    from homesim.devices.__main__ import shell_class
+    from homesim.schemas.manifest import load_any, parse_home
+
+    base = load_any(Path(__file__).resolve().parents[1] / "examples" / "home.yaml")
+    data = base.model_dump(mode="json")
+    bat = next(d for d in data["spec"]["devices"] if d["kind"] == "battery")
+    big = shell_class("battery")(base, bat["name"], seed=0)
+    state = big.dump_state()
+    state["energy"] = 0.9 * big.props.capacity
+    bat["properties"]["capacity"] = 0.5 * big.props.capacity
+    small = shell_class("battery")(parse_home(data), bat["name"], seed=0)
+    with pytest.raises(ValueError, match="more than soc_max × capacity"):
+        small.load_state(state)
+    state["energy"] = 0.4 * big.props.capacity
+    small.load_state(state)
+    assert small.energy == state["energy"]

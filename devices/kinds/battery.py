@@ -51,8 +51,16 @@ class BatteryShell(DeviceShell):
                             metrics={"soc": stored / p.capacity})
 
     def check_state(self, values: dict[str, Any]) -> None:
-        if values.get("energy", 0.0) < 0:
+        energy = values.get("energy", 0.0)
+        if energy < 0:
             raise ValueError(f"{self.name}: energy: {values['energy']!r} J is negative")
+        p = self.props
+        top = p.soc_max * p.capacity
+        if energy > top + 1e-6 * p.capacity:  # e.g. a fork that shrank the battery
+            raise ValueError(
+                f"{self.name}: energy: it holds {energy:.6g} J, more than soc_max × capacity "
+                f"= {top:.6g} J allows; a restored battery cannot be smaller than what it "
+                f"holds (capacity ≥ {energy / p.soc_max:.6g} J, or fork at another time)")
 
     def state(self) -> dict[str, Any]:
         return {"energy": self.energy, "soc": self.energy / self.props.capacity}
