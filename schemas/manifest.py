@@ -541,6 +541,15 @@ class HomeSpec(_Strict):
         """Enabled devices, in manifest order."""
         return [d for d in self.devices if d.enabled]
 
+    def by_flat(self, enabled_only: bool = True) -> dict[str, list[str]]:
+        """The device names of each flat of a block (the devices that carry ``flat``), in
+        manifest order; only enabled devices unless ``enabled_only`` is false."""
+        out: dict[str, list[str]] = {}
+        for d in self.enabled() if enabled_only else self.devices:
+            if d.flat:
+                out.setdefault(d.flat, []).append(d.name)
+        return out
+
     def device(self, name: str) -> Any:
         """The device called ``name``; KeyError if there is none."""
         for d in self.devices:

@@ -136,10 +136,7 @@ class Ledger:
                       if km in REGISTRY.balanced_by(k) or km in REGISTRY.get(k).inputs}
             for n, k in self.devices.items()}
         #: the devices of each flat of a block (residents read their flat's meter)
-        self.flats: dict[str, set[str]] = {}
-        for d in home.spec.enabled():
-            if d.flat:
-                self.flats.setdefault(d.flat, set()).add(d.name)
+        self.flats = {f: set(names) for f, names in home.spec.by_flat().items()}
         #: per window (the one being booked and the next), per publisher: its flows
         self._packets: dict[int, dict[str, list[list[dict[str, Any]]]]] = {}
         self._settles: dict[int, dict[str, dict[str, Any]]] = {}

@@ -57,13 +57,13 @@ class TimeBase:
 
 
 def _zone(manifest_json: str | None) -> tuple[tzinfo, str]:
-    from homesim.devices.models.schedule import resolve_tz
+    from homesim.infra.analysis.rundata import tz_of
 
     try:
         name = json.loads(manifest_json or "{}")["spec"]["location"]["timezone"] or "UTC"
-        return resolve_tz(name), name
     except Exception:  # noqa: BLE001 - no location or no zone: UTC
-        return resolve_tz("UTC"), "UTC"
+        name = "UTC"
+    return tz_of(name), name
 
 
 def timebase(store: LedgerStore) -> TimeBase:

@@ -111,7 +111,7 @@ def load_info(store: LedgerStore, run_dir: Path) -> RunInfo:
         raise LedgerError("the ledger has no run row (not a finished run folder?)")
     manifest = json.loads(run.manifest or "{}")
     tz_name = ((manifest.get("spec") or {}).get("location") or {}).get("timezone") or "UTC"
-    kinds = {n: k for n, k in store.kinds().items()}
+    kinds = dict(store.kinds())
     span = store.settled_span()
     return RunInfo(run_dir=Path(run_dir), run_id=run.run_id, home=run.home, start=run.start,
                    dt=run.dt, ticks=int(span.end_tick or 0) if span.first_tick == 0 else 0,

@@ -154,8 +154,7 @@ def access_plan(home: Home, *, tap: bool = False,
     ``auth.authenticator.procedure``) adds the principal ``authenticator``, whose role may
     register that one procedure and nothing else.
     """
-    devices = list(home.spec.devices)
-    names = [d.name for d in devices]
+    names = [d.name for d in home.spec.devices]
     rpc = T.rpc
     principals = [Principal(n, f"device.{n}") for n in names]
     principals += [Principal(CLOCK_AUTHID, "clock"), Principal("ledger", "ledger")]
@@ -190,11 +189,7 @@ def access_plan(home: Home, *, tap: bool = False,
         _perm(T.CLOCK_STATUS, call=True, disclose=True),
         *(_perm(rpc(n, "set"), call=True, disclose=True) for n in names),
     ]))
-    flats: dict[str, list[str]] = {}
-    for d in devices:
-        if d.flat:
-            flats.setdefault(d.flat, []).append(d.name)
-    for flat, members in flats.items():
+    for flat, members in home.spec.by_flat(enabled_only=False).items():
         rid = resident_authid(flat)
         principals.append(Principal(rid, rid))
         roles.append(_role(rid, [
