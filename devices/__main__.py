@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from homesim.schemas.registry import REGISTRY
 
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     if not a.manifest:
         p.error("--manifest (or HOMESIM_MANIFEST) is required")
 
+    from homesim.devices.bus import inplace
     from homesim.devices.bus.runtime import (
         BusSettings,
         CredentialsError,
@@ -111,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         ctx = home_context(home)
         clock = Clock(home, a.run_id, ctx.start, sim.dt, run_ticks(home), sim.speed,
                       sim.timeout, a.window, snapshot_every=a.snapshot_every,
-                      snapshot_dir=a.snapshot_dir, restore=snap)
+                      snapshot_dir=a.snapshot_dir, restore=snap,
+                      recover_in_place=inplace.enabled())
         if a.allow_forks:
             clock.fork_command = [sys.executable, "-m", "homesim.infra.cli"]
         code = serve(settings, "clock", clock.on_join)
@@ -123,7 +126,19 @@ def main(argv: list[str] | None = None) -> int:
         ctx = home_context(home)
         led = Ledger(home, a.run_id, a.db, ctx.start, sim.dt, run_ticks(home), a.summary,
                      restore=snap)
-        return serve(settings, "ledger", led.on_join, on_stop=led.finalize)
+        if not inplace.enabled():
+            return serve(settings, "ledger", led.on_join, on_stop=led.finalize)
+
+        def begin_ledger(bus: Any, reply: dict[str, Any]) -> Any:
+            # forget what was booked from the epoch's window on (all of it for a fresh run);
+            # a finished run's ledger only reads its totals back and keeps its summary
+            led.restore_position(int(reply["window"]), int(reply["tick"]))
+            if reply["status"] == "finished":
+                led.keep_summary()
+            return led.on_join(bus)
+
+        return serve(settings, "ledger", inplace.joining("ledger", begin_ledger),
+                     on_stop=led.finalize)
 
     if a.kind == "tap":
         from homesim.devices.bus.tap import Tap
@@ -156,7 +171,25 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cannot restore {a.device!r} from {a.restore}: {exc}", file=sys.stderr)
             return 2
         runner.protocol.start_at(int(snap["window"]), int(snap["tick"]))
-    return serve(settings, a.device, runner.on_join)
+    if not inplace.enabled():
+        return serve(settings, a.device, runner.on_join)
+    device, seed, kind = a.device, sim.seed, a.kind
+
+    def begin_device(bus: Any, reply: dict[str, Any]) -> Any:
+        if reply["status"] == "finished":
+            return None  # the run is over: idle
+        run = runner
+        if reply["status"] == "restore":  # the home as it was at the snapshot, and my state
+            from homesim.schemas.manifest import parse_home
+
+            at = parse_home(reply["manifest"], "the snapshot's manifest")
+            sh = shell_class(kind)(at, device, seed=seed)
+            sh.load_state(reply["state"])
+            run = DeviceRunner(sh)
+            run.protocol.start_at(int(reply["window"]), int(reply["tick"]))
+        return run.on_join(bus)
+
+    return serve(settings, a.device, inplace.joining(a.device, begin_device))
 
 
 def _call(a: argparse.Namespace) -> int:

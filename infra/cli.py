@@ -510,7 +510,14 @@ def _register_wamp_commands() -> None:
     app.command()(sweep)
 
 
+def _register_serve_command() -> None:
+    from homesim.infra.serve import serve
+
+    app.command()(serve)
+
+
 _register_wamp_commands()
+_register_serve_command()
 
 
 def main() -> None:

@@ -320,6 +320,16 @@ def _buffer(p: Any) -> None:
         raise ValueError("properties.t_max must be above properties.t_min")
 
 
+def _dhw_tank(p: Any) -> None:
+    if p.t_set <= p.t_cold:
+        raise ValueError("properties.t_set must be above properties.t_cold")
+    if not p.t_cold <= p.t_use <= p.t_set:
+        raise ValueError("properties.t_use must lie between properties.t_cold and "
+                         "properties.t_set")
+    if p.tapping == "custom" and not p.taps:
+        raise ValueError("properties.taps: tapping 'custom' needs at least one draw")
+
+
 def _ev_charger(p: Any) -> None:
     if p.p_min > p.p_max:
         raise ValueError("properties.p_min must not exceed properties.p_max")
@@ -355,6 +365,10 @@ def _battery(p: Any) -> None:
         raise ValueError("need soc_min ≤ soc_initial ≤ soc_max")
     if not p.capacity <= 1e15:  # not live: checked here (the CRD keeps the model's schema)
         raise ValueError("properties.capacity must be at most 1e15 J")
+    if p.coupling == "dc" and p.p_ac_max is not None:  # refused, never ignored
+        raise ValueError("properties.p_ac_max is the rating of an AC-coupled battery's own "
+                         "converter: set properties.coupling to 'ac' or remove it (a "
+                         "DC-coupled battery is limited by the inverter's p_ac_max)")
 
 
 #: Cross-field rules of a kind's properties that a JSON Schema cannot hold (they may also
@@ -363,6 +377,7 @@ def _battery(p: Any) -> None:
 PROPERTY_CHECKS: dict[str, Callable[[Any], None]] = {
     "pv": _pv, "load": _load, "inverter": _inverter, "battery": _battery, "flat": _flat,
     "heat_pump": _heat_pump, "buffer": _buffer, "ev_charger": _ev_charger,
+    "dhw_tank": _dhw_tank,
 }
 
 

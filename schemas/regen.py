@@ -7,18 +7,27 @@
 * ``schemas/generated/kinds.py``: the device-kind descriptors (``x-homesim-kind`` next to each
   ``<Kind>Properties`` schema) and one typed report class per kind;
 * ``schemas/home.schema.json``: the JSON Schema of the Home manifest;
-* ``helm/homesim/crds/*.yaml``: the Home and Block CRDs (structural schemas, same models).
+* ``helm/homesim/crds/*.yaml``: the Home and Block CRDs (structural schemas, same models);
+* ``web/src/generated/``: the web builder's TypeScript models (``models.ts``, by
+  ``@asyncapi/modelina`` through ``web/scripts/gen-models.mjs``), the registry as ``GET
+  /api/kinds`` answers it (``registry.json``, without plugins), the topic URIs (``topics.json``)
+  and the Home and Block JSON Schemas (``home.schema.json``, ``block.schema.json``) the page
+  validates with.
 
-``python -m homesim.schemas.regen --check`` exits 1 when a generated file is stale.
+``python -m homesim.schemas.regen --check`` exits 1 when a generated file is stale. The
+TypeScript models need Node and ``web/node_modules`` (``cd web && npm ci``): without them both
+modes say so and exit 1 rather than pass without checking.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 CONTRACT = HERE / "asyncapi.yaml"
@@ -26,6 +35,8 @@ MESSAGES = HERE / "generated" / "messages.py"
 KINDS = HERE / "generated" / "kinds.py"
 HOME_SCHEMA = HERE / "home.schema.json"
 CRD_DIR = HERE.parent / "helm" / "homesim" / "crds"
+WEB = HERE.parent / "web"
+WEB_GENERATED = WEB / "src" / "generated"
 
 HEADER = (
     "# GENERATED FILE - DO NOT EDIT. Source: schemas/asyncapi.yaml\n"
@@ -167,6 +178,72 @@ def generate_dashboards() -> dict[Path, str]:
     return out
 
 
+#: The descriptor fields the web builder reads (``GET /api/kinds``, ``registry.json``).
+KIND_API_FIELDS = ("kind", "label", "description", "role", "bounded", "carriers", "inputs",
+                   "balanced_by", "packets_from", "requires", "limits", "colour", "report")
+
+
+def kinds_api(kinds: list[str] | None = None) -> dict[str, Any]:
+    """The registry as the web builder reads it: ``{"kinds": [Kind...]}`` where each Kind holds
+    the descriptor fields of :data:`KIND_API_FIELDS`, ``properties_schema`` (the JSON Schema of
+    the kind's properties model) and ``live`` (its ``x-live`` properties). ``kinds`` defaults
+    to every kind of the registry (plugins included when ``HOMESIM_KINDS`` is set)."""
+    from homesim.schemas.registry import REGISTRY
+
+    out = []
+    for kind in REGISTRY.names() if kinds is None else kinds:
+        d = REGISTRY.get(kind).model_dump(mode="json", include=set(KIND_API_FIELDS))
+        schema = REGISTRY.properties_model(kind).model_json_schema()
+        live = [k for k, v in schema.get("properties", {}).items()
+                if isinstance(v, dict) and v.get("x-live")]
+        out.append({f: d[f] for f in KIND_API_FIELDS} | {"properties_schema": schema,
+                                                         "live": live})
+    return {"kinds": out}
+
+
+def generate_web_json() -> dict[Path, str]:
+    """``web/src/generated/*.json``: the contract's kinds (``registry.json``, plugins left out),
+    the topic URIs (``topics.json``, from :mod:`homesim.schemas.topics`) and the Home and Block
+    manifest JSON Schemas."""
+    from homesim.schemas.generated.kinds import KIND_DESCRIPTORS
+    from homesim.schemas.manifest import Block
+    from homesim.schemas.topics import T
+
+    def dump(obj: Any, sort_keys: bool = True) -> str:
+        return json.dumps(obj, indent=2, sort_keys=sort_keys, ensure_ascii=False) + "\n"
+
+    topics = {k: v for k, v in vars(T).items() if k.isupper() and isinstance(v, str)}
+    # registry.json keeps the contract's order: the palette lists kinds, the forms properties in it
+    kinds = kinds_api(list(KIND_DESCRIPTORS))
+    return {WEB_GENERATED / "registry.json": dump(kinds, sort_keys=False),
+            WEB_GENERATED / "topics.json": dump(topics),
+            WEB_GENERATED / "home.schema.json": generate_home_schema(),
+            WEB_GENERATED / "block.schema.json": dump(Block.model_json_schema())}
+
+
+def generate_web_models() -> str:
+    """Return ``web/src/generated/models.ts``: TypeScript interfaces of the contract's schemas
+    (``@asyncapi/modelina`` run by ``web/scripts/gen-models.mjs``).
+
+    Raises
+    ------
+    RuntimeError
+        If Node or ``web/node_modules`` is missing (the message says how to install them), or
+        the generator fails.
+    """
+    script = WEB / "scripts" / "gen-models.mjs"
+    node = shutil.which("node")
+    if node is None or not (WEB / "node_modules" / "@asyncapi" / "modelina").is_dir():
+        raise RuntimeError("web/src/generated/models.ts cannot be generated or checked: "
+                           + ("node is not installed" if node is None else
+                              "web/node_modules is missing (run: cd web && npm ci)"))
+    res = subprocess.run([node, str(script), "--stdout"], capture_output=True, text=True,
+                         cwd=WEB)
+    if res.returncode != 0:
+        raise RuntimeError(f"web/scripts/gen-models.mjs failed:\n{res.stderr[-2000:]}")
+    return res.stdout
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     check = "--check" in argv
@@ -189,7 +266,14 @@ def main(argv: list[str] | None = None) -> int:
             stale.append(HOME_SCHEMA)
     else:
         HOME_SCHEMA.write_text(home)
-    for path, text in {**generate_crds(), **generate_dashboards()}.items():
+    failed = False
+    web = generate_web_json()
+    try:
+        web[WEB_GENERATED / "models.ts"] = generate_web_models()
+    except RuntimeError as exc:
+        print(f"error: {exc}")
+        failed = True
+    for path, text in {**generate_crds(), **generate_dashboards(), **web}.items():
         if check:
             if not path.exists() or path.read_text() != text:
                 stale.append(path)
@@ -198,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(text)
     for p in stale:
         print(f"stale: {p.relative_to(HERE.parent)} (run: python -m homesim.schemas.regen)")
-    return 1 if stale else 0
+    return 1 if stale or failed else 0
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ class T:
     CLOCK_SNAPSHOT = "homesim.clock.snapshot"
     CLOCK_FORK = "homesim.clock.fork"
     CLOCK_FORKED = "homesim.clock.forked"
+    CLOCK_JOIN = "homesim.clock.join"
+    CLOCK_RECOVER = "homesim.clock.recover"
     LEDGER_STATUS = "homesim.ledger.status"
     LEDGER_SNAPSHOT = "homesim.ledger.snapshot"
 

@@ -54,7 +54,8 @@ def test_example_parses_as_a_home(base) -> None:
     assert home.kind == "Home" and home.metadata.name == "tower"
     assert home.metadata.labels["homesim.io/block"] == "tower"
     names = [d.name for d in home.spec.devices]
-    expected = [n for f in FLATS for n in (f, f"{f}-kitchen")] + BLOCK_DEVICES
+    expected = [n for f in FLATS for n in (f, f"{f}-kitchen")] + ["top-east-geyser"] \
+        + BLOCK_DEVICES
     assert names == expected
     for d in home.spec.devices:
         if d.name in ("garage-1", "garage-2"):  # block-level chargers owned by a flat

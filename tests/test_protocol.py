@@ -406,7 +406,9 @@ def test_report_encoding_keeps_the_wire_format():
     payload, checked = encode_report(w, "battery", "battery", Battery(envelope=env))
     assert payload == {"run": "r", "window": 3, "tick0": 6, "n": 2, "device": "battery",
                        "kind": "battery", "signals": {}, "envelope": env}
-    assert checked.envelope == env
+    # the checked envelope has the contract's defaults filled in (a DC-coupled battery)
+    assert checked.envelope == {**env, "coupling": "dc", "eta_ac_dc": 1.0, "eta_dc_ac": 1.0,
+                                "p_ac_max": None}
     Load = REGISTRY.report_type("load")
     payload, checked = encode_report(w, "house", "load", Load(demand=np.array([1, 2])))
     assert payload["signals"] == {"demand": [1.0, 2.0]} and "params" not in payload

@@ -39,7 +39,7 @@ def test_every_kind_has_a_shell_a_properties_model_and_a_report_type() -> None:
 
 def test_the_inverter_balances_the_electric_bus() -> None:
     assert set(REGISTRY.balanced_by("inverter")) == {"pv", "battery", "grid", "load",
-                                                     "heat_node", "load_manager"}
+                                                     "heat_node", "load_manager", "dhw_tank"}
     assert REGISTRY.where(bounded=False) == ("sun", "grid")
 
 
@@ -141,17 +141,24 @@ def test_report_types_of_plugin_kinds_are_built_at_run_time() -> None:
 # ----------------------------------------------------------------- topology
 
 
-def test_a_second_battery_is_refused_with_its_path() -> None:
+def test_a_second_grid_is_refused_with_its_path() -> None:
     data = copy.deepcopy(HOME)
-    data["spec"]["devices"].append({"name": "battery-2", "kind": "battery"})
+    data["spec"]["devices"].append({"name": "grid-2", "kind": "grid"})
     (path, reason), = errors(data)
     assert path == f"spec.devices[{len(data['spec']['devices']) - 1}]"
-    assert "at most 1 enabled battery" in reason and "'battery' already" in reason
+    assert "at most 1 enabled grid" in reason and "'grid' already" in reason
 
 
-def test_a_disabled_second_battery_is_fine() -> None:
+def test_a_disabled_second_grid_is_fine() -> None:
     data = copy.deepcopy(HOME)
-    data["spec"]["devices"].append({"name": "battery-2", "kind": "battery", "enabled": False})
+    data["spec"]["devices"].append({"name": "grid-2", "kind": "grid", "enabled": False})
+    parse_any(data)
+
+
+def test_a_second_battery_is_fine() -> None:
+    """The inverter dispatches several batteries (tests/test_batteries.py)."""
+    data = copy.deepcopy(HOME)
+    data["spec"]["devices"].append({"name": "battery-2", "kind": "battery"})
     parse_any(data)
 
 

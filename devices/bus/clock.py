@@ -10,6 +10,19 @@ clock), ``<N>x`` (paced), ``max`` (windows of one simulated day, unpaced). ``pau
 
 Progress and the end of the run are also written to stdout as JSON lines for the local
 supervisor (``homesim run``).
+
+**Recovery in place** (``recover_in_place``; Kubernetes, where every process is a pod that is
+restarted when it dies and no supervisor restarts the home): every device and the ledger call
+``homesim.clock.join`` once at start and begin where the reply says (a fresh run, or the
+clock's latest snapshot: window, tick, manifest, the caller's saved state). A join while the
+run is under way means a process was restarted; so does a window that times out (a router
+restart loses messages). The clock then starts a new *epoch*: it publishes
+``homesim.clock.recover``, every process of an older epoch exits (and is restarted by its
+Deployment), every process joins the new epoch, the clock rewinds to the snapshot and opens
+its window again. Devices are deterministic given their state, and the ledger forgets what it
+booked from that window on, so the ledger equals an undisturbed run's. A restarted clock
+recovers from the latest snapshot in its folder (a volume); ``finished.json`` there marks a
+run that is over, so nothing is run twice.
 """
 
 from __future__ import annotations
@@ -18,6 +31,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +61,25 @@ from homesim.devices.bus.runtime import (
     rpc_args,
     topic_device,
 )
-from homesim.devices.bus.snapshot import SNAPSHOT_VERSION, write_snapshot
-from homesim.devices.kinds.base import InvalidArgument, NotRunning
+from homesim.devices.bus.snapshot import (
+    SNAPSHOT_VERSION,
+    SnapshotError,
+    list_snapshots,
+    read_snapshot,
+    write_snapshot,
+)
+from homesim.devices.kinds.base import InvalidArgument, NotAuthorized, NotRunning
 from homesim.schemas.manifest import Home
 
 log = logging.getLogger("homesim.clock")
 
-__all__ = ["Clock", "window_ticks", "speed_factor", "MAX_WINDOW_TICKS", "PACED_WINDOW_WALL"]
+__all__ = ["Clock", "window_ticks", "speed_factor", "MAX_WINDOW_TICKS", "PACED_WINDOW_WALL",
+           "FINISHED_MARKER"]
+
+#: In a snapshot folder: the run is over (recovery in place does not run it again).
+FINISHED_MARKER = "finished.json"
+#: A window's wait ended because the home is being recovered (not a settle or a failure).
+_RECOVER = object()
 
 
 class Clock:
@@ -68,7 +94,8 @@ class Clock:
                  speed: str, timeout: float, window: int | None = None,
                  startup_timeout: float = 120.0, emit: Any = None,
                  snapshot_every: int = 0, snapshot_dir: Path | None = None,
-                 restore: dict[str, Any] | None = None) -> None:
+                 restore: dict[str, Any] | None = None, recover_in_place: bool = False,
+                 max_recoveries: int = 10) -> None:
         self.home = home
         self.startup_timeout = startup_timeout
         self.protocol = ClockProtocol([d.name for d in home.spec.enabled()], run_id, start,
@@ -99,6 +126,22 @@ class Clock:
         self.metrics = ClockMetrics(home.metadata.name)
         self.metrics.set_speed(speed_factor(self.protocol.speed))
         self.metrics.sim_time.set(start)
+        # ---- recovery in place (module docstring)
+        self.recover_in_place = recover_in_place
+        self.max_recoveries = max_recoveries
+        self.recoveries = 0
+        self.epoch = ""
+        self._genesis = restore  # where the run began (None: its first window)
+        self._point: dict[str, Any] | None = restore  # what the current epoch starts from
+        self._joined: set[str] = set()
+        self._gathering = False
+        self._recover_reason = "start"
+        self._finished_doc: dict[str, Any] | None = None
+        if recover_in_place:
+            marker = snapshot_dir / FINISHED_MARKER if snapshot_dir is not None else None
+            if marker is not None and marker.exists():
+                self._finished_doc = json.loads(marker.read_text())
+            self._new_epoch("clock started")
 
     @property
     def state(self) -> str:
@@ -201,6 +244,118 @@ class Clock:
         d.addCallbacks(done, lambda f: log.warning("fork %s failed: %s", fork_id, f))
         return {"fork_id": fork_id, "out": str(out), "snapshot": str(snap)}
 
+    # ---------------------------------------------------------------- recovery in place
+    def _latest_point(self) -> dict[str, Any] | None:
+        """The latest snapshot of this run in the snapshot folder, else where it began."""
+        if self.snapshot_dir is not None:
+            for _, path in reversed(list_snapshots(self.snapshot_dir)):
+                try:
+                    doc = read_snapshot(path)
+                except SnapshotError as exc:
+                    log.warning("skipping snapshot %s: %s", path, exc)
+                    continue
+                if doc.get("run") == self.protocol.run_id:
+                    return doc
+        return self._genesis
+
+    def _new_epoch(self, reason: str) -> None:
+        """Begin a recovery epoch from the latest point; everybody must join it again."""
+        self.epoch = uuid.uuid4().hex[:16]
+        self._point = self._latest_point()
+        self._joined = set()
+        self._gathering = True
+        self._recover_reason = reason
+
+    def _recover_msg(self) -> dict[str, Any]:
+        pt = self._point
+        return {"epoch": self.epoch, "window": int(pt["window"]) if pt else 0,
+                "tick": int(pt["tick"]) if pt else 0, "reason": self._recover_reason}
+
+    def begin_recovery(self, reason: str) -> None:
+        """A process restarted or a window timed out: roll the home back (a new epoch)."""
+        if self._gathering or self.protocol.state in ("finished", "failed"):
+            return
+        self.recoveries += 1
+        log.warning("recovering the home (%d): %s", self.recoveries, reason)
+        self._new_epoch(reason)
+        if self.bus is not None:
+            self.bus.publish(T.CLOCK_RECOVER, self._recover_msg())
+        self._emit({"event": "recovering", **self._recover_msg()})
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None:  # the open window will not close: stop waiting for it
+            waiting[1].callback(_RECOVER)
+        resume, self._resume = self._resume, None
+        if resume is not None:
+            reactor.callLater(0, resume.callback, None)
+
+    def rpc_join(self, *args: Any, caller_role: str | None = None,
+                 **kwargs: Any) -> dict[str, Any]:
+        """``homesim.clock.join(name)`` (each device and the ledger, as themselves): where
+        to begin. Replies ``{"epoch", "status": "fresh" | "restore" | "finished", "window",
+        "tick", "manifest", "state"}``.
+
+        Raises
+        ------
+        NotAuthorized
+            If the caller's role is not that device's (or the ledger's).
+        InvalidArgument
+            If ``name`` is not a process of this run.
+        NotRunning
+            If this clock does not recover in place.
+        """
+        (name,) = rpc_args(args, kwargs, "name")
+        if not isinstance(name, str) or name not in self.protocol.expected:
+            raise InvalidArgument(f"{name!r} is not a process of this run", field="name")
+        own = "ledger" if name == "ledger" else f"device.{name}"
+        if caller_role is not None and caller_role != own:
+            raise NotAuthorized(f"role {caller_role!r} may not join as {name!r}")
+        if not self.recover_in_place:
+            raise NotRunning("this clock does not recover in place")
+        p = self.protocol
+        if self._finished_doc is not None:  # where the run ended (the ledger reads back)
+            end = self._finished_doc.get("status", {})
+            return {"epoch": self.epoch, "status": "finished",
+                    "window": int(end.get("window", p.window)),
+                    "tick": int(end.get("tick", p.tick)), "manifest": None, "state": None}
+        if not self._gathering:  # the run is under way: this process was restarted
+            self.begin_recovery(f"{name} (re)started")
+        self._joined.add(name)
+        pt = self._point
+        if pt is None:
+            return {"epoch": self.epoch, "status": "fresh", "window": 0, "tick": 0,
+                    "manifest": None, "state": None}
+        saved = pt["devices"].get(name, {}).get("state") if name != "ledger" else None
+        return {"epoch": self.epoch, "status": "restore", "window": int(pt["window"]),
+                "tick": int(pt["tick"]), "manifest": pt["manifest"], "state": saved}
+
+    @defer.inlineCallbacks
+    def _gather(self) -> Any:
+        """Wait until every process has joined this epoch (publishing the epoch every 2 s
+        for processes of an older one), then rewind to its point."""
+        p = self.protocol
+        deadline = time.monotonic() + self.startup_timeout
+        published = 0.0
+        while True:
+            missing = [n for n in p.expected if n not in self._joined]
+            if not missing:
+                break
+            now = time.monotonic()
+            if now > deadline:
+                raise RuntimeError(f"{', '.join(missing)} did not join the recovery "
+                                   f"within {self.startup_timeout:.0f} s")
+            if now - published > 2.0:
+                self.bus.publish(T.CLOCK_RECOVER, self._recover_msg())
+                published = now
+            yield task.deferLater(reactor, 0.05, lambda: None)
+        if self.recoveries > self.max_recoveries:
+            raise RuntimeError(f"gave up after {self.max_recoveries} recoveries "
+                               f"(last: {self._recover_reason})")
+        pt = self._point
+        p.rewind(int(pt["window"]) if pt else 0, int(pt["tick"]) if pt else 0,
+                 dict(pt.get("energy", {})) if pt else {}, time.monotonic())
+        self._gathering = False
+        self._emit({"event": "recovered", **self._recover_msg()})
+
     # ---------------------------------------------------------------- bus
     def on_join(self, bus: Bus) -> Any:
         self.bus = bus
@@ -216,7 +371,8 @@ class Clock:
               bus.register(T.CLOCK_SET_SPEED, self.rpc_set_speed),
               bus.register(T.CLOCK_STATUS, self.rpc_status),
               bus.register(T.CLOCK_SNAPSHOT, self.rpc_snapshot),
-              bus.register(T.CLOCK_FORK, self.rpc_fork)]
+              bus.register(T.CLOCK_FORK, self.rpc_fork),
+              bus.register(T.CLOCK_JOIN, self.rpc_join, with_caller=True)]
         d = defer.gatherResults(ds, consumeErrors=True)
         if not self._started:
             self._started = True
@@ -237,6 +393,10 @@ class Clock:
                 d.callback(action)
 
     def _on_timeout(self, win: int) -> None:
+        if self.recover_in_place and self.recoveries < self.max_recoveries \
+                and self._waiting is not None and self._waiting[0] == win:
+            self.begin_recovery(f"window {win} timed out")
+            return
         self._execute(self.protocol.timed_out(win))
 
     # ---------------------------------------------------------------- run
@@ -279,9 +439,18 @@ class Clock:
     def run(self) -> Any:
         p = self.protocol
         try:
+            if self._finished_doc is not None:
+                log.info("this run is over (%s): nothing to do", FINISHED_MARKER)
+                return
+            if self.recover_in_place:
+                yield self._gather()
             yield self._wait_ready()
             self._control(p.begin(time.monotonic()))
             while True:
+                if self._gathering:  # recovery in place: everybody joins, then go on
+                    yield self._gather()
+                    yield self._wait_ready()
+                    continue
                 if p.state == "paused":
                     self._resume = defer.Deferred()
                     self._paused_at_boundary = True
@@ -299,6 +468,8 @@ class Clock:
                 if action is None:
                     raise RuntimeError(f"clock is {p.state}, cannot open a window")
                 outcome = yield self._one_window(action)
+                if outcome is _RECOVER:
+                    continue
                 if isinstance(outcome, RunFinished):
                     self._finish(outcome)
                     return
@@ -403,7 +574,22 @@ class Clock:
 
     def _finish(self, result: RunFinished) -> None:
         msg = self.protocol.finished_message(result, time.monotonic())
+        if self.recover_in_place and result.ok and self.snapshot_dir is not None:
+            self._finished_doc = msg  # a restarted clock must not run it again
+            write_snapshot_marker(self.snapshot_dir / FINISHED_MARKER, msg)
         if self.bus is not None:
             self.bus.publish(T.FINISHED, msg)
         self._emit({"event": "finished", **msg})
         after_finish(0.5)
+
+
+def write_snapshot_marker(path: Path, doc: dict[str, Any]) -> None:
+    """Write ``doc`` to ``path`` (0600) atomically."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(doc, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

@@ -166,6 +166,15 @@ class Ledger:
         if restore is not None:
             self._restore(int(restore["window"]), int(restore["tick"]))
 
+    def restore_position(self, window: int, tick: int) -> None:
+        """Continue at ``window`` / ``tick`` (recovery in place; see :meth:`_restore`)."""
+        self._restore(window, tick)
+
+    def keep_summary(self) -> None:
+        """The run is over and its summary written: never write it again (a ledger
+        restarted after the end only answers its RPCs)."""
+        self._finalized = True
+
     def _restore(self, window: int, tick: int) -> None:
         """Continue from a snapshot at ``window`` / ``tick``: what this ledger file booked
         from there on is forgotten (it is booked again) and the running totals are read

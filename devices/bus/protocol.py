@@ -953,6 +953,23 @@ class ClockProtocol:
                    f"({self.when(self.tick)}) within {self.timeout:g} s", tuple(culprits)),
             "failed")]
 
+    def rewind(self, window: int, tick: int, energy: dict[str, float], now: float) -> None:
+        """Roll back to a snapshot's position (recovery in place): the next window is
+        ``window`` at ``tick``, the energy totals are the snapshot's, an open window is
+        forgotten and pacing restarts from ``now``. A paused run stays paused.
+
+        Raises ValueError for a negative position or a run that is over."""
+        if window < 0 or tick < 0 or tick > self.ticks_total:
+            raise ValueError(f"cannot rewind to window {window}, tick {tick}")
+        if self.state in ("finished", "failed"):
+            raise ValueError(f"cannot rewind a run that is {self.state}")
+        self.window, self.tick = window, tick
+        self.energy = {str(k): float(v) for k, v in energy.items()}
+        self.open = None
+        self._settles = {}
+        self._reported = set()
+        self.anchor = (now, tick)
+
     def abort(self, message: str) -> RunFinished:
         """The run failed for a reason outside the windows (e.g. devices did not join)."""
         return self._end(RunFinished(False, message), "failed")

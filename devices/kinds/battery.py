@@ -5,15 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
-from homesim.devices.kinds.base import DeviceShell, FlowKey, KindReport, SettleResult, Window
-from homesim.devices.models.battery import storage_trajectory
+from homesim.devices.kinds.base import (
+    DeviceShell,
+    FlowKey,
+    InvalidArgument,
+    KindReport,
+    SettleResult,
+    Window,
+)
+from homesim.devices.models.battery import converter_terminal, storage_trajectory
 
 
 class BatteryShell(DeviceShell):
     """Reports its envelope (what it can take or give in the window); applies packets.
 
-    State: stored energy [J]; ``soc`` = energy / capacity.
+    State: stored energy [J]; ``soc`` = energy / capacity. A home may have several; the
+    inverter dispatches them together (:mod:`homesim.devices.models.dispatch`).
+    ``coupling: ac``: the battery sits behind its own converter on the AC bus; its packets
+    are AC energies, converted with ``eta_ac_dc`` / ``eta_dc_ac``, and the converter's losses
+    are booked with the battery's (metric ``converter_losses``).
     """
 
     kind = "battery"
@@ -31,7 +43,10 @@ class BatteryShell(DeviceShell):
         env = {"energy": self.energy, "e_min": p.soc_min * p.capacity,
                "e_max": p.soc_max * p.capacity, "p_charge_max": p.p_charge_max,
                "p_discharge_max": p.p_discharge_max, "eta_charge": p.eta_charge,
-               "eta_discharge": p.eta_discharge, "capacity": p.capacity}
+               "eta_discharge": p.eta_discharge, "capacity": p.capacity,
+               "coupling": p.coupling}
+        if p.coupling == "ac":
+            env.update(eta_ac_dc=p.eta_ac_dc, eta_dc_ac=p.eta_dc_ac, p_ac_max=p.p_ac_max)
         return self.Report(envelope=env)
 
     def settle(self, window: Window, flows: dict[FlowKey, np.ndarray]) -> SettleResult:
@@ -39,6 +54,10 @@ class BatteryShell(DeviceShell):
         zero = np.zeros(window.n)
         charge = flows.get((self.inverter, self.name, "electricity"), zero)
         discharge = flows.get((self.name, self.inverter, "electricity"), zero)
+        conv = zero
+        if p.coupling == "ac":  # the packets are AC: through the converter to the terminals
+            charge, discharge, conv = converter_terminal(charge, discharge, p.eta_ac_dc,
+                                                         p.eta_dc_ac)
         e0 = self.energy
         stored, losses = storage_trajectory(e0, charge, discharge, p.eta_charge,
                                             p.eta_discharge)
@@ -47,8 +66,20 @@ class BatteryShell(DeviceShell):
                 np.any(stored > p.soc_max * p.capacity + tol):
             raise ValueError("packets drive the battery outside its SoC limits")
         self.energy = float(stored[-1])
-        return SettleResult(stored0=e0, stored=stored, losses=losses,
-                            metrics={"soc": stored / p.capacity})
+        metrics = {"soc": stored / p.capacity}
+        if p.coupling == "ac":
+            metrics["converter_losses"] = conv
+        return SettleResult(stored0=e0, stored=stored, losses=losses + conv, metrics=metrics)
+
+    def validated_set(self, path: str, value: Any) -> BaseModel:
+        """As :meth:`DeviceShell.validated_set`; a converter rating on a DC-coupled battery is
+        refused (``homesim.error.invalid_argument``), as the manifest refuses it."""
+        props = super().validated_set(path, value)
+        if props.coupling == "dc" and props.p_ac_max is not None:  # type: ignore[attr-defined]
+            raise InvalidArgument("p_ac_max is the rating of an AC-coupled battery's own "
+                                  "converter; this battery has coupling 'dc' (limited by the "
+                                  "inverter's p_ac_max)", field=path)
+        return props
 
     def check_state(self, values: dict[str, Any]) -> None:
         energy = values.get("energy", 0.0)

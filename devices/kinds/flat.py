@@ -9,6 +9,12 @@ import numpy as np
 
 from homesim.devices.context import home_context
 from homesim.devices.kinds.base import DeviceShell, Flow, FlowKey, KindReport, SettleResult, Window
+from homesim.devices.models.comfort import (
+    NO_RESPONSE,
+    OccupantResponse,
+    operative_temperature,
+    simulate_occupied,
+)
 from homesim.devices.models.schedule import in_windows
 from homesim.devices.models.thermal_network import simulate
 from homesim.devices.models.zone import (
@@ -61,6 +67,15 @@ def zone_params(props: Any) -> tuple[Any, list[Element]]:
             elements.append(Element(area=s.area, u_value=s.u_value))
     zone = zone_constants(p.floor_area, p.room_height, elements, p.thermal_class, p.phi_hc_max)
     return zone, elements
+
+
+def occupant_params(props: Any) -> OccupantResponse:
+    """The flat's :class:`OccupantResponse` (``occupants`` property; null: none react)."""
+    o = props.occupants
+    if o is None:
+        return NO_RESPONSE
+    return OccupantResponse(ach_boost=o.ach_boost, t_open=o.t_open, t_shade=o.t_shade,
+                            shading_factor=o.shading_factor, band=o.band)
 
 
 def setpoints(thermostat: Thermostat, times: np.ndarray, tz: str) -> tuple[np.ndarray, np.ndarray]:
@@ -129,8 +144,12 @@ class FlatShell(DeviceShell):
     def report(self, window: Window, inputs: dict[str, Any]) -> KindReport:
         b = self.boundary(window, inputs[self.weather], inputs[self.sun])
         self._win = {window.window: b}
+        o = occupant_params(self.props)
         return self.Report(**b, **asdict(self.zone), theta_m0=self.theta_m,
-                           theta_g=float(self.props.temp_ground))
+                           theta_g=float(self.props.temp_ground),
+                           ach_boost=o.ach_boost,
+                           t_open=o.t_open, t_shade=o.t_shade,
+                           shading_factor=o.shading_factor, band=o.band)
 
     def own_flows(self, window: Window) -> list[Flow]:
         b = self._win[window.window]
@@ -155,12 +174,25 @@ class FlatShell(DeviceShell):
         def one(a: np.ndarray) -> np.ndarray:
             return np.asarray(a, dtype=float).reshape(n, 1)
 
-        r = simulate([self.zone], np.zeros((1, 1)), np.array([self.theta_m]), dt,
-                     b["theta_e"], float(self.props.temp_ground), one(b["h_ve"]),
-                     one(b["phi_int"]), one(b["phi_sol"]), one(b["setpoint"]),
-                     phi_hc_fixed=one(heat / dt), phi_m_ext=one(ext / dt))
-        theta_air = r["theta_air"][:, 0]
-        theta_m = r["theta_m"][:, 0]
+        occ = occupant_params(self.props)
+        extra: dict[str, np.ndarray] = {}
+        if occ.active:  # the occupants react tick by tick (the heat node does the same)
+            r = simulate_occupied(self.zone, self.theta_m, dt,
+                                  b["theta_e"], float(self.props.temp_ground), b["h_ve"],
+                                  b["phi_int"], b["phi_sol"], b["setpoint"], heat / dt,
+                                  ext / dt, occ)
+            theta_air, theta_m = r["theta_air"], r["theta_m"]
+            extra = {"vent_boost": r["vent_boost"], "shading": r["shading"],
+                     "temp_operative": operative_temperature(theta_air, r["theta_s"])}
+        else:
+            r = simulate([self.zone], np.zeros((1, 1)), np.array([self.theta_m]), dt,
+                         b["theta_e"], float(self.props.temp_ground), one(b["h_ve"]),
+                         one(b["phi_int"]), one(b["phi_sol"]), one(b["setpoint"]),
+                         phi_hc_fixed=one(heat / dt), phi_m_ext=one(ext / dt))
+            theta_air = r["theta_air"][:, 0]
+            theta_m = r["theta_m"][:, 0]
+            extra = {"vent_boost": np.zeros(n), "shading": np.ones(n),
+                     "temp_operative": operative_temperature(theta_air, r["theta_s"][:, 0])}
         sp = b["setpoint"]
         below = np.where(sp > SETPOINT_OFF, np.maximum(sp - theta_air - 1e-6, 0.0), 0.0)
         dh = below * dt / 3600.0
@@ -173,7 +205,8 @@ class FlatShell(DeviceShell):
         self.last = {"temp_room": float(theta_air[-1]), "setpoint": float(sp[-1])}
         return SettleResult(stored0=stored0, stored=self.zone.c_m * theta_m,
                             metrics={"temp_room": theta_air, "temp_mass": theta_m,
-                                     "setpoint": sp, "heat": heat, "degree_hours": dh})
+                                     "setpoint": sp, "heat": heat, "degree_hours": dh,
+                                     **extra})
 
     def state(self) -> dict[str, Any]:
         return {"temp_room": self.last["temp_room"], "temp_mass": self.theta_m,

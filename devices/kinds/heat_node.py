@@ -18,6 +18,7 @@ from homesim.devices.kinds.base import (
 )
 from homesim.devices.models.boiler import Boiler
 from homesim.devices.models.buffer import Buffer
+from homesim.devices.models.comfort import OccupantResponse
 from homesim.devices.models.heatnode import (
     DispatchInputs,
     DispatchPlant,
@@ -106,7 +107,9 @@ class HeatNodeShell(DeviceShell):
         else:
             theta_e = np.full(n, 10.0)
         hps: list[HeatPumpReport] = [inputs[h] for h in self.heat_pumps]
-        offers = [HeatPumpOffer(h.p_th_max, h.cop) for h in hps]
+        offers = [HeatPumpOffer(h.p_th_max, h.cop, p_th_max_buffer=h.p_th_max_buffer,
+                                cop_buffer=h.cop_buffer, modulation_min=h.modulation_min,
+                                cd=h.cd) for h in hps]
         el_max = price_el = None
         if self.grid and self.heat_pumps:
             g: GridReport = inputs[self.grid]
@@ -137,7 +140,8 @@ class HeatNodeShell(DeviceShell):
             DispatchInputs(zones=zones, coupling=self.coupling, theta_m0=theta_m0, dt=window.dt,
                            theta_e=theta_e, theta_g=theta_g, h_ve=stack("h_ve"),
                            phi_int=stack("phi_int"), phi_sol=stack("phi_sol"),
-                           setpoint=stack("setpoint")),
+                           setpoint=stack("setpoint"),
+                           response=[occupants(r) for r in reps]),
             DispatchPlant(heat_pumps=offers, el_max=el_max, boiler=boiler, t_return=t_return,
                           buffer=buffer, buffer_energy0=e0, strategy=self.props.strategy,
                           distribution_loss=self.props.distribution_loss, price_el=price_el,
@@ -162,6 +166,9 @@ class HeatNodeShell(DeviceShell):
         for i, h in enumerate(self.heat_pumps):
             flows.append(Flow(h, me, HEAT, d.hp_heat[:, i]))
             flows.append(Flow("ambient", h, HEAT, np.maximum(d.hp_heat[:, i] - d.hp_el[:, i],
+                                                             0.0)))
+            # EN 14825 cycling loss where the part-load COP falls below 1
+            flows.append(Flow(h, "ambient", HEAT, np.maximum(d.hp_el[:, i] - d.hp_heat[:, i],
                                                              0.0)))
         if self.boiler:
             b = self.boiler
@@ -202,3 +209,9 @@ class HeatNodeShell(DeviceShell):
         return {"heat_meters": dict(self.meters), **self.totals,
                 "strategy": self.props.strategy, "heat_source": self.last_choice or None,
                 "broker_ticks": dict(self.choice_ticks)}
+
+
+def occupants(r: FlatReport) -> OccupantResponse:
+    """The occupant response a flat reports (its ``occupant_*`` params)."""
+    return OccupantResponse(ach_boost=r.ach_boost, t_open=r.t_open, t_shade=r.t_shade,
+                            shading_factor=r.shading_factor, band=r.band)

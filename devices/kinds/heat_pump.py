@@ -12,14 +12,20 @@ from homesim.schemas.generated.kinds import WeatherReport
 from homesim.schemas.generated.messages import HeatingCurve
 
 HEAT = "heat"
+#: relative tolerance of the electricity check (the heat node and the heat pump compute the
+#: same expression; this only absorbs rounding)
+_REL_TOL = 1e-6
 
 
 class HeatPumpShell(DeviceShell):
     """Reports its full-load heat output and COP per tick (hplib, source = outdoor air for
-    air/water, supply temperature from its heating curve). The heat node decides how much
-    heat it makes; the heat pump then receives the electricity from the inverter and the
-    source heat from ``ambient``, and checks both against its own model (a mismatch fails
-    the window: no joule is dropped silently)."""
+    air/water) at two flow temperatures: its heating curve's, and the buffer's charging
+    temperature (``t_flow_buffer``, default the buffer's ``t_max``; never below the curve),
+    with its EN 14825 part-load parameters. The heat node decides how much heat it makes and
+    at which of the two temperatures; the heat pump then receives the electricity from the
+    inverter and the source heat from ``ambient``, and checks the electricity against its own
+    model at one of the two temperatures (a mismatch fails the window: no joule is dropped
+    silently)."""
 
     kind = "heat_pump"
     persist = ("totals",)
@@ -28,14 +34,20 @@ class HeatPumpShell(DeviceShell):
     def setup(self) -> None:
         p = self.props
         self.hp = HeatPumpModel(p.model, group_id=p.group_id, p_th_ref=p.p_th_ref,
-                                   t_cutoff=p.t_cutoff, modulation_min=p.modulation_min)
+                                t_cutoff=p.t_cutoff, modulation_min=p.modulation_min,
+                                cd=p.cd, heating_rod=p.heating_rod)
         self.curve = p.heating_curve or HeatingCurve()
         self.weather = self.device_of("weather")
         self.node = self.device_of("heat_node")
         self.inverter = self.device_of("inverter")
-        self._win: dict[int, tuple[Performance, np.ndarray]] = {}
+        buffer = self.device_of("buffer")
+        t_buf = p.t_flow_buffer
+        if t_buf is None and buffer is not None:
+            t_buf = float(self.home.spec.device(buffer).properties.t_max)
+        self.t_buffer: float | None = None if t_buf is None else float(t_buf)
+        self._win: dict[int, tuple[Performance, np.ndarray, Performance, np.ndarray]] = {}
         if not hasattr(self, "totals"):
-            self.totals = {"heat": 0.0, "electricity": 0.0}
+            self.totals = {"heat": 0.0, "electricity": 0.0, "rod": 0.0}
 
     def report(self, window: Window, inputs: dict[str, Any]) -> KindReport:
         weather: WeatherReport = inputs[self.weather]
@@ -45,26 +57,57 @@ class HeatPumpShell(DeviceShell):
                                temp_air_design=c.temp_air_design, exponent=c.exponent,
                                t_flow_min=c.t_flow_min)
         perf = self.hp.performance(temp_air, t_flow)
-        self._win = {window.window: (perf, t_flow)}
-        return self.Report(p_th_max=perf.p_th_max, cop=perf.cop, t_flow=t_flow)
+        if self.t_buffer is None:
+            t_buf, perf_buf = t_flow, perf
+        else:  # one flow temperature per tick: never below what the heating circuit needs
+            t_buf = np.maximum(t_flow, self.t_buffer)
+            perf_buf = self.hp.performance(temp_air, t_buf)
+        self._win = {window.window: (perf, t_flow, perf_buf, t_buf)}
+        rod = perf.rod if perf.rod is not None else np.zeros(window.n, dtype=bool)
+        return self.Report(p_th_max=perf.p_th_max, cop=perf.cop, t_flow=t_flow,
+                           p_th_max_buffer=perf_buf.p_th_max, cop_buffer=perf_buf.cop,
+                           t_flow_buffer=t_buf, rod=rod.astype(float),
+                           modulation_min=self.hp.modulation_min, cd=self.hp.cd)
 
     def settle(self, window: Window, flows: dict[FlowKey, np.ndarray]) -> SettleResult:
-        perf, t_flow = self._win[window.window]
+        perf, t_flow, perf_buf, t_buf = self._win[window.window]
+        dt = window.dt
         zero = np.zeros(window.n)
         heat = flows.get((self.name, self.node, HEAT), zero)
         el = flows.get((self.inverter, self.name, "electricity"), zero)
-        need = self.hp.electric_power(heat / window.dt, perf) * window.dt
-        if np.any(np.abs(el - need) > 1e-6 * np.maximum(need, 1.0)):
-            k = int(np.argmax(np.abs(el - need)))
+        if not np.all(np.isfinite(heat)) or np.any(heat < 0):
+            raise ValueError("heat: must be finite and >= 0 J")
+
+        def model(pf: Performance) -> tuple[np.ndarray, np.ndarray]:
+            """The model's electricity for ``heat`` at ``pf`` [J], and where it fits."""
+            fits = heat / dt <= pf.p_th_max * (1.0 + 1e-9) + 1e-6
+            x = self.hp.electric_power(np.where(fits, heat / dt, 0.0), pf) * dt
+            return x, fits & (np.abs(el - x) <= _REL_TOL * np.maximum(x, 1.0))
+
+        need, ok_sh = model(perf)
+        need_buf, ok_buf = model(perf_buf)
+        if not np.all(ok_sh | ok_buf):
+            k = int(np.argmax(~(ok_sh | ok_buf)))
             raise ValueError(f"tick {window.tick0 + k}: got {el[k]:.6g} J of electricity for "
-                             f"{heat[k]:.6g} J of heat; the model needs {need[k]:.6g} J")
+                             f"{heat[k]:.6g} J of heat; the model needs {need[k]:.6g} J "
+                             f"(or {need_buf[k]:.6g} J at the buffer's temperature)")
+        at_buf = ~ok_sh  # ticks that only the buffer's flow temperature explains
+        rod_flag = np.where(at_buf, _flag(perf_buf.rod, window.n), _flag(perf.rod, window.n))
+        rod = np.where(rod_flag & (heat > 0), heat, 0.0)
         self.totals["heat"] += float(heat.sum())
         self.totals["electricity"] += float(el.sum())
+        self.totals["rod"] = self.totals.get("rod", 0.0) + float(rod.sum())
         cop = np.divide(heat, el, out=np.zeros_like(heat), where=el > 0)
-        return SettleResult(metrics={"p_th": heat / window.dt, "p_el": el / window.dt,
-                                     "cop": cop, "t_flow": t_flow})
+        return SettleResult(metrics={"p_th": heat / dt, "p_el": el / dt, "cop": cop,
+                                     "t_flow": np.where(at_buf, t_buf, t_flow),
+                                     "rod": rod})
 
     def state(self) -> dict[str, Any]:
         el = self.totals["electricity"]
         return {"energy_heat": self.totals["heat"], "energy_electricity": el,
+                "energy_rod": self.totals.get("rod", 0.0),
                 "scop": self.totals["heat"] / el if el > 0 else None}
+
+
+def _flag(rod: np.ndarray | None, n: int) -> np.ndarray:
+    return np.zeros(n, dtype=bool) if rod is None else np.asarray(rod, dtype=bool)

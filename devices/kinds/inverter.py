@@ -50,6 +50,10 @@ class InverterShell(DeviceShell):
     Modes: ``self_consumption``, ``time_of_use`` (grid charging windows, reserve SoC),
     ``backup`` (battery kept for outages). Islanded (grid unavailable): load beyond
     PV + battery is shed and booked as unserved energy.
+
+    Several batteries (storage reports with an envelope), DC- or AC-coupled, are dispatched
+    together by the rule of :mod:`homesim.devices.models.dispatch` and booked separately
+    (one pair of packets per battery). One grid connection.
     """
 
     kind = "inverter"
@@ -90,9 +94,9 @@ class InverterShell(DeviceShell):
                 grids.append((name, rep))
             elif role == "storage" and spec.envelope:
                 bats.append((name, rep))
-        if len(bats) > 1 or len(grids) > 1:
-            raise ValueError("the inverter dispatches one storage device and one grid "
-                             f"connection, got {[n for n, _ in bats + grids]}")
+        if len(grids) > 1:
+            raise ValueError("the inverter balances one grid connection, got "
+                             f"{[n for n, _ in grids]}")
         pv_dc = [r.dc for _, r in pvs]
         demand = [r.demand for _, r in loads]
         # electricity decided by controllers (the heat node for heat pumps, the load manager
@@ -105,14 +109,12 @@ class InverterShell(DeviceShell):
         else:
             import_max = export_max = zero
         firm_total = np.sum([x for _, x in firm], axis=0) if firm else zero
-        env = None
-        if bats:
-            env = BatteryEnvelope(**{k: v for k, v in bats[0][1].envelope.items()
-                                     if v is not None})
+        envs = [BatteryEnvelope(**{k: v for k, v in r.envelope.items() if v is not None})
+                for _, r in bats]
         a = allocate(self.settings, window.dt, window.times,
                      np.sum(pv_dc, axis=0) if pv_dc else zero, v_dc,
                      np.sum(demand, axis=0) + firm_total if demand else firm_total,
-                     import_max, export_max, env)
+                     import_max, export_max, envs)
         self._last = a
         me = self.name
         flows: list[Flow] = []
@@ -124,9 +126,10 @@ class InverterShell(DeviceShell):
         rest = np.maximum(a.to_load - firm_served, 0.0)
         for (name, _), part in zip(loads, _split(rest, demand), strict=True):
             flows.append(Flow(me, name, ELEC, part))
-        if bats:
-            flows.append(Flow(me, bats[0][0], ELEC, a.battery_charge))
-            flows.append(Flow(bats[0][0], me, ELEC, a.battery_discharge))
+        for (name, _), charge, discharge in zip(bats, a.battery_charges.T,
+                                                a.battery_discharges.T, strict=True):
+            flows.append(Flow(me, name, ELEC, charge))
+            flows.append(Flow(name, me, ELEC, discharge))
         if grids:
             flows.append(Flow(grids[0][0], me, ELEC, a.grid_import))
             flows.append(Flow(me, grids[0][0], ELEC, a.grid_export))

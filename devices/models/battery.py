@@ -25,8 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "COUPLINGS",
     "ENERGY_TOLERANCE",
     "BatteryEnvelope",
+    "converter_terminal",
     "max_charge",
     "max_discharge",
     "storage_limits",
@@ -36,6 +38,11 @@ __all__ = [
 
 ENERGY_TOLERANCE = 1e-6
 """Rounding tolerance when validating a stored energy against its bounds [J]."""
+
+COUPLINGS = ("dc", "ac")
+"""Where a battery meets the home's bus: ``'dc'`` behind the hybrid inverter (its packets are
+terminal energies), ``'ac'`` behind its own bidirectional converter (its packets are AC
+energies; the converter's losses are the battery's)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,19 @@ class BatteryEnvelope:
     capacity : float or None, default None
         Nominal capacity [J] that ``soc`` refers to (``soc = energy / capacity``);
         ``None`` means ``e_max``.
+    coupling : {'dc', 'ac'}, default 'dc'
+        ``'dc'``: on the DC side of the hybrid inverter, which limits its AC flows with its
+        own rating; ``'ac'``: behind its own bidirectional converter on the AC bus (SAM's
+        AC-connected battery, ``batt_ac_or_dc``), see :func:`converter_terminal`.
+    eta_ac_dc : float, default 1.0
+        ``'ac'`` only: converter efficiency when charging, AC → battery terminals [-], in
+        ``(0, 1]`` (SAM ``batt_ac_dc_efficiency``).
+    eta_dc_ac : float, default 1.0
+        ``'ac'`` only: converter efficiency when discharging, terminals → AC [-], in
+        ``(0, 1]`` (SAM ``batt_dc_ac_efficiency``).
+    p_ac_max : float or None, default None
+        ``'ac'`` only: AC rating of the converter [W], >= 0 (both directions); ``None`` =
+        only the terminal limits apply.
 
     Raises
     ------
@@ -77,6 +97,10 @@ class BatteryEnvelope:
     eta_charge: float
     eta_discharge: float
     capacity: float | None = None
+    coupling: str = "dc"
+    eta_ac_dc: float = 1.0
+    eta_dc_ac: float = 1.0
+    p_ac_max: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("energy", "e_min", "e_max", "p_charge_max", "p_discharge_max"):
@@ -104,6 +128,14 @@ class BatteryEnvelope:
                 raise ValueError(f"{name}: must be in (0, 1], got {value}")
         if self.capacity is not None and not self.capacity > 0.0:
             raise ValueError(f"capacity: must be > 0 J, got {self.capacity}")
+        if self.coupling not in COUPLINGS:
+            raise ValueError(f"coupling: must be one of {COUPLINGS}, got {self.coupling!r}")
+        for name in ("eta_ac_dc", "eta_dc_ac"):
+            value = getattr(self, name)
+            if not 0.0 < value <= 1.0:
+                raise ValueError(f"{name}: must be in (0, 1], got {value}")
+        if self.p_ac_max is not None and not 0.0 <= self.p_ac_max < math.inf:
+            raise ValueError(f"p_ac_max: must be a finite number >= 0 W, got {self.p_ac_max}")
 
     @property
     def nominal(self) -> float:
@@ -150,6 +182,43 @@ def storage_step(
         energy + charge * eta_charge - discharge / eta_discharge,
         charge * (1.0 - eta_charge) + discharge * (1.0 / eta_discharge - 1.0),
     )
+
+
+def converter_terminal(
+    ac_in: np.ndarray, ac_out: np.ndarray, eta_ac_dc: float, eta_dc_ac: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Terminal energies of an AC-coupled battery from the AC energies of its converter.
+
+    Parameters
+    ----------
+    ac_in : array_like
+        AC energy into the converter per tick (charging) [J], >= 0.
+    ac_out : array_like
+        AC energy out of the converter per tick (discharging) [J], >= 0.
+    eta_ac_dc, eta_dc_ac : float
+        Converter efficiencies AC → DC and DC → AC [-], in ``(0, 1]``.
+
+    Returns
+    -------
+    charge : numpy.ndarray
+        Energy into the battery terminals, ``ac_in * eta_ac_dc`` [J].
+    discharge : numpy.ndarray
+        Energy out of the battery terminals, ``ac_out / eta_dc_ac`` [J].
+    losses : numpy.ndarray
+        Converter losses ``(ac_in - charge) + (discharge - ac_out)`` [J], >= 0.
+
+    Notes
+    -----
+    A constant-efficiency bidirectional converter, as SAM's AC-connected battery
+    (DiOrio et al. 2015). The inverter's dispatch
+    (:mod:`homesim.devices.models.dispatch`) uses the same two expressions per tick, so the
+    battery reaches bit-identical energies.
+    """
+    a_in = np.asarray(ac_in, dtype=float)
+    a_out = np.asarray(ac_out, dtype=float)
+    charge = a_in * eta_ac_dc
+    discharge = a_out / eta_dc_ac
+    return charge, discharge, (a_in - charge) + (discharge - a_out)
 
 
 def storage_trajectory(

@@ -18,7 +18,11 @@ One tick
    * ``heat_pump_first``: heat pumps (in manifest order, up to their full-load output, and
      only while their electricity fits ``el_max``), then the buffer, then the boiler; while a
      heat pump runs, its spare output charges the buffer (when the buffer is not
-     discharging);
+     discharging). A heat pump that charges the buffer in a tick runs the whole tick at the
+     buffer's charging flow temperature (its report's ``p_th_max_buffer``, ``cop_buffer``:
+     one flow temperature per tick, the heating circuit mixes down), and only charges when
+     it can still give the flats' share at that temperature and is not on its heating rod
+     there (``cop_buffer`` > 1);
    * ``heat_pump_only``: heat pumps, then the buffer;
    * ``boiler_only``: the boiler, then the buffer;
    * ``economic`` (the broker, :func:`broker_choice`): every tick, PV surplus → heat pump
@@ -27,6 +31,16 @@ One tick
 
 4. If ``N`` is not covered, every flat gets the same fraction of its demand and the zones
    are solved again with that heat fixed (the shortfall is ``unmet``).
+
+A heat pump's electricity follows EN 14825 part load
+(:func:`~homesim.devices.models.heatpump_partload.part_load_electric`: cycling below its
+``modulation_min`` with the degradation coefficient ``cd``); the cycling loss (electricity
+beyond the heat, when the part-load COP falls below 1) goes to ``ambient``.
+
+Occupants (:func:`~homesim.devices.models.comfort.occupant_response`): before each tick's
+solve, each flat's ventilation conductance and solar gains are adjusted from its mass
+temperature at the start of the tick (the state); the solar gain kept out by the blinds is
+added to the flat's loss to the outdoors (``q_ambient``).
 
 All flows are energies per tick [J]. The node's own balance is exact by construction
 (``in = out``); what the ledger checks independently is every device's own physics.
@@ -44,6 +58,8 @@ from homesim.schemas.units import J_PER_KWH
 
 from .boiler import Boiler
 from .buffer import Buffer, buffer_headroom, buffer_step
+from .comfort import NO_RESPONSE, OccupantResponse, occupant_response
+from .heatpump_partload import part_load_electric, thermal_for_electric
 from .thermal_network import ZoneNetwork
 from .zone import Zone
 
@@ -127,12 +143,33 @@ def broker_choice(pv_surplus: float, hp_available: bool, price_el: float, cop: f
 class HeatPumpOffer:
     """What one heat pump can do over the window (from its report).
 
-    p_th_max [W], cop [-]: full-load output and COP per tick, shape (n,); 0 when off
-    (below its cut-off).
+    p_th_max [W], cop [-]: full-load output and COP per tick at the heating curve's flow
+    temperature, shape (n,); 0 when off (below its cut-off); cop 1 on hplib's heating rod.
+    p_th_max_buffer [W], cop_buffer [-]: the same at the buffer's charging flow temperature
+    (None: as p_th_max, cop). modulation_min [-] in (0, 1] and cd [-] in (0, 1]: EN 14825
+    part load (:func:`~homesim.devices.models.heatpump_partload.part_load_electric`); the
+    defaults (1, 1) mean electricity = heat / cop.
     """
 
     p_th_max: np.ndarray
     cop: np.ndarray
+    p_th_max_buffer: np.ndarray | None = None
+    cop_buffer: np.ndarray | None = None
+    modulation_min: float = 1.0
+    cd: float = 1.0
+
+    def mode(self, buffer: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(p_th_max, cop) at the heating curve's flow temperature or, with ``buffer``, at
+        the buffer's charging temperature [W], [-]."""
+        if buffer and self.p_th_max_buffer is not None and self.cop_buffer is not None:
+            return self.p_th_max_buffer, self.cop_buffer
+        return self.p_th_max, self.cop
+
+    def electric(self, q: float, k: int, dt: float, buffer: bool) -> float:
+        """Electricity [J] for heat ``q`` [J] in tick ``k`` (in the given mode)."""
+        p, c = self.mode(buffer)
+        return float(part_load_electric(q, float(p[k]) * dt, float(c[k]),
+                                        self.modulation_min, self.cd))
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,6 +203,8 @@ class DispatchInputs:
         Solar heat gains [W] (see :func:`~homesim.devices.models.zone.solar_gains`).
     setpoint : numpy.ndarray, shape (n, N)
         Heating setpoint of the air [°C]; ``-inf`` switches a flat's heating off.
+    response : sequence of OccupantResponse, optional
+        The occupants of each flat (N); default none react.
 
     Raises
     ------
@@ -187,6 +226,7 @@ class DispatchInputs:
     phi_int: np.ndarray
     phi_sol: np.ndarray
     setpoint: np.ndarray
+    response: Sequence[OccupantResponse] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.zones, Zone):
@@ -216,6 +256,10 @@ class DispatchInputs:
         theta_g = float(self.theta_g)
         if not math.isfinite(theta_g):
             raise ValueError(f"theta_g must be finite, got {theta_g}")
+        resp = tuple(self.response) if self.response is not None else (NO_RESPONSE,) * n_z
+        if len(resp) != n_z or not all(isinstance(r, OccupantResponse) for r in resp):
+            raise ValueError(f"response must be {n_z} OccupantResponse")
+        object.__setattr__(self, "response", resp)
         object.__setattr__(self, "zones", zones)
         object.__setattr__(self, "coupling", np.asarray(self.coupling, dtype=float))
         object.__setattr__(self, "theta_m0", theta_m0)
@@ -310,6 +354,7 @@ class HeatDispatch:
     theta_m: np.ndarray         # (n, N) [°C]
     hp_heat: np.ndarray         # (n, H) heat from each heat pump into the node
     hp_el: np.ndarray           # (n, H) electricity of each heat pump
+    hp_buffer: np.ndarray       # (n, H) 1.0 where the heat pump ran at the buffer's temperature
     boiler_heat: np.ndarray     # (n,)
     boiler_gas: np.ndarray      # (n,)
     buffer_charge: np.ndarray   # (n,)
@@ -318,6 +363,8 @@ class HeatDispatch:
     buffer_stored: np.ndarray   # (n,) stored energy at the end of each tick
     distribution_loss: np.ndarray  # (n,)
     unmet: np.ndarray           # (n,) demand not covered (summed over flats)
+    vent_boost: np.ndarray      # (n, N) ventilation conductance added by open windows [W/K]
+    shading: np.ndarray         # (n, N) shading reduction factor of the blinds [-]
     source: list[str] = field(default_factory=list)  # main source of each tick
     choice: list[BrokerChoice] = field(default_factory=list)  # economic strategy only
 
@@ -368,6 +415,8 @@ def dispatch(inputs: DispatchInputs, plant: DispatchPlant | None = None) -> Heat
     for h, hp in enumerate(heat_pumps):
         per_tick[f"heat_pumps[{h}].p_th_max"] = hp.p_th_max
         per_tick[f"heat_pumps[{h}].cop"] = hp.cop
+        per_tick[f"heat_pumps[{h}].p_th_max_buffer"] = hp.p_th_max_buffer
+        per_tick[f"heat_pumps[{h}].cop_buffer"] = hp.cop_buffer
     for name, a in per_tick.items():
         if a is not None and np.shape(a) != (n,):
             raise ValueError(f"{name} must have shape ({n},), got {np.shape(a)}")
@@ -376,9 +425,11 @@ def dispatch(inputs: DispatchInputs, plant: DispatchPlant | None = None) -> Heat
         demand=np.zeros((n, n_z)), heat=np.zeros((n, n_z)), q_ambient=np.zeros((n, n_z)),
         q_couple=np.zeros((n, n_z, n_z)), theta_air=np.zeros((n, n_z)),
         theta_m=np.zeros((n, n_z)), hp_heat=np.zeros((n, n_hp)), hp_el=np.zeros((n, n_hp)),
+        hp_buffer=np.zeros((n, n_hp)),
         boiler_heat=np.zeros(n), boiler_gas=np.zeros(n), buffer_charge=np.zeros(n),
         buffer_discharge=np.zeros(n), buffer_loss=np.zeros(n), buffer_stored=np.zeros(n),
-        distribution_loss=np.zeros(n), unmet=np.zeros(n))
+        distribution_loss=np.zeros(n), unmet=np.zeros(n), vent_boost=np.zeros((n, n_z)),
+        shading=np.ones((n, n_z)))
     has_hp = n_hp > 0
     theta_m = inputs.theta_m0.copy()
     e_buf = float(plant.buffer_energy0)
@@ -387,22 +438,48 @@ def dispatch(inputs: DispatchInputs, plant: DispatchPlant | None = None) -> Heat
     surplus = np.zeros(n) if pv_surplus is None else np.asarray(pv_surplus, dtype=float)
     t_ret = np.zeros(n) if t_return is None else t_return  # given whenever there is a boiler
     net = ZoneNetwork(zones, coupling, dt)
+    resp = inputs.response or ()
+    reacts = any(r.active for r in resp)
+    if reacts:
+        volume = np.array([z.volume for z in zones])
+        r_par = [np.array([getattr(r, f) for r in resp]) for f in
+                 ("ach_boost", "t_open", "t_shade", "shading_factor", "band")]
     for k in range(n):
-        res = net.step(theta_m, float(theta_e[k]), theta_g, h_ve[k], phi_int[k], phi_sol[k],
+        h_ve_k, phi_sol_k = h_ve[k], phi_sol[k]
+        if reacts:  # the occupants react to the room's (mass) temperature at the tick start
+            boost, f_sh = occupant_response(theta_m, float(theta_e[k]), volume, *r_par)
+            h_ve_k = h_ve_k + boost
+            phi_sol_k = phi_sol_k * f_sh
+            out.vent_boost[k] = boost
+            out.shading[k] = f_sh
+        res = net.step(theta_m, float(theta_e[k]), theta_g, h_ve_k, phi_int[k], phi_sol_k,
                        setpoint[k])
         demand = res.phi_hc * dt                      # [J] per flat
         need = float(demand.sum()) / keep             # [J] gross at the node
         rest = need
-        # what the heat pumps can give this tick (limited by the electricity allowed)
+        # what the heat pumps can give this tick (limited by the electricity allowed): each
+        # one reserves the electricity of its full load (at the hotter of its two flow
+        # temperatures), then gives what that buys in either mode
         hp_cap = np.zeros(n_hp)
+        hp_cap_buf = np.zeros(n_hp)
         el_left = float(el_cap[k])
         for h, hp in enumerate(heat_pumps):
-            cop = float(hp.cop[k])
+            if el_left <= 0.0:
+                break
             q_max = float(hp.p_th_max[k]) * dt
-            if cop <= 0.0 or q_max <= 0.0 or el_left <= 0.0:
+            full = hp.electric(q_max, k, dt, False)
+            if buffer is not None and hp.p_th_max_buffer is not None:
+                full = max(full, hp.electric(float(hp.p_th_max_buffer[k]) * dt, k, dt, True))
+            if full <= 0.0:
                 continue
-            hp_cap[h] = min(q_max, el_left * cop)
-            el_left -= hp_cap[h] / cop
+            e_res = min(el_left, full)
+            for buf, cap in ((False, hp_cap), (True, hp_cap_buf)):
+                if buf and buffer is None:
+                    continue
+                p, c = hp.mode(buf)
+                cap[h] = thermal_for_electric(e_res, float(p[k]) * dt, float(c[k]),
+                                              hp.modulation_min, hp.cd)
+            el_left -= e_res
         if buffer is not None:
             max_charge, max_discharge = buffer_headroom(buffer, e_buf, dt)
         else:
@@ -443,33 +520,42 @@ def dispatch(inputs: DispatchInputs, plant: DispatchPlant | None = None) -> Heat
                 q_boiler = min(rest, boiler.p_th_max * dt)
                 rest -= q_boiler
         # spare heat-pump output into the buffer: while the heat pump runs anyway
-        # (heat_pump_first), or on PV surplus (economic) even without demand
+        # (heat_pump_first), or on PV surplus (economic) even without demand. Charging runs
+        # the heat pump at the buffer's flow temperature for the whole tick, so only where it
+        # still gives the flats' share at that temperature.
         running = float(hp_q.sum()) > 0.0 or (strategy == "economic" and to_buffer)
+        hp_buf = np.zeros(n_hp, dtype=bool)
         if to_buffer and running and discharge == 0.0 and max_charge > 0.0:
-            for h in range(n_hp):
-                extra = min(hp_cap[h] - hp_q[h], max_charge - charge)
+            for h, hp in enumerate(heat_pumps):
+                # never charge on hplib's heating rod (COP 1 at the buffer's temperature)
+                if float(hp.mode(True)[1][k]) <= 1.0:
+                    continue
+                extra = min(hp_cap_buf[h] - hp_q[h], max_charge - charge)
                 if extra > 0.0:
                     hp_q[h] += extra
                     charge += extra
+                    hp_buf[h] = True
         supplied = need - rest                         # [J] gross heat into the flats' loop
         if rest > 0.0:
             share = supplied / need
-            res = net.step(theta_m, float(theta_e[k]), theta_g, h_ve[k], phi_int[k],
-                           phi_sol[k], setpoint[k], phi_hc_fixed=res.phi_hc * share)
+            res = net.step(theta_m, float(theta_e[k]), theta_g, h_ve_k, phi_int[k],
+                           phi_sol_k, setpoint[k], phi_hc_fixed=res.phi_hc * share)
         heat = res.phi_hc * dt
         delivered = float(heat.sum())
         out.demand[k] = demand
         out.heat[k] = heat
-        out.q_ambient[k] = res.q_ambient * dt
+        # the solar gain kept out by the blinds goes back to the outdoors
+        out.q_ambient[k] = (res.q_ambient + (phi_sol[k] - phi_sol_k)) * dt
         out.q_couple[k] = res.q_couple * dt
         out.theta_air[k] = res.theta_air
         out.theta_m[k] = res.theta_m
         out.unmet[k] = max(float(demand.sum()) - delivered, 0.0)
         # heat into the node = delivered + distribution loss + buffer charge
         out.hp_heat[k] = hp_q
+        out.hp_buffer[k] = hp_buf
         for h, hp in enumerate(heat_pumps):
             if hp_q[h] > 0.0:
-                out.hp_el[k, h] = hp_q[h] / float(hp.cop[k])
+                out.hp_el[k, h] = hp.electric(float(hp_q[h]), k, dt, bool(hp_buf[h]))
         out.boiler_heat[k] = q_boiler
         if q_boiler > 0.0 and boiler is not None:
             out.boiler_gas[k] = float(boiler.gas_energy(np.array([q_boiler]), dt,

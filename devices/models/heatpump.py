@@ -8,8 +8,9 @@ Performance comes from hplib's fitted models (Keymark test data): for a source t
     p_th = p_el * cop
 
 with hplib's parameter sets per model (``t_amb = t_source`` for air/water heat pumps). This
-module only calls hplib; it adds a low-temperature cut-off and the part-load rule of
-:meth:`HeatPumpModel.electric_power`.
+module only calls hplib; it adds a low-temperature cut-off, the choice to keep or drop
+hplib's heating rod (``cop <= 1``) and the EN 14825 part-load rule of
+:meth:`HeatPumpModel.electric_power` (:mod:`~homesim.devices.models.heatpump_partload`).
 
 References
 ----------
@@ -27,6 +28,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from .heatpump_partload import CD_DEFAULT, check_cd, part_load_electric
 
 if TYPE_CHECKING:  # pandas is imported lazily, with hplib
     import pandas as pd
@@ -49,6 +52,7 @@ _REFERENCE_T_FLOW = 52.0
 _REFERENCE_T_AMB = -7.0
 """Ambient air temperature hplib assumes for brine and water sources [°C]."""
 _AIR_GROUPS = (1, 4)
+_ON_OFF_GROUPS = (4, 5, 6)
 _POWER_TOLERANCE = 1e-6
 """Absolute rounding tolerance when checking a thermal power against p_th_max [W]."""
 
@@ -96,11 +100,16 @@ class Performance:
         Electrical input at full load [W] (0 when cut off).
     cop : numpy.ndarray
         Coefficient of performance ``p_th_max / p_el_max`` [-] (0 when cut off).
+    rod : numpy.ndarray or None
+        Where hplib runs its electric heating rod instead of the compressor (its fitted COP
+        would be <= 1: ``p_th_max == p_el_max == p_th_ref``, ``cop == 1``) [bool]; None
+        when not given (no rod anywhere).
     """
 
     p_th_max: np.ndarray
     p_el_max: np.ndarray
     cop: np.ndarray
+    rod: np.ndarray | None = None
 
 
 class HeatPumpModel:
@@ -127,6 +136,13 @@ class HeatPumpModel:
     delta_t : float, default 5.0
         Temperature rise across the condenser [K], > 0: the return (secondary inlet) is
         ``t_flow - delta_t``.
+    cd : float, default 0.9
+        EN 14825 degradation coefficient [-] in ``(0, 1]`` for cycling below
+        ``modulation_min`` (1 = no cycling loss; 0.9 is the standard's default for
+        water-based heat pumps), see :meth:`electric_power`.
+    heating_rod : bool, default True
+        hplib's behaviour where its fitted COP is <= 1: an electric heating rod gives
+        ``p_th_ref`` at COP 1. False: the heat pump is off there instead.
 
     Raises
     ------
@@ -141,7 +157,9 @@ class HeatPumpModel:
     hplib's model for regulated heat pumps follows EN 14825 test conditions, so its thermal
     output is the declared output at those conditions, not a compressor limit: it need not
     rise with the source temperature. Where hplib's COP would be <= 1 it switches to its
-    electric heating rod (``cop = 1``, ``p_el = p_th = p_th_ref``); this is kept as is.
+    electric heating rod (``cop = 1``, ``p_el = p_th = p_th_ref``); this is kept as is
+    (``heating_rod=True``, :attr:`Performance.rod` marks it) or turned off. On/off groups
+    (4-6) cycle at any part load: their ``modulation_min`` is taken as 1.
     """
 
     def __init__(
@@ -152,6 +170,8 @@ class HeatPumpModel:
         t_cutoff: float = -20.0,
         modulation_min: float = 0.3,
         delta_t: float = 5.0,
+        cd: float = CD_DEFAULT,
+        heating_rod: bool = True,
     ) -> None:
         if not isinstance(model, str):
             raise ValueError(f"model: must be a string, got {model!r}")
@@ -161,6 +181,8 @@ class HeatPumpModel:
             raise ValueError(f"modulation_min: must be in (0, 1], got {modulation_min}")
         if not (math.isfinite(delta_t) and delta_t > 0.0):
             raise ValueError(f"delta_t: must be > 0 K, got {delta_t}")
+        self.cd = check_cd(cd)
+        self.heating_rod = bool(heating_rod)
         if model == GENERIC:
             if isinstance(group_id, bool) or group_id not in (1, 2, 4, 5, 6):
                 raise ValueError(
@@ -195,7 +217,8 @@ class HeatPumpModel:
         self.group_id = int(self._hp.group_id)
         self.p_th_ref = float(self._hp.p_th_ref)
         self.t_cutoff = float(t_cutoff)
-        self.modulation_min = float(modulation_min)
+        # an on/off compressor has no continuous part load: it cycles below full load
+        self.modulation_min = 1.0 if self.group_id in _ON_OFF_GROUPS else float(modulation_min)
         self.delta_t = float(delta_t)
 
     def __repr__(self) -> str:
@@ -233,7 +256,8 @@ class HeatPumpModel:
         -------
         Performance
             Arrays of the broadcast shape of the inputs. Where ``t_source < t_cutoff`` all
-            three are 0.
+            three are 0 (compressor and rod off); where hplib's fitted COP is <= 1 they are
+            hplib's heating-rod values (``rod`` True), or 0 with ``heating_rod=False``.
         """
         ts, tf = np.broadcast_arrays(
             np.asarray(t_source, dtype=float), np.asarray(t_flow, dtype=float)
@@ -246,13 +270,21 @@ class HeatPumpModel:
         else:
             ta = np.broadcast_to(np.asarray(t_amb, dtype=float), shape).ravel().copy()
         res = self._hp.simulate(ts, tf - self.delta_t, ta, mode=1)
+        cop = np.broadcast_to(np.asarray(res["COP"], dtype=float), ts.shape)
+        # hplib's rod: its COP <= 1 branch sets p_el = p_th = p_th_ref, so cop == 1 exactly
+        # (a compressor's fitted COP there would be <= 1, never exactly this value by chance)
         off = ts < self.t_cutoff
+        rod = (cop <= 1.0) & ~off
+        if not self.heating_rod:
+            off = off | rod
+            rod = np.zeros_like(rod)
 
         def pick(key: str) -> np.ndarray:
             v = np.broadcast_to(np.asarray(res[key], dtype=float), ts.shape)
             return np.where(off, 0.0, v).reshape(shape)
 
-        return Performance(p_th_max=pick("P_th"), p_el_max=pick("P_el"), cop=pick("COP"))
+        return Performance(p_th_max=pick("P_th"), p_el_max=pick("P_el"), cop=pick("COP"),
+                           rod=rod.reshape(shape))
 
     def electric_power(self, p_th: np.ndarray, perf: Performance) -> np.ndarray:
         """Electrical input for a thermal output at or below full load.
@@ -276,10 +308,11 @@ class HeatPumpModel:
 
         Notes
         -----
-        Part load runs at the full-load COP. Between ``modulation_min * p_th_max`` and
-        ``p_th_max`` the compressor modulates; below it cycles on and off at
-        ``modulation_min`` and the same COP holds on time average. Cycling and modulation
-        losses are neglected.
+        Between ``modulation_min * p_th_max`` and ``p_th_max`` the compressor modulates at
+        the full-load COP (modulation effects on the COP are not modelled); below it cycles
+        on and off at ``modulation_min`` with EN 14825's degradation (``cd``,
+        :func:`~homesim.devices.models.heatpump_partload.part_load_electric`). On the
+        heating rod (``cop == 1``) electricity equals heat.
         """
         q = np.asarray(p_th, dtype=float)
         p_max = np.asarray(perf.p_th_max, dtype=float)
@@ -293,9 +326,9 @@ class HeatPumpModel:
             raise ValueError(
                 f"p_th: exceeds p_th_max by up to {float(np.max(excess)):.6g} W"
             )
-        q, cop = np.broadcast_arrays(q, cop)
+        q, p_max, cop = np.broadcast_arrays(q, p_max, cop)
         # cop is 0 only when cut off, where p_th_max (hence p_th) is 0: no division by zero.
-        return np.divide(q, cop, out=np.zeros(q.shape), where=cop > 0.0)
+        return part_load_electric(q, p_max, cop, self.modulation_min, self.cd)
 
 
 def heating_curve(

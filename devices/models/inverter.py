@@ -23,7 +23,7 @@ Grid-Connected Photovoltaic Inverters. SAND2007-5036. :doi:`10.2172/920449`
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +34,7 @@ from .battery import (
     max_discharge,
     storage_step,
 )
+from .dispatch import dispatch
 from .pv import lookup_sam
 from .schedule import (
     WindowSpec,
@@ -284,14 +285,19 @@ class Allocation:
     unserved : numpy.ndarray
         Load energy not served (shed) [J].
     battery_charge, battery_discharge : numpy.ndarray
-        Energy into / out of the battery terminals [J].
+        Energy into / out of all batteries together [J], at their points of coupling
+        (terminals of DC-coupled batteries, AC side of AC-coupled ones).
     grid_import, grid_export : numpy.ndarray
         Energy from / to the grid [J].
     curtailed_dc : numpy.ndarray
         PV DC energy not drawn, ``pv_dc - pv_dc_used`` (curtailment and inverter clipping)
         [J].
     battery_energy : numpy.ndarray
-        Stored battery energy at the end of each tick [J] (zeros without a battery).
+        Stored battery energy at the end of each tick [J], all batteries together (zeros
+        without a battery).
+    battery_charges, battery_discharges, battery_energies : numpy.ndarray
+        The same per battery, shape ``(n, m)`` for ``m`` batteries in the order of the
+        envelopes given (column ``i``: battery ``i``) [J].
     """
 
     pv_dc_used: np.ndarray
@@ -305,6 +311,9 @@ class Allocation:
     grid_export: np.ndarray
     curtailed_dc: np.ndarray
     battery_energy: np.ndarray
+    battery_charges: np.ndarray
+    battery_discharges: np.ndarray
+    battery_energies: np.ndarray
 
 
 def _per_tick(name: str, value: float | np.ndarray, n: int) -> np.ndarray:
@@ -327,7 +336,7 @@ def allocate(
     load: np.ndarray,
     import_max: float | np.ndarray,
     export_max: float | np.ndarray,
-    battery: BatteryEnvelope | None,
+    battery: BatteryEnvelope | Sequence[BatteryEnvelope] | None,
 ) -> Allocation:
     """Allocate PV, battery and grid energy to the load, tick by tick.
 
@@ -348,8 +357,10 @@ def allocate(
     import_max, export_max : float or array_like
         Grid import / export limits per tick [J], >= 0. A tick with both equal to 0 is
         *islanded* (grid unavailable).
-    battery : BatteryEnvelope or None
-        Battery envelope at the start of the first tick; ``None`` = no battery.
+    battery : BatteryEnvelope, sequence of BatteryEnvelope, or None
+        Battery envelope(s) at the start of the first tick; ``None`` or ``[]`` = no battery.
+        Several batteries (DC- or AC-coupled) are dispatched together by the rule of
+        :mod:`homesim.devices.models.dispatch`.
 
     Returns
     -------
@@ -382,7 +393,9 @@ def allocate(
         charge windows, from the grid at up to ``grid_charge_power``).
 
     * The inverter's AC output ``pv_ac + battery_discharge`` and the battery charge are each
-      limited to ``ac_limit * dt``; the battery also respects its own power limits.
+      limited to ``ac_limit * dt`` (DC-coupled batteries together; an AC-coupled battery has
+      its own converter and rating instead); each battery also respects its own power
+      limits, and each has its own reserve.
     * The battery state is advanced with :func:`~homesim.devices.models.battery.storage_step`,
       so it stays within ``[e_min, e_max]`` exactly and a battery device applying the same
       charge/discharge reaches bit-identical energies.
@@ -408,6 +421,12 @@ def allocate(
     islanded = (imp_max <= 0.0) & (exp_max <= 0.0)
 
     if battery is None:
+        batteries: list[BatteryEnvelope] = []
+    elif isinstance(battery, BatteryEnvelope):
+        batteries = [battery]
+    else:
+        batteries = list(battery)
+    if not batteries:
         served = np.minimum(pv_ac_full, load)
         surplus = pv_ac_full - served
         export = np.minimum(surplus, exp_max)
@@ -418,6 +437,7 @@ def allocate(
         to_load = served + imp
         zeros = np.zeros(n)
         charge = discharge = energy = zeros
+        charges = discharges = energies = np.zeros((n, 0))
     else:
         mode = settings.mode
         grid_charging = (
@@ -435,7 +455,6 @@ def allocate(
             if (mode == "time_of_use" and settings.discharge_windows)
             else np.zeros(n, dtype=bool)
         )
-        reserve = reserve_energy(settings, battery)
         if mode == "self_consumption":
             no_discharge = np.zeros(n, dtype=bool)
         elif mode == "time_of_use":
@@ -444,7 +463,9 @@ def allocate(
             no_discharge = ~in_dw if settings.discharge_windows else in_cw
         else:  # backup
             no_discharge = np.ones(n, dtype=bool)
-        floor = np.where(islanded, battery.e_min, np.where(no_discharge, np.inf, reserve))
+        floors = [np.where(islanded, b.e_min,
+                           np.where(no_discharge, np.inf, reserve_energy(settings, b)))
+                  for b in batteries]
         if grid_charging:
             cw_tick = in_cw & ~islanded
             if mode == "time_of_use":
@@ -452,17 +473,17 @@ def allocate(
             grid_charge = np.where(cw_tick, settings.grid_charge_power * dt, 0.0)
         else:
             grid_charge = np.zeros(n)
-        (pv_used, to_load, unserved, charge, discharge, imp, export, energy) = _battery_loop(
-            pv_ac_full,
-            load,
-            imp_max,
-            exp_max,
-            floor,
-            grid_charge,
-            battery,
-            dt,
-            cap,
-        )
+        if len(batteries) == 1 and batteries[0].coupling == "dc":  # the fast path
+            (pv_used, to_load, unserved, charge, discharge, imp, export, energy) = (
+                _battery_loop(pv_ac_full, load, imp_max, exp_max, floors[0], grid_charge,
+                              batteries[0], dt, cap))
+            charges, discharges, energies = (np.asarray(x, dtype=float).reshape(n, 1)
+                                             for x in (charge, discharge, energy))
+        else:
+            (pv_used, to_load, unserved, imp, export, c2, d2, e2) = dispatch(
+                pv_ac_full, load, imp_max, exp_max, floors, grid_charge, batteries, dt, cap)
+            charges, discharges, energies = c2.T, d2.T, e2.T
+            charge, discharge, energy = c2.sum(axis=0), d2.sum(axis=0), e2.sum(axis=0)
 
     # --- DC drawn for the AC used (curtailment and clipping), vectorised ---------------------
     reduce = (pv_used < pv_ac_full) | (pv_used >= cap)
@@ -484,6 +505,9 @@ def allocate(
         grid_export=export,
         curtailed_dc=pv_dc - pv_dc_used,
         battery_energy=np.asarray(energy, dtype=float),
+        battery_charges=charges,
+        battery_discharges=discharges,
+        battery_energies=energies,
     )
 
 

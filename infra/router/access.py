@@ -140,6 +140,7 @@ def _device_role(name: str) -> dict[str, Any]:
         _perm("homesim.clock.", "prefix", subscribe=True),
         _perm(T.PACKETS, publish=True, subscribe=True, disclose=True),
         _perm(T.SETTLE, publish=True, disclose=True),
+        _perm(T.CLOCK_JOIN, call=True, disclose=True),  # recovery in place: where to begin
     ])
 
 
@@ -176,6 +177,7 @@ def access_plan(home: Home, *, tap: bool = False,
         _perm("homesim.", "prefix", subscribe=True),
         _perm(T.SETTLE, publish=True, subscribe=True, disclose=True),
         _perm("homesim.ledger.", "prefix", register=True, subscribe=True, disclose=True),
+        _perm(T.CLOCK_JOIN, call=True, disclose=True),
     ]))
     roles.append(_role("manager", [
         _perm("homesim.", "prefix", call=True, subscribe=True, disclose=True),

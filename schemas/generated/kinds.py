@@ -60,7 +60,23 @@ KIND_DESCRIPTORS: dict[str, dict[str, Any]] = {'flat': {'kind': 'flat',
                                 'theta_m0': {'unit': '°C',
                                              'description': 'Mass temperature at the window '
                                                             'start.'},
-                                'theta_g': {'unit': '°C', 'description': 'Ground temperature.'}}},
+                                'theta_g': {'unit': '°C', 'description': 'Ground temperature.'},
+                                'ach_boost': {'unit': '1/h',
+                                              'description': "Occupants' extra air changes with "
+                                                             'the windows open (0 = they never '
+                                                             'open them).'},
+                                't_open': {'unit': '°C',
+                                           'description': 'Room temperature at which occupants '
+                                                          'start opening windows.'},
+                                't_shade': {'unit': '°C',
+                                            'description': 'Room temperature at which blinds start '
+                                                           'to close.'},
+                                'shading_factor': {'unit': '1',
+                                                   'description': 'Shading reduction factor of the '
+                                                                  'closed blinds (1 = none).'},
+                                'band': {'unit': 'K',
+                                         'description': "Width of the occupants' temperature "
+                                                        'ramps.'}}},
           'settle': {'stored': True,
                      'metrics': {'temp_room': {'unit': '°C',
                                                'description': 'Air temperature at the end of each '
@@ -68,11 +84,22 @@ KIND_DESCRIPTORS: dict[str, dict[str, Any]] = {'flat': {'kind': 'flat',
                                  'temp_mass': {'unit': '°C',
                                                'description': 'Mass temperature at the end of each '
                                                               'tick.'},
+                                 'temp_operative': {'unit': '°C',
+                                                    'description': 'Operative temperature 0.3 air '
+                                                                   '+ 0.7 surface node (ISO 13790 '
+                                                                   'eq. C.11), what EN 16798-1 '
+                                                                   'comfort limits apply to.'},
                                  'setpoint': {'unit': '°C', 'description': 'Thermostat setpoint.'},
                                  'heat': {'unit': 'J', 'description': 'Heat delivered per tick.'},
                                  'degree_hours': {'unit': 'K h',
                                                   'description': 'Degree-hours below the setpoint '
-                                                                 'per tick.'}}},
+                                                                 'per tick.'},
+                                 'vent_boost': {'unit': '1/h',
+                                                'description': 'Air changes added by open windows '
+                                                               'per tick.'},
+                                 'shading': {'unit': '1',
+                                             'description': 'Shading reduction factor of the '
+                                                            'blinds per tick (1 = open).'}}},
           'observe': ['temperature']},
  'heat_pump': {'kind': 'heat_pump',
                'label': 'Heat pump',
@@ -87,20 +114,55 @@ KIND_DESCRIPTORS: dict[str, dict[str, Any]] = {'flat': {'kind': 'flat',
                'requires': ['heat_node', 'weather', 'sun'],
                'colour': '#16a085',
                'report': {'signals': {'p_th_max': {'unit': 'W',
-                                                   'description': 'Thermal output at full load.'},
+                                                   'description': 'Thermal output at full load '
+                                                                  "(hplib's heating rod's p_th_ref "
+                                                                  'where its COP is <= 1).'},
                                       'cop': {'unit': '1',
                                               'description': 'Coefficient of performance at the '
-                                                             'heating-curve flow temperature.'},
+                                                             'heating-curve flow temperature (1 on '
+                                                             'the heating rod).'},
                                       't_flow': {'unit': '°C',
                                                  'description': 'Flow temperature of the heating '
-                                                                'curve.'}}},
+                                                                'curve.'},
+                                      'p_th_max_buffer': {'unit': 'W',
+                                                          'description': 'Thermal output at full '
+                                                                         "load at the buffer's "
+                                                                         'charging flow '
+                                                                         'temperature.'},
+                                      'cop_buffer': {'unit': '1',
+                                                     'description': "COP at the buffer's charging "
+                                                                    'flow temperature.'},
+                                      't_flow_buffer': {'unit': '°C',
+                                                        'description': 'Flow temperature when '
+                                                                       'charging the buffer: '
+                                                                       'max(t_flow, t_flow_buffer '
+                                                                       "property or the buffer's "
+                                                                       't_max).'},
+                                      'rod': {'unit': '1',
+                                              'description': '1 where hplib runs its heating rod '
+                                                             'at the heating-curve flow '
+                                                             'temperature (COP <= 1), else 0.'}},
+                          'params': {'modulation_min': {'unit': '1',
+                                                        'description': 'Lowest continuous part '
+                                                                       'load (1 for on/off groups '
+                                                                       '4-6).'},
+                                     'cd': {'unit': '1',
+                                            'description': 'EN 14825 degradation coefficient for '
+                                                           'cycling below modulation_min.'}}},
                'settle': {'metrics': {'p_th': {'unit': 'W',
                                                'description': 'Thermal output, tick mean.'},
                                       'p_el': {'unit': 'W',
                                                'description': 'Electric input, tick mean.'},
-                                      'cop': {'unit': '1', 'description': 'Achieved COP per tick.'},
+                                      'cop': {'unit': '1',
+                                              'description': 'Achieved COP per tick (EN 14825 part '
+                                                             'load included).'},
                                       't_flow': {'unit': '°C',
-                                                 'description': 'Flow temperature.'}}},
+                                                 'description': "Flow temperature (the buffer's "
+                                                                'charging temperature in ticks '
+                                                                'that charge it).'},
+                                      'rod': {'unit': 'J',
+                                              'description': "Heat from hplib's heating rod per "
+                                                             'tick.'}}},
                'observe': ['cop']},
  'boiler': {'kind': 'boiler',
             'label': 'Gas boiler',
@@ -167,6 +229,44 @@ KIND_DESCRIPTORS: dict[str, dict[str, Any]] = {'flat': {'kind': 'flat',
                                             'description': 'Tank temperature at the end of each '
                                                            'tick.'}}},
             'observe': ['soc']},
+ 'dhw_tank': {'kind': 'dhw_tank',
+              'label': 'Hot-water tank',
+              'description': 'A domestic hot-water tank (fully mixed) heated by an electric '
+                             "element with a thermostat (a geyser), tapped by EN 16147's tapping "
+                             'cycle M or a daily list of draws.',
+              'shell': 'homesim.devices.kinds.dhw_tank:DhwTankShell',
+              'role': 'sink',
+              'balanced_by': 'inverter',
+              'bounded': True,
+              'carriers': ['electricity'],
+              'packets_from': ['inverter'],
+              'requires': ['inverter'],
+              'colour': '#2980b9',
+              'report': {'signals': {'demand': {'unit': 'J',
+                                                'description': 'Electricity the element asks for '
+                                                               'per tick (its thermostat over the '
+                                                               'window).'}}},
+              'settle': {'stored': True,
+                         'losses': True,
+                         'metrics': {'temp': {'unit': '°C',
+                                              'description': 'Tank temperature at the end of each '
+                                                             'tick.'},
+                                     'demand': {'unit': 'J',
+                                                'description': 'Electricity the element asked for '
+                                                               'per tick.'},
+                                     'unserved': {'unit': 'J',
+                                                  'description': 'Electricity asked for but not '
+                                                                 'served per tick.'},
+                                     'drawn': {'unit': 'J',
+                                               'description': 'Hot water drawn at the taps per '
+                                                              'tick (above the cold water).'},
+                                     'unmet': {'unit': 'J',
+                                               'description': 'Hot water wanted but not available '
+                                                              '(tank below t_use) per tick.'},
+                                     'standing_loss': {'unit': 'J',
+                                                       'description': 'Standing loss of the tank '
+                                                                      'per tick.'}}},
+              'observe': ['unserved']},
  'heat_node': {'kind': 'heat_node',
                'label': 'Heat node',
                'description': "The building's heat balancing device (dispatches heat pumps, boiler "
@@ -352,8 +452,12 @@ KIND_DESCRIPTORS: dict[str, dict[str, Any]] = {'flat': {'kind': 'flat',
         'observe': ['curtailed']},
  'inverter': {'kind': 'inverter',
               'label': 'Inverter',
-              'description': "The home's hybrid inverter and electric balancing device (PVWatts or "
-                             'CEC efficiency, operating modes).',
+              'description': "The home's hybrid inverter and its one electric balancing device "
+                             '(PVWatts or CEC efficiency, operating modes): it converts every PV '
+                             "array's DC and dispatches every battery (several: in proportion to "
+                             'what each can take or give per tick) and the grid connection. One '
+                             'per home; an AC-coupled battery brings its own converter (battery '
+                             'coupling ac).',
               'shell': 'homesim.devices.kinds.inverter:InverterShell',
               'role': 'balancer',
               'bounded': True,
@@ -371,14 +475,16 @@ KIND_DESCRIPTORS: dict[str, dict[str, Any]] = {'flat': {'kind': 'flat',
  'battery': {'kind': 'battery',
              'label': 'Battery',
              'description': 'A stationary battery (energy reservoir with charge and discharge '
-                            'efficiencies).',
+                            "efficiencies, SAM's model), DC-coupled behind the inverter or "
+                            'AC-coupled behind its own converter; a home may have several: the '
+                            'inverter dispatches them in proportion to what each can take or give '
+                            'per tick (docs/architecture.md, Several batteries).',
              'shell': 'homesim.devices.kinds.battery:BatteryShell',
              'role': 'storage',
              'balanced_by': 'inverter',
              'bounded': True,
              'carriers': ['electricity'],
              'packets_from': ['inverter'],
-             'limits': {'max_per_home': 1},
              'consumer': False,
              'colour': '#27ae60',
              'report': {'envelope': True},
@@ -386,7 +492,12 @@ KIND_DESCRIPTORS: dict[str, dict[str, Any]] = {'flat': {'kind': 'flat',
                         'losses': True,
                         'metrics': {'soc': {'unit': '1',
                                             'description': 'State of charge at the end of each '
-                                                           'tick.'}}},
+                                                           'tick.'},
+                                    'converter_losses': {'unit': 'J',
+                                                         'description': "Losses of the battery's "
+                                                                        'own converter per tick '
+                                                                        '(coupling ac only; part '
+                                                                        'of its losses).'}}},
              'observe': ['soc']},
  'grid': {'kind': 'grid',
           'label': 'Grid connection',
@@ -483,6 +594,16 @@ class FlatReport(KindReport):
     """Mass temperature at the window start [°C]."""
     theta_g: float
     """Ground temperature [°C]."""
+    ach_boost: float
+    """Occupants' extra air changes with the windows open (0 = they never open them) [1/h]."""
+    t_open: float
+    """Room temperature at which occupants start opening windows [°C]."""
+    t_shade: float
+    """Room temperature at which blinds start to close [°C]."""
+    shading_factor: float
+    """Shading reduction factor of the closed blinds (1 = none) [1]."""
+    band: float
+    """Width of the occupants' temperature ramps [K]."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -492,11 +613,23 @@ class HeatPumpReport(KindReport):
     KIND: ClassVar[str] = "heat_pump"
     SPEC: ClassVar[ReportSpec] = ReportSpec.model_validate(KIND_DESCRIPTORS["heat_pump"].get("report", {}))
     p_th_max: np.ndarray
-    """Thermal output at full load [W], shape (n,)."""
+    """Thermal output at full load (hplib's heating rod's p_th_ref where its COP is <= 1) [W], shape (n,)."""
     cop: np.ndarray
-    """Coefficient of performance at the heating-curve flow temperature [1], shape (n,)."""
+    """Coefficient of performance at the heating-curve flow temperature (1 on the heating rod) [1], shape (n,)."""
     t_flow: np.ndarray
     """Flow temperature of the heating curve [°C], shape (n,)."""
+    p_th_max_buffer: np.ndarray
+    """Thermal output at full load at the buffer's charging flow temperature [W], shape (n,)."""
+    cop_buffer: np.ndarray
+    """COP at the buffer's charging flow temperature [1], shape (n,)."""
+    t_flow_buffer: np.ndarray
+    """Flow temperature when charging the buffer: max(t_flow, t_flow_buffer property or the buffer's t_max) [°C], shape (n,)."""
+    rod: np.ndarray
+    """1 where hplib runs its heating rod at the heating-curve flow temperature (COP <= 1), else 0 [1], shape (n,)."""
+    modulation_min: float
+    """Lowest continuous part load (1 for on/off groups 4-6) [1]."""
+    cd: float
+    """EN 14825 degradation coefficient for cycling below modulation_min [1]."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -537,6 +670,16 @@ class BufferReport(KindReport):
     """Standing-loss conductance [W/K]."""
     t_surround: float
     """Temperature around the tank [°C]."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class DhwTankReport(KindReport):
+    """Phase-1 report of a ``dhw_tank`` device (Hot-water tank)."""
+
+    KIND: ClassVar[str] = "dhw_tank"
+    SPEC: ClassVar[ReportSpec] = ReportSpec.model_validate(KIND_DESCRIPTORS["dhw_tank"].get("report", {}))
+    demand: np.ndarray
+    """Electricity the element asks for per tick (its thermostat over the window) [J], shape (n,)."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -678,6 +821,7 @@ REPORTS: dict[str, type[KindReport]] = {
     "heat_pump": HeatPumpReport,
     "boiler": BoilerReport,
     "buffer": BufferReport,
+    "dhw_tank": DhwTankReport,
     "heat_node": HeatNodeReport,
     "ev_charger": EvChargerReport,
     "load_manager": LoadManagerReport,

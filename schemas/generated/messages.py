@@ -111,6 +111,35 @@ class BatteryEnvelopeReport(BaseModel):
         float | None,
         Field(description='Nominal capacity that soc refers to [J].', gt=0.0),
     ] = None
+    coupling: Annotated[
+        Literal['dc', 'ac'],
+        Field(
+            description="dc = behind the hybrid inverter (packets at the battery terminals, limited by the inverter's AC rating); ac = behind its own converter (packets are AC energies)."
+        ),
+    ] = 'dc'
+    eta_ac_dc: Annotated[
+        float,
+        Field(
+            description='Converter efficiency AC to battery terminals (coupling ac).',
+            gt=0.0,
+            le=1.0,
+        ),
+    ] = 1.0
+    eta_dc_ac: Annotated[
+        float,
+        Field(
+            description='Converter efficiency battery terminals to AC (coupling ac).',
+            gt=0.0,
+            le=1.0,
+        ),
+    ] = 1.0
+    p_ac_max: Annotated[
+        float | None,
+        Field(
+            description='AC rating of the converter [W] (coupling ac); null = the terminal limits only.',
+            ge=0.0,
+        ),
+    ] = None
 
 
 class DeviceReport(BaseModel):
@@ -585,6 +614,56 @@ class Thermostat(BaseModel):
     ] = 'auto'
 
 
+class Occupants(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    ach_boost: Annotated[
+        float,
+        Field(
+            description='Extra air changes with the windows open [1/h] (tilted windows ~1-2, wide open / cross ventilation 4-10).',
+            ge=0.0,
+            json_schema_extra={'x-unit': '1/h'},
+            le=100.0,
+        ),
+    ] = 4.0
+    t_open: Annotated[
+        float,
+        Field(
+            description='Room (mass) temperature at which the occupants start opening windows [°C]; all open at t_open + band.',
+            ge=-100.0,
+            json_schema_extra={'x-unit': '°C'},
+            le=150.0,
+        ),
+    ] = 24.0
+    t_shade: Annotated[
+        float,
+        Field(
+            description='Room (mass) temperature at which the blinds start to close [°C]; closed at t_shade + band.',
+            ge=-100.0,
+            json_schema_extra={'x-unit': '°C'},
+            le=150.0,
+        ),
+    ] = 24.0
+    shading_factor: Annotated[
+        float,
+        Field(
+            description='Shading reduction factor F_sh of the closed blinds (ISO 13790 §11.4.3): 1 = no blinds, external venetian blinds ~0.2, internal blinds ~0.6.',
+            ge=0.0,
+            le=1.0,
+        ),
+    ] = 0.3
+    band: Annotated[
+        float,
+        Field(
+            description='Width of the temperature ramps [K] (the share of occupants who have reacted rises over it).',
+            gt=0.0,
+            json_schema_extra={'x-unit': 'K'},
+            le=50.0,
+        ),
+    ] = 1.0
+
+
 class FlatProperties(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -720,6 +799,13 @@ class FlatProperties(BaseModel):
             json_schema_extra={'x-live': True, 'x-resident': True},
         ),
     ] = None
+    occupants: Annotated[
+        Occupants | None,
+        Field(
+            description='Window airing and blinds against summer overheating (Occupants); null = the occupants never react (no boost, no shading). examples/block.yaml turns it on.',
+            json_schema_extra={'x-live': True},
+        ),
+    ] = None
 
 
 class HeatingCurve(BaseModel):
@@ -786,8 +872,39 @@ class HeatPumpProperties(BaseModel):
         ),
     ] = -20.0
     modulation_min: Annotated[
-        float, Field(ge=0.0, json_schema_extra={'x-live': True}, le=1.0)
+        float,
+        Field(
+            description='Lowest continuous part load as a fraction of the full-load output; below it the heat pump cycles (EN 14825 degradation, cd). Taken as 1 for the on/off groups 4-6.',
+            gt=0.0,
+            json_schema_extra={'x-live': True},
+            le=1.0,
+        ),
     ] = 0.3
+    cd: Annotated[
+        float,
+        Field(
+            description="EN 14825 degradation coefficient (Cc/Cdh) for cycling below modulation_min: COP_pl = COP CR / (cd CR + 1 - cd), CR the capacity ratio; 0.9 is the standard's default for water-based heat pumps; 1 = no cycling loss.",
+            gt=0.0,
+            json_schema_extra={'x-live': True},
+            le=1.0,
+        ),
+    ] = 0.9
+    heating_rod: Annotated[
+        bool,
+        Field(
+            description="hplib's behaviour where its fitted COP is <= 1: an electric heating rod gives p_th_ref at COP 1. false: the heat pump is off there.",
+            json_schema_extra={'x-live': True},
+        ),
+    ] = True
+    t_flow_buffer: Annotated[
+        float | None,
+        Field(
+            description="Flow temperature while charging the buffer [°C] (the COP is taken there in those ticks; never below the heating curve's); null = the buffer's t_max.",
+            ge=-100.0,
+            json_schema_extra={'x-unit': '°C', 'x-live': True},
+            le=150.0,
+        ),
+    ] = None
     heating_curve: Annotated[
         HeatingCurve | None,
         Field(
@@ -895,6 +1012,140 @@ class BufferProperties(BaseModel):
     soc_initial: Annotated[
         float, Field(ge=0.0, json_schema_extra={'x-live': False}, le=1.0)
     ] = 0.5
+
+
+class DhwTap(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    time: Annotated[
+        str,
+        Field(
+            description='Local time of the draw HH:MM (every day).',
+            pattern='^([01][0-9]|2[0-3]):[0-5][0-9]$',
+        ),
+    ]
+    energy: Annotated[
+        float,
+        Field(
+            description='Hot-water energy of the draw above the cold water [kWh].',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'kWh'},
+            le=1000.0,
+        ),
+    ]
+
+
+class DhwTankProperties(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    volume: Annotated[
+        float,
+        Field(
+            description='Water volume [m3].',
+            gt=0.0,
+            json_schema_extra={'x-unit': 'm3', 'x-live': False},
+            le=1000.0,
+        ),
+    ] = 0.15
+    p_el: Annotated[
+        float,
+        Field(
+            description='Element power [W].',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'W', 'x-live': True},
+            le=1000000.0,
+        ),
+    ] = 3000.0
+    t_set: Annotated[
+        float,
+        Field(
+            description='Thermostat setpoint [°C]; the element switches off there.',
+            ge=-100.0,
+            json_schema_extra={'x-unit': '°C', 'x-live': True},
+            le=150.0,
+        ),
+    ] = 55.0
+    hysteresis: Annotated[
+        float,
+        Field(
+            description='The element switches on below t_set - hysteresis [K].',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'K', 'x-live': True},
+            le=200.0,
+        ),
+    ] = 5.0
+    t_cold: Annotated[
+        float,
+        Field(
+            description='Cold-water temperature [°C] (the zero of the stored energy).',
+            ge=-100.0,
+            json_schema_extra={'x-unit': '°C', 'x-live': True},
+            le=150.0,
+        ),
+    ] = 10.0
+    t_use: Annotated[
+        float,
+        Field(
+            description="Lowest useful hot-water temperature [°C]: below it a draw is unmet (the standard's per-draw temperatures simplified to one).",
+            ge=-100.0,
+            json_schema_extra={'x-unit': '°C', 'x-live': True},
+            le=150.0,
+        ),
+    ] = 40.0
+    ua: Annotated[
+        float,
+        Field(
+            description='Standing loss coefficient [W/K] (1.5 W/K: ~1.3 kWh a day at 55 °C in a 20 °C room, a 150 l tank of energy class B to C).',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'W/K', 'x-live': True},
+            le=1000000.0,
+        ),
+    ] = 1.5
+    t_surround: Annotated[
+        float,
+        Field(
+            description='Temperature around the tank [°C].',
+            ge=-100.0,
+            json_schema_extra={'x-unit': '°C', 'x-live': True},
+            le=150.0,
+        ),
+    ] = 20.0
+    temp_initial: Annotated[
+        float,
+        Field(
+            description='Tank temperature at the start [°C].',
+            ge=-100.0,
+            json_schema_extra={'x-unit': '°C', 'x-live': False},
+            le=150.0,
+        ),
+    ] = 55.0
+    tapping: Annotated[
+        Literal['M', 'custom'],
+        Field(
+            description='M = tapping cycle M of EN 16147 / Reg. (EU) 812/2013 (23 draws, 5.845 kWh a day); custom = the draws in taps.',
+            json_schema_extra={'x-live': True},
+        ),
+    ] = 'M'
+    taps: Annotated[
+        list[DhwTap],
+        Field(
+            description='Daily draws for tapping: custom (local time).',
+            json_schema_extra={'x-live': True},
+            max_length=1000,
+            validate_default=True,
+        ),
+    ] = []
+    scale: Annotated[
+        float,
+        Field(
+            description="Factor on every draw's energy (e.g. 2 for a household that uses twice the M cycle).",
+            ge=0.0,
+            json_schema_extra={'x-live': True},
+            le=1000.0,
+        ),
+    ] = 1.0
 
 
 class Coupling(BaseModel):
@@ -1636,6 +1887,40 @@ class BatteryProperties(BaseModel):
     eta_discharge: Annotated[
         float, Field(gt=0.0, json_schema_extra={'x-live': True}, le=1.0)
     ] = 0.95
+    coupling: Annotated[
+        Literal['dc', 'ac'],
+        Field(
+            description="Where the battery meets the home (SAM batt_ac_or_dc): dc = on the DC side of the hybrid inverter, which limits its charge and discharge with its AC rating; ac = an AC-coupled battery behind its own bidirectional converter (p_ac_max, eta_ac_dc, eta_dc_ac), not limited by the inverter; its packets are AC energies and the converter's losses are the battery's.",
+            json_schema_extra={'x-live': False},
+        ),
+    ] = 'dc'
+    eta_ac_dc: Annotated[
+        float,
+        Field(
+            description='Converter efficiency AC to battery terminals when charging (coupling ac; SAM batt_ac_dc_efficiency).',
+            gt=0.0,
+            json_schema_extra={'x-live': True},
+            le=1.0,
+        ),
+    ] = 0.96
+    eta_dc_ac: Annotated[
+        float,
+        Field(
+            description='Converter efficiency battery terminals to AC when discharging (coupling ac; SAM batt_dc_ac_efficiency).',
+            gt=0.0,
+            json_schema_extra={'x-live': True},
+            le=1.0,
+        ),
+    ] = 0.96
+    p_ac_max: Annotated[
+        float | None,
+        Field(
+            description='AC rating of the converter, both directions (coupling ac only); null = only p_charge_max and p_discharge_max (at the terminals) apply.',
+            ge=0.0,
+            json_schema_extra={'x-unit': 'W', 'x-live': True},
+            le=1000000000.0,
+        ),
+    ] = None
 
 
 class GridProperties(BaseModel):
@@ -1913,6 +2198,34 @@ class ForkReplyPayload(BaseModel):
     fork_id: str
     out: str
     snapshot: str
+
+
+class JoinRequestPayload(BaseModel):
+    name: Annotated[str, Field(description="The caller's device name or ledger.")]
+
+
+class JoinReplyPayload(BaseModel):
+    epoch: str
+    status: Literal['fresh', 'restore', 'finished']
+    window: Annotated[int, Field(ge=0)]
+    tick: Annotated[int, Field(ge=0)]
+    manifest: Annotated[
+        dict[str, Any] | None,
+        Field(
+            description='The home as it was at the snapshot (live properties included).'
+        ),
+    ] = None
+    state: Annotated[
+        dict[str, Any] | None,
+        Field(description="The caller's saved state at the snapshot."),
+    ] = None
+
+
+class RecoverPayload(BaseModel):
+    epoch: str
+    window: Annotated[int, Field(ge=0)]
+    tick: Annotated[int, Field(ge=0)]
+    reason: str
 
 
 class ForkedPayload(BaseModel):

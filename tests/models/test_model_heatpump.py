@@ -151,8 +151,10 @@ def test_electric_power_part_load(generic) -> None:
     assert_allclose(generic.electric_power(perf.p_th_max, perf), perf.p_el_max, rtol=1e-12)
     half = 0.5 * perf.p_th_max
     assert_allclose(generic.electric_power(half, perf), 0.5 * perf.p_el_max, rtol=1e-12)
-    low = 0.1 * perf.p_th_max  # below modulation_min: cycling at the same COP
-    assert_allclose(generic.electric_power(low, perf)[1:], low[1:] / perf.cop[1:], rtol=1e-15)
+    low = 0.1 * perf.p_th_max  # below modulation_min: cycling, EN 14825 with Cd = 0.9
+    cr = 0.1 / 0.3
+    cop_pl = perf.cop[1:] * cr / (0.9 * cr + 1 - 0.9)
+    assert_allclose(generic.electric_power(low, perf)[1:], low[1:] / cop_pl, rtol=1e-12)
     assert_array_equal(generic.electric_power(np.zeros(3), perf), 0.0)
 
 

@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { redo, undo, useBuilder } from './store';
+import { emptyModel, importYaml, toManifest } from './lib/manifest';
+
+const st = () => useBuilder.getState();
+
+describe('the builder store', () => {
+  beforeEach(() => {
+    st().load(emptyModel('test-home'));
+    useBuilder.temporal.getState().clear();
+  });
+
+  it('adds, connects in the registry direction and refuses with a reason', () => {
+    const inv = st().addDevice('inverter', { x: 0, y: 0 });
+    const pv = st().addDevice('pv', { x: 0, y: 0 });
+    const bat = st().addDevice('battery', { x: 0, y: 0 });
+    expect(st().connect(inv, pv)).toBe(true);
+    expect(st().edges).toMatchObject([{ source: 'pv', target: 'inverter' }]);
+    expect(st().connect(pv, bat)).toBe(false);
+    expect(st().message?.kind).toBe('error');
+    expect(st().message?.text).toMatch(/cannot be connected/);
+  });
+
+  it('undoes and redoes edits, deletions and connections', () => {
+    const bat = st().addDevice('battery', { x: 0, y: 0 });
+    st().setProperty(bat, 'capacity', 36000000);
+    st().remove([bat]);
+    expect(st().model.devices).toHaveLength(0);
+    undo();
+    expect(st().model.devices[0].properties.capacity).toBe(36000000);
+    undo();
+    expect(st().model.devices[0].properties.capacity).toBeUndefined();
+    redo();
+    expect(st().model.devices[0].properties.capacity).toBe(36000000);
+  });
+
+  it('renames a device with its connections and copies / pastes under a fresh name', () => {
+    const inv = st().addDevice('inverter', { x: 0, y: 0 });
+    const pv = st().addDevice('pv', { x: 10, y: 10 });
+    st().connect(pv, inv);
+    st().rename(pv, 'pv-south');
+    expect(st().edges[0].source).toBe('pv-south');
+    st().setProperty('pv-south', 'pdc0', 5000);
+    st().copy(['pv-south']);
+    st().paste();
+    const names = st().model.devices.map((d) => d.name);
+    expect(names).toEqual(['inverter', 'pv-south', 'pv-south-2']);
+    expect(st().model.devices[2].properties.pdc0).toBe(5000);
+    expect(st().positions['pv-south-2']).toEqual({ x: 50, y: 50 });
+  });
+
+  it('loads a block with its flats as groups and exports the same manifest', () => {
+    const text = readFileSync(resolve(__dirname, '..', '..', 'examples', 'block.yaml'), 'utf8');
+    st().load(importYaml(text));
+    expect(st().model.flats.map((f) => f.name)).toContain('top-east');
+    expect(st().edges.some((e) => e.source === 'top-east' && e.target === 'heat-node')).toBe(true);
+    expect(st().edges.some((e) => e.source === 'top-east' && e.target === 'top-west')).toBe(false);
+    expect(toManifest(st().model)).toEqual(toManifest(importYaml(text)));
+  });
+});
