@@ -46,6 +46,14 @@ class Kube:
         elif kind == "Deployment":
             create, patch = self.apps.create_namespaced_deployment, \
                 self.apps.patch_namespaced_deployment
+        elif kind == "PersistentVolumeClaim":  # its spec is immutable: create it once
+            try:
+                self.core.create_namespaced_persistent_volume_claim(namespace=ns, body=obj)
+                return "created"
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise
+                return "unchanged"
         elif kind == "Home":
             def create(namespace: str, body: dict[str, Any]) -> Any:
                 return self.custom.create_namespaced_custom_object(

@@ -15,7 +15,15 @@ A Home ``h`` in namespace ``ns`` becomes
   which mounts only ``config.json`` of the Secret; a change of the home's principals changes
   the pod template's ``homesim.io/config-sha256`` and rolls this router only;
 * one Deployment per device ``h-<device>`` (``replicas: 0`` when ``enabled: false``);
-* Deployments ``h-clock`` and ``h-ledger``.
+* Deployments ``h-clock`` and ``h-ledger``, and their volumes, PersistentVolumeClaims
+  ``h-snapshots`` (the clock's home snapshots, every ``snapshot_every`` windows) and
+  ``h-ledger`` (the ledger's file and summary), which outlive their pods.
+
+Every process recovers in place (``HOMESIM_RECOVERY=in_place``, see
+:mod:`homesim.devices.bus.inplace`): a pod that dies is restarted by its Deployment, joins
+the clock's epoch (``homesim.clock.join``), and the clock rolls the whole home back to its
+latest snapshot; the ledger books each window once, so the run books what an undisturbed run
+books. A restarted clock continues from its latest snapshot; a run that is over stays over.
 
 Every device, the clock and the ledger join ``rs://h-router:8081`` as their own authid with
 WAMP-CRA; the Secret volume of each pod projects only that identity's key (least privilege:
@@ -92,6 +100,11 @@ class RenderOptions:
     memory_limit: str = "512Mi"
     router_resources: dict[str, Any] | None = field(default=None)
     run_as_user: int = 10001
+    #: the clock's snapshot interval [windows] (what a restarted pod rolls back to)
+    snapshot_every: int = 10
+    #: size and class of the clock's and the ledger's volumes (None: the cluster's default)
+    state_storage: str = "1Gi"
+    storage_class: str | None = None
 
 
 #: A home's router: Crossbar's controller and one router worker, ~105 MB PSS each, and the
@@ -193,6 +206,8 @@ def _deployment(home: Home, ns: str | None, part: str, component: str, args: lis
         {"name": "HOME", "value": "/tmp"},
         # a Deployment restarts containers that exit: stay up (idle) when the run is over
         {"name": "HOMESIM_AFTER_FINISH", "value": "idle"},
+        # a restarted pod joins the clock's epoch (homesim.devices.bus.inplace)
+        {"name": "HOMESIM_RECOVERY", "value": "in_place"},
         # Prometheus /metrics (homesim.devices.bus.metrics) on a fixed port in the pod
         {"name": "HOMESIM_METRICS_PORT", "value": str(METRICS_PORT)},
         {"name": "HOMESIM_METRICS_HOST", "value": "0.0.0.0"},
@@ -387,17 +402,42 @@ def render_home(home: Home, namespace: str | None, opts: RenderOptions | None,
                                 secret=secrets[d.name], kind=d.kind, device=d.name,
                                 annotations={"homesim.io/restart-hash":
                                              restart_hash(home.spec, d.name)}))
-    objs.append(_deployment(home, namespace, "clock", "clock", ["clock", "--device", "clock"],
-                            opts, replicas=1, authid=CLOCK_AUTHID,
-                            secret=secrets[CLOCK_AUTHID]))
+    objs.append(_claim(home, namespace, "snapshots", opts))
+    objs.append(_deployment(
+        home, namespace, "clock", "clock",
+        ["clock", "--device", "clock", "--snapshot-every", str(opts.snapshot_every),
+         "--snapshot-dir", f"{STATE_DIR}/snapshots"],
+        opts, replicas=1, authid=CLOCK_AUTHID, secret=secrets[CLOCK_AUTHID],
+        extra_volumes=[_claim_volume(home, "snapshots")],
+        extra_mounts=[{"name": "snapshots", "mountPath": STATE_DIR}]))
+    objs.append(_claim(home, namespace, "ledger", opts))
     objs.append(_deployment(
         home, namespace, "ledger", "ledger",
-        ["ledger", "--device", "ledger", "--db", "/var/lib/homesim/ledger.sqlite",
-         "--summary", "/var/lib/homesim/summary.json"], opts, replicas=1,
+        ["ledger", "--device", "ledger", "--db", f"{STATE_DIR}/ledger.sqlite",
+         "--summary", f"{STATE_DIR}/summary.json"], opts, replicas=1,
         authid=LEDGER_AUTHID, secret=secrets[LEDGER_AUTHID],
-        extra_volumes=[{"name": "ledger", "emptyDir": {}}],
-        extra_mounts=[{"name": "ledger", "mountPath": "/var/lib/homesim"}]))
+        extra_volumes=[_claim_volume(home, "ledger")],
+        extra_mounts=[{"name": "ledger", "mountPath": STATE_DIR}]))
     return objs
+
+
+#: Where the clock's and the ledger's volumes are mounted.
+STATE_DIR = "/var/lib/homesim"
+
+
+def _claim(home: Home, ns: str | None, part: str, opts: RenderOptions) -> dict[str, Any]:
+    """PersistentVolumeClaim ``<home>-<part>``: state that outlives the pod using it."""
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": opts.state_storage}}}
+    if opts.storage_class:
+        spec["storageClassName"] = opts.storage_class
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": _meta(home, ns, part, part), "spec": spec}
+
+
+def _claim_volume(home: Home, part: str) -> dict[str, Any]:
+    return {"name": part,
+            "persistentVolumeClaim": {"claimName": child_name(home.metadata.name, part)}}
 
 
 def render_block_homes(block: Block, namespace: str | None = None) -> list[dict[str, Any]]:

@@ -383,3 +383,35 @@ def test_live_push_passes_the_secret_in_a_private_file_only(monkeypatch):
         assert secret not in " ".join(cmd) and secret not in json.dumps(env)
         assert cmd[cmd.index("--authid") + 1] == "operator" and "HOMESIM_AUTHID" not in env
         assert not Path(cmd[cmd.index("--secret-file") + 1]).exists()  # removed
+
+
+def test_state_outlives_pods_and_every_process_recovers_in_place():
+    """The clock's snapshots and the ledger's file are on PersistentVolumeClaims (not
+    emptyDir), the clock snapshots every ``snapshot_every`` windows, and every process of
+    the home runs with recovery in place (a restarted pod joins the clock's epoch)."""
+    home = load_manifest(Path(__file__).resolve().parents[1] / "examples" / "home.yaml")
+    objs = render_home(home, "ns", RenderOptions(snapshot_every=7, storage_class="fast",
+                                                 state_storage="2Gi"), "k" * 43)
+    claims = {o["metadata"]["name"]: o for o in objs if o["kind"] == "PersistentVolumeClaim"}
+    assert set(claims) == {"greensboro-snapshots", "greensboro-ledger"}
+    for c in claims.values():
+        assert c["spec"]["storageClassName"] == "fast"
+        assert c["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    deps = {o["metadata"]["name"]: o for o in objs if o["kind"] == "Deployment"}
+
+    def pod(name):
+        return deps[name]["spec"]["template"]["spec"]
+
+    for part, claim in (("clock", "greensboro-snapshots"), ("ledger", "greensboro-ledger")):
+        vols = pod(f"greensboro-{part}")["volumes"]
+        assert any(v.get("persistentVolumeClaim", {}).get("claimName") == claim for v in vols)
+        assert not any("emptyDir" in v and v["name"] in ("ledger", "snapshots") for v in vols)
+    args = pod("greensboro-clock")["containers"][0]["args"]
+    assert args[args.index("--snapshot-every") + 1] == "7"
+    assert args[args.index("--snapshot-dir") + 1].startswith("/var/lib/homesim")
+    for name, d in deps.items():
+        if name == "greensboro-router":
+            continue
+        env = {e["name"]: e.get("value") for e in d["spec"]["template"]["spec"]
+               ["containers"][0]["env"]}
+        assert env["HOMESIM_RECOVERY"] == "in_place", name

@@ -815,7 +815,7 @@ class ClockProtocol:
         if self.state == "starting":
             self.state = "running"
             self.wall0 = now
-            self.anchor = (now, 0)
+            self.anchor = (now, self.tick)  # a restored run paces from its own tick
         return Publish(T.CONTROL, self.status(now))
 
     def pause(self, now: float) -> Publish:

@@ -12,11 +12,13 @@ authid                 role                  may
 ``<device>``           ``device.<device>``   register ``homesim.device.<device>.*``; publish
                                              its own report and events, packets and settles
                                              (identity disclosed, checked by every receiver);
-                                             subscribe to the clock, reports and packets
+                                             subscribe to the clock, reports and packets;
+                                             call ``homesim.clock.join`` (recovery in place)
 ``clock``              ``clock``             register and publish ``homesim.clock.*``;
                                              subscribe to settles, packets and reports
 ``ledger``             ``ledger``            subscribe to everything; publish settles;
-                                             register ``homesim.ledger.*``
+                                             register ``homesim.ledger.*``; call
+                                             ``homesim.clock.join``
 ``manager``            ``manager``           call every procedure of the home (properties,
                                              clock control); subscribe to everything
 ``viewer``             ``viewer``            subscribe to everything; call ``get``,

@@ -121,7 +121,9 @@ def volume_names(objs: list[dict[str, Any]]) -> set[str]:
         if o["kind"] != "Deployment":
             continue
         for v in o["spec"]["template"]["spec"].get("volumes", []):
-            names.add(v["configMap"]["name"] if "configMap" in v else v["name"])
+            names.add(v["configMap"]["name"] if "configMap" in v
+                      else v["persistentVolumeClaim"]["claimName"]
+                      if "persistentVolumeClaim" in v else v["name"])
     return names
 
 
@@ -135,8 +137,8 @@ def for_podman(objs: list[dict[str, Any]], router_url: str | None = None) -> lis
                for o in src if o["kind"] == "Secret"}
     out: list[dict[str, Any]] = []
     for o in src:
-        if o["kind"] in ("Secret", "Service"):
-            continue  # replaced by per-pod ConfigMaps / ignored by podman
+        if o["kind"] in ("Secret", "Service", "PersistentVolumeClaim"):
+            continue  # replaced by per-pod ConfigMaps / ignored / a named volume below
         if o["kind"] != "Deployment":
             out.append(o)
             continue
@@ -155,6 +157,9 @@ def for_podman(objs: list[dict[str, Any]], router_url: str | None = None) -> lis
                     e["value"] = router_url
         renamed = {}
         for v in spec.get("volumes", []):
+            if "persistentVolumeClaim" in v:  # a named podman volume of this pod
+                del v["persistentVolumeClaim"]
+                v["emptyDir"] = {}
             if "emptyDir" in v:
                 renamed[v["name"]] = v["name"] = f"{name}-{v['name']}"
             elif "secret" in v:  # a ConfigMap of this pod's own, with the projected items
