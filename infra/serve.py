@@ -619,5 +619,17 @@ def serve(
 
         reactor.callLater(0.2, lambda: webbrowser.open(url))
     # Twisted's handlers: SIGINT / SIGTERM stop the reactor (stop_all runs first), and SIGCHLD
-    # reaps the runs' processes (without it an ended run can stay a zombie, never "ended")
+    # reaps the runs' processes (without it an ended run can stay a zombie, never "ended").
+    # Twisted installs its SIGINT handler only over Python's default one: a server started in
+    # the background of a shell inherits SIGINT ignored, so Ctrl-C is made to stop it here.
+    import signal
+
+    def _interrupt(signum: int, frame: Any) -> None:
+        def _stop() -> None:
+            if reactor.running:
+                with contextlib.suppress(Exception):
+                    reactor.stop()
+        reactor.callFromThread(_stop)
+
+    signal.signal(signal.SIGINT, _interrupt)
     reactor.run()
