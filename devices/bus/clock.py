@@ -35,7 +35,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from autobahn.wamp.exception import ApplicationError
+from autobahn.wamp.exception import ApplicationError, TransportLost
 from twisted.internet import defer, reactor, task, utils
 
 from homesim.devices.bus.metrics import ClockMetrics
@@ -358,6 +358,12 @@ class Clock:
 
     # ---------------------------------------------------------------- bus
     def on_join(self, bus: Bus) -> Any:
+        if self._started and self.recover_in_place:
+            # the session was lost (a router restart): what was in flight is gone; the
+            # restarted clock recovers the home from its latest snapshot
+            from homesim.devices.bus.inplace import leave
+
+            leave("the session to the router was lost")
         self.bus = bus
         feed = self._feed
         ds = [bus.subscribe(T.SETTLE, lambda m: feed(SettleReceived(m)),
@@ -479,6 +485,10 @@ class Clock:
                 yield self._boundary()
                 self._progress()
         except Exception as exc:  # noqa: BLE001
+            if self.recover_in_place and isinstance(exc, TransportLost):
+                from homesim.devices.bus.inplace import leave
+
+                leave("the session to the router was lost")
             log.exception("clock failed")
             self._finish(p.abort(str(exc)))
 

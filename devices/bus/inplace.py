@@ -26,7 +26,7 @@ from twisted.internet import defer, reactor, task
 from homesim.devices.bus.runtime import Bus
 from homesim.schemas.topics import CLOCK_AUTHID, T
 
-__all__ = ["ENV", "EXIT_RECOVER", "enabled", "joining"]
+__all__ = ["ENV", "EXIT_RECOVER", "enabled", "joining", "leave"]
 
 log = logging.getLogger("homesim.recovery")
 
@@ -43,7 +43,8 @@ def enabled() -> bool:
     return os.environ.get(ENV, "") == "in_place"
 
 
-def _leave(why: str) -> None:
+def leave(why: str) -> None:
+    """End this process with :data:`EXIT_RECOVER` now (no finalisation)."""
     log.warning("leaving this epoch: %s (exit %d; restarted into the new one)", why,
                 EXIT_RECOVER)
     logging.shutdown()
@@ -61,12 +62,12 @@ def joining(name: str, begin: Callable[[Bus, dict[str, Any]], Any]) -> Callable[
     def on_recover(msg: Any) -> None:
         epoch = msg.get("epoch") if isinstance(msg, dict) else None
         if mine["epoch"] is not None and isinstance(epoch, str) and epoch != mine["epoch"]:
-            _leave(f"the clock recovers the home ({msg.get('reason', '?')})")
+            leave(f"the clock recovers the home ({msg.get('reason', '?')})")
 
     @defer.inlineCallbacks
     def on_join(bus: Bus) -> Any:
         if mine["joined"]:
-            _leave("the session to the router was lost")
+            leave("the session to the router was lost")
         mine["joined"] = True
         yield bus.subscribe(T.CLOCK_RECOVER, on_recover, sender=CLOCK_AUTHID)
         deadline = time.monotonic() + JOIN_PATIENCE
