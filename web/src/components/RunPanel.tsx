@@ -84,7 +84,7 @@ export function RunPanel() {
       </div>
       {(r.fork || r.run?.summary) && (
         <table className="kpis" data-testid="whatif-kpis">
-          <thead><tr><th>KPI</th><th>this run</th><th>what-if {r.fork ? `(${r.fork.set.join(', ')})` : ''}</th></tr></thead>
+          <thead><tr><th>KPI</th><th title="the whole run, from its start">this run (whole)</th><th title="the fork books only the future after its snapshot">what-if {r.fork ? `(${r.fork.set.join(', ')})` : ''}, from its snapshot on</th></tr></thead>
           <tbody>
             {Object.keys(kpis({ energy_kwh: {} })).map((k) => (
               <tr key={k}>
