@@ -163,7 +163,7 @@ def test_block_headline_figures_agree(runs):
     received = _consumers_received(run_dir / "ledger.sqlite")
     assert e["load"] == pytest.approx(received, rel=1e-9)
     by_kind = s["load_by_kind_kwh"]
-    assert set(by_kind) == {"load", "heat_pump", "ev_charger"}
+    assert set(by_kind) == {"load", "heat_pump", "ev_charger", "dhw_tank"}  # + top-east geyser
     assert all(v > 0 for v in by_kind.values())
     assert e["load"] == pytest.approx(math.fsum(by_kind.values()), rel=1e-12)
     # the store path (report, compare) equals the ledger's summary
