@@ -42,6 +42,12 @@ export interface BuilderState {
   notify(text: string, kind?: 'error' | 'info'): void;
 }
 
+/** ``model`` with device ``id`` replaced by ``change(device)`` (the others as they are). */
+const updateDevice = (model: ManifestModel, id: string, change: (d: DeviceModel) => DeviceModel): ManifestModel => ({
+  ...model,
+  devices: model.devices.map((d) => (d.id === id ? change(d) : d)),
+});
+
 const ends = (m: ManifestModel) => m.devices.map((d) => ({ name: d.id, kind: d.kind, group: d.group }));
 
 export const useBuilder = create<BuilderState>()(
@@ -110,32 +116,24 @@ export const useBuilder = create<BuilderState>()(
       setProperty: (id, name, value) => {
         const { model } = get();
         set({
-          model: {
-            ...model,
-            devices: model.devices.map((d) => {
-              if (d.id !== id) return d;
-              const properties = { ...d.properties };
-              if (value === undefined) delete properties[name];
-              else properties[name] = value;
-              return { ...d, properties };
-            }),
-          },
+          model: updateDevice(model, id, (d) => {
+            const properties = { ...d.properties };
+            if (value === undefined) delete properties[name];
+            else properties[name] = value;
+            return { ...d, properties };
+          }),
         });
       },
 
       setField: (id, field, value) => {
         const { model } = get();
         set({
-          model: {
-            ...model,
-            devices: model.devices.map((d) => {
-              if (d.id !== id) return d;
-              const extra = { ...d.extra };
-              if (value === undefined || value === '' || (field === 'enabled' && value === true && !('enabled' in d.extra))) delete extra[field];
-              else extra[field] = value;
-              return { ...d, extra };
-            }),
-          },
+          model: updateDevice(model, id, (d) => {
+            const extra = { ...d.extra };
+            if (value === undefined || value === '' || (field === 'enabled' && value === true && !('enabled' in d.extra))) delete extra[field];
+            else extra[field] = value;
+            return { ...d, extra };
+          }),
         });
       },
 
