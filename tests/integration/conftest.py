@@ -89,14 +89,33 @@ def running(out: Path, windows: int = 2) -> dict[str, Any]:
     return info
 
 
-def wait_for(pred: Any, timeout: float = 60, what: str = "condition") -> Any:
+def wait_for(pred: Any, timeout: float = 60, what: str = "condition",
+             proc: subprocess.Popen | None = None, out: Path | None = None) -> Any:
+    """Poll ``pred`` until it is truthy (its value) or ``timeout`` [s] passes.
+
+    With ``proc`` (a started ``homesim run``), fail at once when it has exited, with its
+    output; with ``out`` (its run folder), a timeout shows the tail of every process log.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         v = pred()
         if v:
             return v
+        if proc is not None and proc.poll() is not None:
+            o, e = proc.communicate()
+            raise AssertionError(f"the run exited ({proc.returncode}) before {what}:\n"
+                                 f"{o[-3000:]}\n{e[-3000:]}{_log_tails(out)}")
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}{_log_tails(out)}")
+
+
+def _log_tails(out: Path | None, chars: int = 1500) -> str:
+    """The last ``chars`` of each log of the run in ``out`` (for a failure message)."""
+    if out is None or not (out / "logs").is_dir():
+        return ""
+    parts = [f"\n--- {log.name} ---\n{log.read_text(errors='replace')[-chars:]}"
+             for log in sorted((out / "logs").glob("*.log"))]
+    return "".join(parts)
 
 
 def ws_url(out: Path) -> str:

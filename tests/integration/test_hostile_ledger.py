@@ -159,11 +159,12 @@ def _attacked(tmp: Path, mode: str, authid: str = "house"
     forger = None
     try:
         info = wait_for(lambda: (out / "router.json").exists()
-                        and json.loads((out / "router.json").read_text()), 120, "router.json")
+                        and json.loads((out / "router.json").read_text()), 120, "router.json",
+                        proc=run, out=out)
         # the router listens once the ledger has joined
         wait_for(lambda: (out / "logs" / "ledger.log").exists()
                  and "joined realm" in (out / "logs" / "ledger.log").read_text(), 120,
-                 "the ledger to join")
+                 "the ledger to join", proc=run, out=out)
         forger = subprocess.Popen([sys.executable, "-c", FORGER, json.dumps(info), mode,
                                    str(INJECT_AT), authid, str(out / "secrets" / authid)],
                                   stdout=subprocess.PIPE,
