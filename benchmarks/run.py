@@ -75,7 +75,7 @@ def run_case(until: str, dt: float, tmp: Path, label: str) -> dict:
         "clock_wall_s": round(summary["clock"]["wall_elapsed"], 2),
         "sim_s_per_wall_s": round(sim / wall, 1),
         "messages_per_sim_day": round(t["messages"] / t["sim_seconds"] * 86400, 1),
-        "bytes_json_per_sim_day": round(t["bytes_json"] / t["sim_seconds"] * 86400),
+        "bytes_msgpack_per_sim_day": round(t["bytes_msgpack"] / t["sim_seconds"] * 86400),
         "rss_mib": devices, "rss_router_mib": round(router, 1),
         "conservation_relative": summary["conservation"]["relative_residual"],
     }

@@ -120,6 +120,12 @@ def run(
     snapshot_every: Annotated[int, typer.Option(
         min=0, help="Snapshot every device's state every N windows into RUN_DIR/snapshots "
                     "(for homesim resume / fork and crash recovery; 0: none)")] = 10,
+    ledger: Annotated[str | None, typer.Option(
+        "--ledger", envvar="HOMESIM_LEDGER_DSN", show_default=False,
+        help="Book into PostgreSQL: postgresql://user@host:port/db (the run's tables in its "
+             "own schema). Give the password in HOMESIM_LEDGER_DSN (the whole URL), "
+             "PGPASSWORD or ~/.pgpass rather than on the command line. Default: "
+             "RUN_DIR/ledger.sqlite")] = None,
 ) -> None:
     """Run a home: a real Crossbar router, one OS process per device, the clock and the ledger.
 
@@ -142,9 +148,15 @@ def run(
     if anonymous is not None and anonymous not in ("viewer", "manager"):
         err.print(f"[red]✗[/red] --anonymous takes viewer or manager, not {escape(anonymous)!r}")
         raise typer.Exit(2)
+    from homesim.devices.bus.store import is_postgres
+
+    if ledger is not None and not is_postgres(ledger):
+        err.print("[red]✗[/red] --ledger takes a postgresql:// URL (the default ledger is "
+                  "RUN_DIR/ledger.sqlite)")
+        raise typer.Exit(2)
     opts = RunOptions(until=until, dt=dt, speed=speed, seed=seed, out=out, window=window,
                       timeout=timeout, tap=tap, anonymous=anonymous,
-                      snapshot_every=snapshot_every)
+                      snapshot_every=snapshot_every, ledger=ledger)
     execute_run(home, opts, quiet=quiet, json_out=json_out, no_report=no_report)
 
 
@@ -218,7 +230,9 @@ def execute_run(home: Any, opts: Any, *, quiet: bool = False, json_out: bool = F
                       f"run folder: {res.run_dir}")
         raise typer.Exit(0)
     err.print(f"[red]✗ run failed:[/red] {res.message}")
-    err.print(f"ledger of the settled windows: {res.run_dir / 'ledger.sqlite'}")
+    pg = res.run_dir / "ledger.pg.json"  # a PostgreSQL ledger: where it is (no password)
+    err.print("ledger of the settled windows: "
+              f"{pg if pg.exists() else res.run_dir / 'ledger.sqlite'}")
     raise typer.Exit(1)
 
 
@@ -300,7 +314,12 @@ def export(
     "source->sink kW" (mean power over the tick, \[kW]) and "source->sink kWh" (energy in
     the tick, \[kWh]) per flow (":carrier" is added when a pair carries two carriers).
     """
-    from homesim.devices.bus.store import EXPORT_TABLES, LedgerError, LedgerStore
+    from homesim.devices.bus.store import (
+        EXPORT_TABLES,
+        PG_POINTER,
+        LedgerError,
+        LedgerStore,
+    )
     from homesim.infra.analysis import export as ex
 
     if fmt not in ("csv", "parquet"):
@@ -311,7 +330,7 @@ def export(
                   f"{EXPORT_TABLES[-1]}, not {escape(repr(table))}[/red]")
         raise typer.Exit(2)
     db = run_dir / "ledger.sqlite"
-    if not db.is_file():
+    if not db.is_file() and not (run_dir / PG_POINTER).is_file():  # SQLite or PostgreSQL
         err.print(f"[red]no ledger at {escape(str(db))}[/red] (give a run folder of "
                   "homesim run)")
         raise typer.Exit(2)

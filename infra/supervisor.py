@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from homesim.devices.bus.snapshot import latest_snapshot, read_snapshot
+from homesim.devices.bus.store import DSN_ENV, PG_POINTER, pg_schema, without_password
 from homesim.infra.credentials import read_home_key, write_run_secrets
 from homesim.infra.router.access import access_plan, new_home_key
 from homesim.schemas.manifest import Home, Location, parse_duration
@@ -71,6 +72,9 @@ class RunOptions:
     # a process (or the router) that dies is recovered from the latest snapshot: every
     # process restarts from it, the ledger books again from there (at most this many times)
     max_recoveries: int = 3
+    # book into PostgreSQL (a postgresql:// URL, password included or found by libpq) rather
+    # than RUN_DIR/ledger.sqlite; only the ledger process sees it, in its environment
+    ledger: str | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -244,9 +248,20 @@ def run_home(home: Home, opts: RunOptions,
             say(f"stopped {left} process(es) left over from the interrupted run")
     stale_files = ["summary.json"]
     if not resuming:  # a resumed run continues its ledger file (booked windows stay)
-        stale_files += ["ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm"]
+        stale_files += ["ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", PG_POINTER]
     for stale in stale_files:
         (run_dir / stale).unlink(missing_ok=True)
+    ledger_dsn = opts.ledger
+    pointer = run_dir / PG_POINTER
+    if ledger_dsn is None and resuming and pointer.exists():  # it goes on in PostgreSQL
+        ledger_dsn = json.loads(pointer.read_text())["dsn"]  # password: env or libpq's
+        full = os.environ.get(DSN_ENV) or ""
+        if full and without_password(full)[0] == ledger_dsn:
+            ledger_dsn = full
+    if ledger_dsn:  # where readers (report, export) find it: the URL without its password
+        pointer.touch(mode=0o600)
+        pointer.write_text(json.dumps({"dsn": without_password(ledger_dsn)[0],
+                                       "schema": pg_schema(name, run_id)}, indent=2))
     restore_args = ["--restore", str(Path(opts.restore).resolve())] if opts.restore else []
     manifest = run_dir / "manifest.yaml"
     manifest.write_text(yaml.safe_dump(home.model_dump(mode="json"), sort_keys=False))
@@ -273,7 +288,7 @@ def run_home(home: Home, opts: RunOptions,
                HOMESIM_RUN_ID=run_id, PYTHONUNBUFFERED="1",
                HOMESIM_METRICS_DIR=str(targets))
     env.pop("HOMESIM_METRICS_PORT", None)  # many processes on one host: each picks a free port
-    for var in ("HOMESIM_AUTHID", "HOMESIM_SECRET_FILE"):  # each process gets its own
+    for var in ("HOMESIM_AUTHID", "HOMESIM_SECRET_FILE", DSN_ENV):  # each process its own
         env.pop(var, None)
     procs: list[_Proc] = []
 
@@ -284,6 +299,8 @@ def run_home(home: Home, opts: RunOptions,
         cmd = [sys.executable, "-m", "homesim.devices", kind, "--manifest", str(manifest),
                "--device", dev, "--run-id", run_id, *restore_args, *extra]
         own = dict(env, HOMESIM_AUTHID=dev, HOMESIM_SECRET_FILE=str(secrets / dev))
+        if kind == "ledger" and ledger_dsn:  # the DSN (and password): never in an argv
+            own[DSN_ENV] = ledger_dsn
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                              stdout=stdout if stdout is not None else fh, stderr=fh,
                              env=own, start_new_session=True, text=stdout is not None,
@@ -306,8 +323,8 @@ def run_home(home: Home, opts: RunOptions,
         signal.signal(signal.SIGTERM, _sigint)
         def start_all() -> _Proc:
             say("starting processes")
-            spawn("ledger", "ledger", ["--db", str(run_dir / "ledger.sqlite"),
-                                       "--summary", str(run_dir / "summary.json")])
+            db = [] if ledger_dsn else ["--db", str(run_dir / "ledger.sqlite")]
+            spawn("ledger", "ledger", [*db, "--summary", str(run_dir / "summary.json")])
             for d in home.spec.enabled():
                 spawn(d.kind, d.name, [])
             if opts.tap:

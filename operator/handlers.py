@@ -7,7 +7,9 @@ Settings from the environment (the chart sets them):
 * ``HOMESIM_ROUTER_IMAGE``: the router image (one router per Home);
 * ``HOMESIM_AUTHENTICATOR``: optional JSON ``{"procedure": URI}``, an external authenticator
   of the routers' WebSocket tickets (empty: static secrets only);
-* ``HOMESIM_ROUTER_RESOURCES``: optional JSON, the router container's ``resources``.
+* ``HOMESIM_ROUTER_RESOURCES``: optional JSON, the router container's ``resources``;
+* ``HOMESIM_LEDGER_DSN_SECRET``: optional ``<secret>/<key>``, a Secret (in each Home's
+  namespace) holding a PostgreSQL DSN: the ledgers book there (the operator never reads it).
 
 Every Home gets its own router and its own Secret ``<home>-wamp``; the home key in it is made
 once (:func:`homesim.infra.router.access.new_home_key`) and kept: reconciling again renders
@@ -79,7 +81,12 @@ def options() -> RenderOptions:
     auth = _json_env("HOMESIM_AUTHENTICATOR")
     if auth is not None and (not auth.get("procedure") or not isinstance(auth["procedure"], str)):
         raise ValueError('HOMESIM_AUTHENTICATOR must be {"procedure": "<URI>"}')
+    dsn_secret = os.environ.get("HOMESIM_LEDGER_DSN_SECRET") or ""  # "name/key" (Helm)
+    name, _, key = dsn_secret.partition("/")
+    if dsn_secret and not (name and key):
+        raise ValueError("HOMESIM_LEDGER_DSN_SECRET must be <secret name>/<key>")
     return RenderOptions(
+        ledger_dsn_secret=(name, key) if dsn_secret else None,
         image=os.environ.get("HOMESIM_IMAGE") or RenderOptions.image,
         router_image=os.environ.get("HOMESIM_ROUTER_IMAGE") or RenderOptions.router_image,
         authenticator=auth or None,

@@ -105,6 +105,10 @@ class RenderOptions:
     #: size and class of the clock's and the ledger's volumes (None: the cluster's default)
     state_storage: str = "1Gi"
     storage_class: str | None = None
+    #: ``(Secret name, key)`` of a PostgreSQL DSN in the home's namespace (Helm value
+    #: ``ledger.dsnSecret``): the ledger books there (env ``HOMESIM_LEDGER_DSN``) rather than
+    #: into SQLite on its volume; None: SQLite
+    ledger_dsn_secret: tuple[str, str] | None = None
 
 
 #: A home's router: Crossbar's controller and one router worker, ~105 MB PSS each, and the
@@ -185,7 +189,8 @@ def _deployment(home: Home, ns: str | None, part: str, component: str, args: lis
                 kind: str | None = None,
                 device: str | None = None, extra_volumes: list[dict[str, Any]] | None = None,
                 extra_mounts: list[dict[str, Any]] | None = None,
-                annotations: dict[str, str] | None = None) -> dict[str, Any]:
+                annotations: dict[str, str] | None = None,
+                extra_env: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """A process of the home (device, clock, ledger) joining the home's router as ``authid``
     with ``secret`` (mounted from the home's Secret, that key only)."""
     home_name = home.metadata.name
@@ -211,6 +216,7 @@ def _deployment(home: Home, ns: str | None, part: str, component: str, args: lis
         # Prometheus /metrics (homesim.devices.bus.metrics) on a fixed port in the pod
         {"name": "HOMESIM_METRICS_PORT", "value": str(METRICS_PORT)},
         {"name": "HOMESIM_METRICS_HOST", "value": "0.0.0.0"},
+        *(extra_env or []),
     ]
     mounts = [{"name": "manifest", "mountPath": "/etc/homesim", "readOnly": True},
               {"name": "wamp-secret", "mountPath": SECRET_DIR, "readOnly": True},
@@ -410,14 +416,19 @@ def render_home(home: Home, namespace: str | None, opts: RenderOptions | None,
         opts, replicas=1, authid=CLOCK_AUTHID, secret=secrets[CLOCK_AUTHID],
         extra_volumes=[_claim_volume(home, "snapshots")],
         extra_mounts=[{"name": "snapshots", "mountPath": STATE_DIR}]))
-    objs.append(_claim(home, namespace, "ledger", opts))
+    objs.append(_claim(home, namespace, "ledger", opts))  # its summary (and SQLite file)
+    if opts.ledger_dsn_secret is None:
+        db, db_env = ["--db", f"{STATE_DIR}/ledger.sqlite"], []
+    else:  # PostgreSQL: the DSN (with its password) from the Secret, in the environment only
+        name, key = opts.ledger_dsn_secret
+        db, db_env = [], [{"name": "HOMESIM_LEDGER_DSN",
+                           "valueFrom": {"secretKeyRef": {"name": name, "key": key}}}]
     objs.append(_deployment(
         home, namespace, "ledger", "ledger",
-        ["ledger", "--device", "ledger", "--db", f"{STATE_DIR}/ledger.sqlite",
-         "--summary", f"{STATE_DIR}/summary.json"], opts, replicas=1,
-        authid=LEDGER_AUTHID, secret=secrets[LEDGER_AUTHID],
+        ["ledger", "--device", "ledger", *db, "--summary", f"{STATE_DIR}/summary.json"],
+        opts, replicas=1, authid=LEDGER_AUTHID, secret=secrets[LEDGER_AUTHID],
         extra_volumes=[_claim_volume(home, "ledger")],
-        extra_mounts=[{"name": "ledger", "mountPath": STATE_DIR}]))
+        extra_mounts=[{"name": "ledger", "mountPath": STATE_DIR}], extra_env=db_env))
     return objs
 
 

@@ -472,6 +472,66 @@ Device = Annotated[
 ]
 
 
+#: Properties that name another device of the home: ``(kind, property) → kind`` of the
+#: device named (a pv array wired to a PV inverter). Checked by :func:`topology_errors`.
+DEVICE_REFERENCES: dict[tuple[str, str], str] = {("pv", "inverter"): "pv_inverter"}
+
+
+def _reference_errors(devices: list[Any]) -> list[tuple[str, str]]:
+    """A reference (:data:`DEVICE_REFERENCES`) must name an enabled device of its kind, and
+    a PV inverter must have an enabled array wired to it."""
+    errors: list[tuple[str, str]] = []
+    by_name = {d.name: d for d in devices}
+    named: set[str] = set()
+    for i, d in enumerate(devices):
+        for (kind, prop), target in DEVICE_REFERENCES.items():
+            ref = getattr(d.properties, prop, None) if d.kind == kind else None
+            if not ref or not d.enabled:
+                continue
+            named.add(ref)
+            path = f"devices[{i}].properties.{prop}"
+            other = by_name.get(ref)
+            some = ", ".join(repr(x.name) for x in devices if x.kind == target and x.enabled)
+            if other is None:
+                errors.append((path, f"no device {ref!r} in this home (a {target} is "
+                               f"expected{': ' + some if some else ''})"))
+            elif other.kind != target:
+                errors.append((path, f"{ref!r} is a {other.kind}, not a {target} "
+                               f"(a {kind}'s {prop} names a {target}"
+                               f"{': ' + some if some else ''})"))
+            elif not other.enabled:
+                errors.append((path, f"{target} {ref!r} is disabled: enable it or remove "
+                               f"this {prop}"))
+    for i, d in enumerate(devices):
+        if d.kind == "pv_inverter" and d.enabled and d.name not in named:
+            errors.append((f"devices[{i}]", f"pv_inverter {d.name!r} has no enabled pv array "
+                           f"(set a pv's properties.inverter to {d.name!r})"))
+    return errors
+
+
+def _balancer_errors(devices: list[Any], flagged: set[str]) -> list[tuple[str, str]]:
+    """One balancing device (role ``balancer``) per carrier: the home's balancing device is
+    explicit; a second one (whatever its kind) is named. ``flagged``: paths already refused."""
+    errors: list[tuple[str, str]] = []
+    first: dict[str, int] = {}
+    for i, d in enumerate(devices):
+        desc = REGISTRY.get(d.kind) if d.kind in REGISTRY else None
+        if not d.enabled or desc is None or not desc.balancer:
+            continue
+        for carrier in desc.carriers:
+            if carrier not in first:
+                first[carrier] = i
+            elif f"devices[{i}]" not in flagged:
+                j = first[carrier]
+                errors.append((f"devices[{i}]", f"the {carrier} bus has one balancing device, "
+                               f"devices[{j}] {devices[j].name!r} ({devices[j].kind}); "
+                               f"{d.name!r} ({d.kind}) would be a second one: disable or "
+                               "remove it (a PV inverter beside the hybrid inverter is a "
+                               "pv_inverter)"))
+                flagged.add(f"devices[{i}]")
+    return errors
+
+
 def topology_errors(devices: list[Any]) -> list[tuple[str, str]]:
     """What the kinds' descriptors forbid in a home's device list: ``(path, reason)`` with
     ``path`` relative to the list (``devices[3]``).
@@ -479,6 +539,8 @@ def topology_errors(devices: list[Any]) -> list[tuple[str, str]]:
     Rules (``x-homesim-kind``): ``limits.max_per_home`` / ``min_per_home`` / ``max_per_flat``
     of enabled devices, ``requires`` (kinds that must be enabled with it). A device beyond a
     limit is named (the balancing devices cannot use it, so it is refused, never ignored).
+    One balancing device (role ``balancer``) per carrier; properties that name a device
+    (:data:`DEVICE_REFERENCES`) name an enabled one of the right kind.
     """
     errors: list[tuple[str, str]] = []
     on = [(i, d) for i, d in enumerate(devices) if d.enabled]
@@ -512,7 +574,28 @@ def topology_errors(devices: list[Any]) -> list[tuple[str, str]]:
                 errors.append((f"devices[{idx[0]}]", f"{kind} devices need an enabled "
                                f"{' and '.join(missing)} device ({desc.label} uses "
                                f"{', '.join(REGISTRY.get(m).label for m in missing)})"))
+    errors += _balancer_errors(devices, {p for p, _ in errors})
+    errors += _reference_errors(devices)
     return sorted(errors, key=lambda e: [int(x) for x in re.findall(r"\d+", e[0])])
+
+
+def _dhw_heat_errors(devices: list[Any]) -> list[tuple[str, str]]:
+    """A hot-water tank ``heated_by: heat_node`` needs an enabled heat node with a heat pump
+    or a boiler in the home (the building of a block): ``(path, reason)``."""
+    on = [d for d in devices if d.enabled]
+    kinds = {d.kind for d in on}
+    out = []
+    for i, d in enumerate(devices):
+        if d.enabled and d.kind == "dhw_tank" and d.properties.heated_by == "heat_node":
+            if "heat_node" not in kinds:
+                out.append((f"devices[{i}].properties.heated_by", "'heat_node' needs an "
+                            "enabled heat_node device in the home (or the block); add one "
+                            "or use 'element'"))
+            elif not kinds & {"heat_pump", "boiler"}:
+                out.append((f"devices[{i}].properties.heated_by", "'heat_node' needs an "
+                            "enabled heat_pump or boiler to heat the tank; add one or use "
+                            "'element'"))
+    return out
 
 
 _REL = re.compile(r"^((?:devices|flats)(?:\[\d+\]|\.[A-Za-z_]\w*)*): (.*)$", re.S)
@@ -525,7 +608,7 @@ class HomeSpec(_Strict):
 
     @model_validator(mode="after")
     def _topology(self) -> HomeSpec:
-        errs = topology_errors(self.devices)
+        errs = topology_errors(self.devices) + _dhw_heat_errors(self.devices)
         if errs:
             raise ValueError("\n".join(f"{p}: {r}" for p, r in errs))
         names = Counter(d.name for d in self.devices)
@@ -825,9 +908,16 @@ class BlockSpec(_Strict):
         """The building as one HomeSpec (not validated; ``Block`` validation does that)."""
         devices: list[Any] = []
         for f in self.flats:
+            own = {d.name: f.name if d.kind == "flat" else f"{f.name}-{d.name}"
+                   for d in f.devices}
             for d in f.devices:
-                name = f.name if d.kind == "flat" else f"{f.name}-{d.name}"
-                devices.append(d.model_copy(update={"name": name, "flat": f.name}))
+                update: dict[str, Any] = {"name": own[d.name], "flat": f.name}
+                for (kind, prop), _ in DEVICE_REFERENCES.items():  # a flat's own device
+                    ref = getattr(d.properties, prop, None) if d.kind == kind else None
+                    if ref in own:
+                        update["properties"] = d.properties.model_copy(
+                            update={prop: own[ref]})
+                devices.append(d.model_copy(update=update))
         devices.extend(self.devices)
         return HomeSpec.model_construct(location=self.location, simulation=self.simulation,
                                         devices=devices)

@@ -22,6 +22,8 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from homesim.schemas.wire import pack, unpack
+
 __all__ = ["SignalSpec", "ItemsSpec", "ReportSpec", "KindReport", "ReportError", "report_type",
            "FIRM_PREFIX"]
 
@@ -84,7 +86,8 @@ def _values_ok(x: np.ndarray, spec: SignalSpec) -> bool:
 
 def _array(device: str, field: str, value: Any, n: int, spec: SignalSpec) -> np.ndarray:
     try:
-        x = np.asarray(value, dtype=float)
+        x = unpack(value) if isinstance(value, (bytes, bytearray, memoryview, list)) \
+            else np.asarray(value, dtype=float)
     except (TypeError, ValueError):
         raise ReportError(device, field, "not an array of numbers") from None
     if x.shape != (n,):
@@ -188,12 +191,13 @@ class KindReport:
         return cls(**kw)
 
     def to_wire(self) -> dict[str, Any]:
-        """``{"signals", "params"?, "envelope"?}`` of a ``DeviceReport`` (lists of floats)."""
+        """``{"signals", "params"?, "envelope"?}`` of a ``DeviceReport`` (signals packed
+        as ``TickArray`` bytes, :mod:`homesim.schemas.wire`)."""
         spec = self.SPEC
-        signals = {k: np.asarray(getattr(self, k), dtype=float).tolist() for k in spec.signals}
+        signals = {k: pack(getattr(self, k)) for k in spec.signals}
         if spec.firm:
             for dev, arr in self.firm.items():  # type: ignore[attr-defined]
-                signals[FIRM_PREFIX + dev] = np.asarray(arr, dtype=float).tolist()
+                signals[FIRM_PREFIX + dev] = pack(arr)
         out: dict[str, Any] = {"signals": signals}
         params = {k: float(getattr(self, k)) for k in spec.params}
         if spec.items is not None:

@@ -22,7 +22,8 @@ class T:
     CONTROL = "homesim.clock.control"
     PROGRESS = "homesim.clock.progress"
     FINISHED = "homesim.clock.finished"
-    PACKETS = "homesim.packets"
+    #: prefix of the packet topics ``homesim.packets.<publisher>`` (subscribe with match=prefix)
+    PACKETS_PREFIX = "homesim.packets."
     SETTLE = "homesim.settle"
     ALL_REPORTS = "homesim.device..report"  # wildcard subscription
     CLOCK_PAUSE = "homesim.clock.pause"
@@ -40,6 +41,17 @@ class T:
     @staticmethod
     def report(device: str) -> str:
         return f"homesim.device.{device}.report"
+
+    @staticmethod
+    def packets(publisher: str) -> str:
+        """The topic of ``publisher``'s joule packets (each device waits for its publishers')."""
+        return f"homesim.packets.{publisher}"
+
+    @staticmethod
+    def packet_publisher(topic: str) -> str | None:
+        """The publisher a packet topic belongs to, or None if ``topic`` is not one."""
+        p = T.PACKETS_PREFIX
+        return topic[len(p):] if topic.startswith(p) and len(topic) > len(p) else None
 
     @staticmethod
     def events(device: str) -> str:

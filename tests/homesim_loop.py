@@ -8,7 +8,8 @@ Each ``Publish`` goes to whoever subscribes to it in a real run (``runtime.Devic
 * ``homesim.clock.window`` / ``control`` / ``finished`` → every device;
 * ``homesim.device.<d>.report`` → the clock and every device that reads ``d``
   (``protocol.sources``);
-* ``homesim.packets`` → the clock, the ledger and every device that waits for packets;
+* ``homesim.packets.<publisher>`` → the clock, the ledger and every device that waits for
+  that publisher's packets;
 * ``homesim.settle`` → the clock and the ledger; the ledger settles a window once every
   device settled it and every packet message they announced arrived;
 * ``homesim.device.<d>.events`` → recorded only.
@@ -57,6 +58,7 @@ from homesim.devices.bus.protocol import (
 from homesim.devices.context import home_context
 from homesim.devices.kinds.base import DeviceShell
 from homesim.schemas.manifest import Home
+from homesim.schemas.wire import unpack
 
 __all__ = ["HomeLoop", "Message", "wire_copy", "wire_bytes", "LoopError"]
 
@@ -295,13 +297,14 @@ class HomeLoop:
             to([CLOCK], ReportReceived)
             to([n for n, d in self.devices.items() if p.get("device") in d.sources],
                ReportReceived)
-        elif topic == T.PACKETS:
+        elif T.packet_publisher(topic) is not None:
             for f in p["flows"]:
                 self.flows.setdefault((f["source"], f["sink"], f["carrier"]), []).append(
-                    [float(x) for x in f["joules"]])
+                    unpack(f["joules"]).tolist())
             to([CLOCK], PacketsReceived)
             to([LEDGER], "packets")
-            to([n for n, d in self.devices.items() if d.publishers], PacketsReceived)
+            to([n for n, d in self.devices.items()
+                if T.packet_publisher(topic) in d.publishers], PacketsReceived)
         elif topic == T.SETTLE:
             if p.get("error"):
                 raise LoopError(f"{p['device']} failed window {p['window']}: {p['error']}")

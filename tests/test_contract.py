@@ -102,8 +102,10 @@ def test_every_topic_uri_is_a_channel_of_the_contract():
     doc = yaml.safe_load((Path(__file__).resolve().parents[1] / "schemas" / "asyncapi.yaml")
                          .read_text())
     addresses = {c["address"] for c in doc["channels"].values()}
-    ours = {v for k, v in vars(T).items() if k.isupper() and k != "ALL_REPORTS"}
-    ours |= {T.report("{device}"), T.events("{device}")}
+    ours = {v for k, v in vars(T).items()
+            if k.isupper() and k not in ("ALL_REPORTS", "PACKETS_PREFIX")}
+    ours |= {T.report("{device}"), T.events("{device}"), T.packets("{publisher}")}
+    assert T.packets("{publisher}").startswith(T.PACKETS_PREFIX)
     ours |= {T.rpc("{device}", p) for p in ("describe", "get", "set", "snapshot")}
     ours |= {T.meter("{flat}")}
     assert ours == addresses

@@ -154,7 +154,7 @@ def test_a_flow_from_a_device_that_neither_is_nor_balances_an_end_is_refused(led
 def test_a_message_the_router_says_is_forged_is_counted_and_booked_nowhere(led):
     """The bus drops what the disclosed publisher contradicts and tells the ledger."""
     before = dropped_metric("forged")
-    led._on_forged(T.PACKETS, "inverter", "load")
+    led._on_forged(T.packets("load"), "inverter", "load")
     led._on_forged(T.SETTLE, "battery", None)
     assert led.dropped == {"forged": 2}
     assert dropped_metric("forged") == before + 2

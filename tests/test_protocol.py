@@ -44,6 +44,7 @@ from homesim.devices.kinds.base import (
 from homesim.schemas.manifest import load_manifest
 from homesim.schemas.registry import REGISTRY
 from homesim.schemas.reports import ReportError
+from homesim.schemas.wire import pack, plain, unpack
 
 HOME = load_manifest(Path(__file__).resolve().parent.parent / "examples" / "home.yaml")
 START = 1735707600.0  # 2025-01-01T00:00 at UTC-5
@@ -101,7 +102,7 @@ def report_msg(device: str, win: int, ghi: float = 100.0, n: int = N) -> dict:
     """A weather report (the real shell's) for window ``win``, its ``ghi`` set to ``ghi``."""
     w = Window("r", win, win * n, n, 60.0, START, "max")
     payload, _ = encode_report(w, device, "weather", WEATHER.report(w, {}))
-    payload["signals"]["ghi"] = [ghi] * n
+    payload["signals"]["ghi"] = pack([ghi] * n)
     return payload
 
 
@@ -141,12 +142,13 @@ def test_reports_after_its_inputs_and_settles_after_the_packets():
     assert dev.handle(WindowOpened(window_msg(0), at=5.0)) == []  # waits for weather
     acts = dev.handle(ReportReceived(report_msg("weather", 0)))
     assert topics(acts) == [T.report("house")]
-    assert acts[0].payload == {"run": "r", "window": 0, "tick0": 0, "n": 2, "device": "house",
-                               "kind": "load", "signals": {"demand": [10.0, 10.0]}}
+    assert plain(acts[0].payload) == {"run": "r", "window": 0, "tick0": 0, "n": 2,
+                                      "device": "house", "kind": "load",
+                                      "signals": {"demand": [10.0, 10.0]}}
     acts = dev.handle(PacketsReceived(to_house("inverter", 0)))
     assert topics(acts) == [T.SETTLE, "WindowSettled"]
-    assert acts[0].payload == {"run": "r", "window": 0, "tick0": 0, "n": 2, "device": "house",
-                               "packets": 0, "losses": [5.0, 5.0]}
+    assert plain(acts[0].payload) == {"run": "r", "window": 0, "tick0": 0, "n": 2,
+                                      "device": "house", "packets": 0, "losses": [5.0, 5.0]}
     obs = acts[1]
     assert isinstance(obs, WindowSettled) and obs.opened_at == 5.0 and obs.window.window == 0
     assert list(obs.flows) == [("inverter", "house", "electricity")]  # not the battery's
@@ -235,7 +237,8 @@ def test_duplicate_reports_packets_and_windows_are_ignored():
     assert dev.handle(PacketsReceived(to_house("inverter", 0, joules=1.0))) == []
     assert dev.handle(PacketsReceived(to_house("inverter", 0, joules=50.0))) == []
     acts = dev.handle(PacketsReceived(to_house("heat-node", 0, joules=2.0)))
-    assert settles(acts)[0]["losses"] == [3.0, 3.0]  # 1 + 2, the duplicate not counted
+    # 1 + 2, the duplicate not counted
+    assert unpack(settles(acts)[0]["losses"]).tolist() == [3.0, 3.0]
     assert dev.handle(PacketsReceived(to_house("heat-node", 0))) == []
 
 
@@ -404,14 +407,14 @@ def test_report_encoding_keeps_the_wire_format():
            "p_discharge_max": 1.0, "eta_charge": 0.9, "eta_discharge": 0.9, "capacity": 3.0}
     Battery = REGISTRY.report_type("battery")
     payload, checked = encode_report(w, "battery", "battery", Battery(envelope=env))
-    assert payload == {"run": "r", "window": 3, "tick0": 6, "n": 2, "device": "battery",
+    assert plain(payload) == {"run": "r", "window": 3, "tick0": 6, "n": 2, "device": "battery",
                        "kind": "battery", "signals": {}, "envelope": env}
     # the checked envelope has the contract's defaults filled in (a DC-coupled battery)
     assert checked.envelope == {**env, "coupling": "dc", "eta_ac_dc": 1.0, "eta_dc_ac": 1.0,
                                 "p_ac_max": None}
     Load = REGISTRY.report_type("load")
     payload, checked = encode_report(w, "house", "load", Load(demand=np.array([1, 2])))
-    assert payload["signals"] == {"demand": [1.0, 2.0]} and "params" not in payload
+    assert plain(payload["signals"]) == {"demand": [1.0, 2.0]} and "params" not in payload
     assert checked.demand.dtype == float
 
 
@@ -491,8 +494,8 @@ def test_the_balancer_waits_for_every_bus_report():
     for dev in ("weather", "sun", "pv-south", "battery", "grid"):
         assert inv.handle(ReportReceived(reports[dev])) == []
     acts = inv.handle(ReportReceived(reports["house"]))
-    assert topics(acts) == [T.PACKETS, T.SETTLE, "WindowSettled"]
-    flows = {(f["source"], f["sink"]): f["joules"] for f in acts[0].payload["flows"]}
+    assert topics(acts) == [T.packets("inverter"), T.SETTLE, "WindowSettled"]
+    flows = {(f["source"], f["sink"]): unpack(f["joules"]) for f in acts[0].payload["flows"]}
     assert sum(flows[("pv-south", "inverter")]) > 0
     assert settles(acts)[0]["packets"] == 1
     # the house applies the inverter's packets and settles
@@ -694,9 +697,10 @@ def run_home(window: int | None, shuffle: int | None = None, ticks: int = 24,
             queue.append((c, ReportReceived(p)))
             queue.extend((d, ReportReceived(p)) for d in devs.values()
                          if p["device"] in d.sources)
-        elif msg.topic == T.PACKETS:
+        elif T.packet_publisher(msg.topic) is not None:
+            assert msg.topic == T.packets(p["publisher"])
             for f in p["flows"]:
-                for i, j in enumerate(f["joules"]):
+                for i, j in enumerate(unpack(f["joules"]).tolist()):
                     key = (p["tick0"] + i, f["source"], f["sink"])
                     assert key not in packets
                     packets[key] = j

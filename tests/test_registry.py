@@ -39,7 +39,8 @@ def test_every_kind_has_a_shell_a_properties_model_and_a_report_type() -> None:
 
 def test_the_inverter_balances_the_electric_bus() -> None:
     assert set(REGISTRY.balanced_by("inverter")) == {"pv", "battery", "grid", "load",
-                                                     "heat_node", "load_manager", "dhw_tank"}
+                                                     "heat_node", "load_manager", "dhw_tank",
+                                                     "pv_inverter"}
     assert REGISTRY.where(bounded=False) == ("sun", "grid")
 
 

@@ -45,7 +45,7 @@ DT = 900.0
 #: example -> (duration, ticks per window): 6-hour windows, so boundaries fall at midnight,
 #: in the morning, at noon and in the evening (mid-night, mid-EV-session)
 CASES = {"home": ("4d", 24), "ev-home": ("4d", 24), "block": ("3d", 24),
-         "block-economic": ("3d", 24)}
+         "block-economic": ("3d", 24), "pv-inverter": ("2d", 24)}
 SETTINGS = settings(max_examples=6, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
@@ -418,7 +418,7 @@ def _unlike(a: Any, b: Any, path: str, depth: int = 0) -> str | None:
 def _all_shells() -> list[tuple[str, str]]:
     """One device of every kind in the examples: ``(example, device)``."""
     out, kinds = [], set()
-    for name in ("block-economic", "ev-home", "home"):
+    for name in ("block-economic", "ev-home", "home", "pv-inverter"):
         for d in home_of(name, CASES[name][0]).spec.enabled():
             if d.kind not in kinds:
                 kinds.add(d.kind)

@@ -1,9 +1,13 @@
 """The ledger store on real SQLite files: what is written, and every query read back against
-numbers computed by hand (and against the ledger's own running totals)."""
+numbers computed by hand (and against the ledger's own running totals).
+
+The tests take the ledger's location from the ``at`` fixture; tests/integration/
+test_ledger_postgres.py runs the same tests against a real PostgreSQL server."""
 
 from __future__ import annotations
 
 import csv
+import os
 import sqlite3
 import subprocess
 import sys
@@ -92,71 +96,99 @@ def _settles(tick0: int, window: int) -> dict[str, dict]:
     }
 
 
+class SqliteAt:
+    """Where the tests' ledger lives: a SQLite file in ``run_dir``."""
+
+    seq = "rowid"  # insertion order
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.target: Path | str = run_dir / "ledger.sqlite"
+        self.env: dict[str, str] = {}
+
+    def create(self) -> LedgerStore:
+        return LedgerStore.create(self.target)
+
+    def open(self) -> LedgerStore:
+        return LedgerStore.open(self.target)
+
+    def rows(self, sql: str) -> list[tuple]:
+        """Rows of a raw SQL query (``{seq}``: the insertion-order column)."""
+        con = sqlite3.connect(self.target)
+        try:
+            return con.execute(sql.format(seq=self.seq)).fetchall()
+        finally:
+            con.close()
+
+    def tables(self) -> list[str]:
+        return [r[0] for r in self.rows(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+
+
+@pytest.fixture
+def at(tmp_path) -> SqliteAt:
+    return SqliteAt(tmp_path)
+
+
 def _packets(flows) -> list[dict]:
     return [{"flows": [{"source": a, "sink": b, "carrier": c, "joules": np.array(j)}
                        for a, b, c, j in flows]}]
 
 
 @pytest.fixture
-def booked(tmp_path):
+def booked(at):
     """A ledger written by the real Ledger (through the store): two windows."""
     from homesim.devices.bus.ledger import Ledger
 
     home = Home.model_validate(HOME)
-    led = Ledger(home, "r", tmp_path / "ledger.sqlite", START, DT, 6)
+    led = Ledger(home, "r", at.target, START, DT, 6)
     led.book(0, _settles(0, 0), _packets(W0_FLOWS))
     led.book(1, _settles(3, 1), _packets(W1_FLOWS))
     summary = led.summary()
     led.close()
-    return tmp_path / "ledger.sqlite", led, summary
+    return at, led, summary
 
 
 def test_rows_on_disk_are_what_the_ledger_always_wrote(booked):
     """Exact rows and insertion order (one packet row per non-zero tick; times
     start + tick·dt; balance rows sorted by node; metrics/events as settled)."""
-    db, _, _ = booked
-    con = sqlite3.connect(db)
-    tables = [r[0] for r in con.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-    assert tables == ["device_metric", "event", "node", "node_balance", "packet", "run",
-                      "series", "settled_window"]
+    at, _, _ = booked
+    assert at.tables() == ["device_metric", "event", "node", "node_balance", "packet", "run",
+                           "series", "settled_window"]
     # the battery's SoC per tick (the ledger's SERIES_METRICS), one row per tick
-    assert con.execute("SELECT * FROM series ORDER BY rowid").fetchall() == [
+    assert at.rows("SELECT * FROM series ORDER BY {seq}") == [
         (k, "battery", "soc", v) for k, v in enumerate([0.75, 0.5, 0.5, 0.5, 0.5, 0.5])]
-    packets = con.execute("SELECT * FROM packet ORDER BY rowid").fetchall()
+    packets = at.rows("SELECT * FROM packet ORDER BY {seq}")
     expected = [(tick0 + k, START + (tick0 + k) * DT, a, b, c, j[k])
                 for tick0, flows in ((0, W0_FLOWS), (3, W1_FLOWS))
                 for a, b, c, j in flows for k in range(3) if j[k]]
     assert packets == expected
     assert len(packets) == 19
-    nodes = con.execute("SELECT * FROM node ORDER BY rowid").fetchall()
+    nodes = at.rows("SELECT * FROM node ORDER BY {seq}")
     assert nodes[:7] == [("weather", "weather", 1), ("sun", "sun", 0), ("pv", "pv", 1),
                          ("inverter", "inverter", 1), ("battery", "battery", 1),
                          ("grid", "grid", 0), ("load", "load", 1)]
     assert [n[0] for n in nodes[7:]] == ["ambient", "occupancy", "gas-grid"]
-    bal = con.execute("SELECT * FROM node_balance WHERE window_index = 0 "
-                      "ORDER BY rowid").fetchall()
+    bal = at.rows("SELECT * FROM node_balance WHERE window_index = 0 ORDER BY {seq}")
     assert [b[1] for b in bal] == ["battery", "inverter", "load", "pv", "weather"]
     assert bal[2] == (0, "load", 12.0, 0.0, 0.0, 11.5, 0.5, 0.5)
     assert bal[0] == (0, "battery", 2.0, 2.0, -0.25, 0.25, 0.0, 0.0)
-    assert con.execute("SELECT * FROM device_metric WHERE window_index = 0 ORDER BY rowid"
-                       ).fetchall() == [
+    assert at.rows("SELECT * FROM device_metric WHERE window_index = 0 ORDER BY {seq}") == [
         (0, "grid", "cost", 0.375, 0.0, 0.25), (0, "inverter", "unserved", 0.5, 0.0, 0.5),
         (0, "battery", "soc", 1.75, 0.5, 0.75),
         (0, "load", "demand", 12.5, 3.0, 5.0), (0, "load", "unserved", 0.5, 0.0, 0.5)]
-    assert con.execute("SELECT * FROM event").fetchall() == [
+    assert at.rows("SELECT * FROM event") == [
         (1, START + DT, "grid", "outage", "start", "test", '{"planned": true}')]
-    assert con.execute("SELECT window_index, tick0, n FROM settled_window").fetchall() == [
+    assert at.rows("SELECT window_index, tick0, n FROM settled_window ORDER BY 1") == [
         (0, 0, 3), (1, 3, 3)]
-    run = con.execute("SELECT run_id, home, start_time, dt, ticks FROM run").fetchall()
+    run = at.rows("SELECT run_id, home, start_time, dt, ticks FROM run")
     assert run == [("r", "unit", START, DT, 6)]
-    con.close()
 
 
 def test_reads(booked):
     """Every read of the store against hand sums."""
-    db, _, _ = booked
-    with LedgerStore.open(db) as st:
+    at, _, _ = booked
+    with at.open() as st:
         run = st.run()
         assert (run.run_id, run.home, run.start, run.dt, run.ticks) == ("r", "unit", START,
                                                                          DT, 6)
@@ -257,8 +289,8 @@ def test_reads(booked):
 
 def test_ledger_totals_and_summary_agree_with_the_store(booked):
     """The summary (from the ledger's running totals) and the store's reads are one ledger."""
-    db, led, summary = booked
-    with LedgerStore.open(db) as st:
+    at, led, summary = booked
+    with at.open() as st:
         assert st.flow_totals() == pytest.approx(led.flow_totals, rel=0, abs=0)
         bal = st.node_balances()
         for node, total in led.node_in.items():
@@ -277,18 +309,18 @@ def test_ledger_totals_and_summary_agree_with_the_store(booked):
     assert summary["peak_import_w"] == 1.25 / DT
 
 
-def _store(tmp_path: Path) -> LedgerStore:
-    st = LedgerStore.create(tmp_path / "ledger.sqlite")
+def _store(at: SqliteAt) -> LedgerStore:
+    st = at.create()
     st.write_run("r", "unit", START, DT, 6, Home.model_validate(HOME).model_dump_json())
     st.write_nodes([("a", "load", True), ("b", "load", True)])
     return st
 
 
-def test_a_failed_window_leaves_nothing_behind(tmp_path):
+def test_a_failed_window_leaves_nothing_behind(at):
     """A window that cannot be written (a negative packet) is rolled back entirely; a wrong
     shape is refused before anything is written; the next window books normally."""
-    st = _store(tmp_path)
-    with pytest.raises(LedgerError, match="CHECK"):
+    st = _store(at)
+    with pytest.raises(LedgerError, match="(?i)check"):
         st.book_window(0, 0, 2, [Flow("a", "b", "electricity", np.array([1.0, -1.0]))],
                        [NodeBalance("a", 0, 1, 0, 0, -1, 1)], [MetricTotal("a", "x", 1, 0, 1)],
                        [Event(0, "a", "k")])
@@ -303,7 +335,7 @@ def test_a_failed_window_leaves_nothing_behind(tmp_path):
     assert st.write_events([Event(1, "b", "switch", 1, None, None)]) == 1
     assert st.events() == [Event(1, "b", "switch", "1", None, {}, START + DT)]
     st.close()
-    with LedgerStore.open(tmp_path / "ledger.sqlite") as ro, pytest.raises(LedgerError):
+    with at.open() as ro, pytest.raises(LedgerError):
         ro.write_nodes([("c", "load", True)])
 
 
@@ -317,11 +349,13 @@ def test_open_errors(tmp_path):
 
 
 def test_export_command_writes_the_table(booked, tmp_path):
-    db, _, _ = booked
+    at, _, _ = booked
+    env = {**os.environ, **at.env}
     for table in EXPORT_TABLES:
         target = tmp_path / f"{table}.csv"
-        res = subprocess.run([*CLI, "export", str(db.parent), "--format", "csv", "--table",
-                              table, "--out", str(target)], capture_output=True, text=True)
+        res = subprocess.run([*CLI, "export", str(at.run_dir), "--format", "csv", "--table",
+                              table, "--out", str(target)], capture_output=True, text=True,
+                             env=env)
         assert res.returncode == 0, res.stderr
         rows = list(csv.DictReader(target.open()))
         assert len(rows) == {"packet": 19, "node_balance": 10, "device_metric": 9,
@@ -332,8 +366,8 @@ def test_export_command_writes_the_table(booked, tmp_path):
                        "time_utc": "2025-01-01T00:00:00+00:00",
                        "time_local": "2025-01-01T00:00:00+00:00", "source": "sun", "sink": "pv",
                        "carrier": "solar", "joules": "10.0"}
-    res = subprocess.run([*CLI, "export", str(db.parent), "--table", "sqlite_master"],
-                         capture_output=True, text=True)
+    res = subprocess.run([*CLI, "export", str(at.run_dir), "--table", "sqlite_master"],
+                         capture_output=True, text=True, env=env)
     assert res.returncode == 2 and "--table must be" in res.stderr
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from twisted.internet import defer, reactor
 
 from homesim.devices.bus.runtime import Bus, BusSettings, serve, stop_soon
+from homesim.schemas.wire import plain
 
 __all__ = ["call", "subscribe", "publish", "error_text"]
 
@@ -57,7 +58,7 @@ def call(settings: BusSettings, procedure: str, args: list[Any],
         d = defer.maybeDeferred(bus.call, procedure, *args, **(kwargs or {}))
 
         def ok(res: Any) -> None:
-            print(json.dumps(res, default=str), flush=True)
+            print(json.dumps(plain(res), default=str), flush=True)
             outcome["code"] = 0
             stop_soon(0, 0)
 
@@ -78,7 +79,7 @@ def subscribe(settings: BusSettings, topic: str, match: str = "exact", count: in
 
         def on_event(payload: dict[str, Any], actual_topic: str) -> None:
             seen["n"] += 1
-            print(json.dumps({"topic": actual_topic, "payload": payload}, default=str),
+            print(json.dumps({"topic": actual_topic, "payload": plain(payload)}, default=str),
                   flush=True)
             if count and seen["n"] >= count:
                 outcome["code"] = 0

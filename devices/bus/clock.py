@@ -58,6 +58,7 @@ from homesim.devices.bus.runtime import (
     Bus,
     after_finish,
     claimed,
+    packet_sender,
     rpc_args,
     topic_device,
 )
@@ -368,8 +369,8 @@ class Clock:
         feed = self._feed
         ds = [bus.subscribe(T.SETTLE, lambda m: feed(SettleReceived(m)),
                             sender=claimed("device")),
-              bus.subscribe(T.PACKETS, lambda m: feed(PacketsReceived(m)),
-                            sender=claimed("publisher")),
+              bus.subscribe(T.PACKETS_PREFIX, lambda m: feed(PacketsReceived(m)),
+                            match="prefix", sender=packet_sender),
               bus.subscribe(T.ALL_REPORTS, lambda m: feed(ReportReceived(m)), match="wildcard",
                             sender=topic_device),
               bus.register(T.CLOCK_PAUSE, self.rpc_pause),

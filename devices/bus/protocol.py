@@ -52,6 +52,7 @@ from homesim.schemas.generated.messages import (
 from homesim.schemas.registry import REGISTRY as _REGISTRY
 from homesim.schemas.reports import KindReport, ReportError
 from homesim.schemas.topics import CLOCK_AUTHID, RESIDENT_ROLE_PREFIX, T
+from homesim.schemas.wire import pack, unpack
 
 log = logging.getLogger("homesim.protocol")
 
@@ -170,12 +171,9 @@ def validate_packets(msg: Any) -> tuple[JoulePackets, list[np.ndarray]]:
     for f in flows:
         name = f"flow {f.get('source')}->{f.get('sink')}"
         try:
-            raw = np.asarray(f.get("joules"))
-        except ValueError:  # ragged
-            raise ValueError(f"{name}: joules must be a list of numbers") from None
-        if raw.dtype.kind not in "iuf":  # strings, booleans, objects
-            raise ValueError(f"{name}: joules must be a list of numbers")
-        j = raw.astype(float)
+            j = unpack(f.get("joules"))
+        except ValueError as exc:
+            raise ValueError(f"{name}: joules: {exc}") from None
         if j.shape != (pk.n,) or not np.all(np.isfinite(j)) or np.any(j < 0):
             raise ValueError(f"{name}: joules must be {pk.n} finite values ≥ 0")
         arrays.append(j)
@@ -258,7 +256,7 @@ class ReportReceived:
 
 @dataclass(frozen=True)
 class PacketsReceived:
-    """A ``homesim.packets`` message arrived."""
+    """A ``homesim.packets.<publisher>`` message arrived."""
 
     msg: Any
 
@@ -710,9 +708,9 @@ class DeviceProtocol:
                     or np.any(f.joules < 0):
                 raise ValueError(f"invalid packet flow {f.source}->{f.sink}: joules must be "
                                  f"{w.n} finite values ≥ 0")
-        out.append(Publish(T.PACKETS, {"run": w.run, "window": w.window, "tick0": w.tick0,
-                                       "n": w.n, "publisher": self.name,
-                                       "flows": [f.wire() for f in flows]}))
+        out.append(Publish(T.packets(self.name), {
+            "run": w.run, "window": w.window, "tick0": w.tick0, "n": w.n,
+            "publisher": self.name, "flows": [f.wire() for f in flows]}))
 
     def _settle(self, out: list[DeviceAction], w: Window, flows: dict[FlowKey, np.ndarray],
                 packets: int) -> None:
@@ -721,12 +719,11 @@ class DeviceProtocol:
                                "device": self.name, "packets": int(packets)}
         if res.stored is not None:
             msg["stored0"] = float(res.stored0)
-            msg["stored"] = np.asarray(res.stored, dtype=float).tolist()
+            msg["stored"] = pack(res.stored)
         if res.losses is not None:
-            msg["losses"] = np.asarray(res.losses, dtype=float).tolist()
+            msg["losses"] = pack(res.losses)
         if res.metrics:
-            msg["metrics"] = {k: np.asarray(v, dtype=float).tolist()
-                              for k, v in res.metrics.items()}
+            msg["metrics"] = {k: pack(v) for k, v in res.metrics.items()}
         if res.events:
             msg["events"] = res.events
             out.append(Publish(T.events(self.name), {"run": w.run, "window": w.window,

@@ -188,6 +188,14 @@ def claimed(field_name: str) -> Callable[[dict[str, Any], str], Any]:
     return lambda payload, topic: payload.get(field_name)
 
 
+def packet_sender(payload: dict[str, Any], topic: str) -> str | None:
+    """A ``sender`` for :meth:`Bus.subscribe` of packets: the publisher the topic
+    ``homesim.packets.<publisher>`` names, if the payload claims the same one (else None,
+    which no router-disclosed identity equals: the message counts as forged)."""
+    pub = T.packet_publisher(topic)
+    return pub if pub is not None and payload.get("publisher") == pub else None
+
+
 def topic_device(payload: dict[str, Any], topic: str) -> str | None:
     """A ``sender`` for :meth:`Bus.subscribe`: the device a ``homesim.device.<device>.*``
     topic belongs to."""
@@ -436,9 +444,9 @@ class DeviceRunner:
         for src in sorted(self.protocol.sources):
             ds.append(bus.subscribe(T.report(src), lambda m: feed(ReportReceived(m)),
                                     sender=src))
-        if self.protocol.publishers:
-            ds.append(bus.subscribe(T.PACKETS, lambda m: feed(PacketsReceived(m)),
-                                    sender=claimed("publisher")))
+        for pub in sorted(self.protocol.publishers):  # only the publishers it waits for
+            ds.append(bus.subscribe(T.packets(pub), lambda m: feed(PacketsReceived(m)),
+                                    sender=packet_sender))
         for proc, fn in (("describe", self._describe), ("get", self._get),
                          ("snapshot", self._snapshot)):
             ds.append(bus.register(T.rpc(self.name, proc), fn))

@@ -1,10 +1,11 @@
 """The ledger store: the one module that owns the ledger's SQL (schema, writes, every read).
 
 A run's ledger is one SQLite file (``ledger.sqlite`` in the run folder) with standard SQL
-types that PostgreSQL accepts. The ledger process writes it through :meth:`LedgerStore.create`
-(the run row, the nodes, then one transaction per settled window); the analysis code (report,
-bills, ``homesim export``) reads it through :meth:`LedgerStore.open`. Nobody else writes SQL
-against these tables.
+types that PostgreSQL accepts, or the same tables in PostgreSQL (:class:`PgLedgerStore`,
+``homesim run --ledger postgresql://…``: one schema per run, packets written with ``COPY``).
+The ledger process writes it through :meth:`LedgerStore.create` (the run row, the nodes, then
+one transaction per settled window); the analysis code (report, bills, ``homesim export``)
+reads it through :meth:`LedgerStore.open`. Nobody else writes SQL against these tables.
 
 Tables
 ------
@@ -27,20 +28,23 @@ Tables
                    [°C], charger connected [-], energy unmet [J]): ``tick``, ``device``,
                    ``metric``, ``value``; like packets, a missing row means 0.
 
-This module imports only the standard library, numpy and ``homesim.schemas``: no autobahn,
-no twisted, no other ``homesim.devices.bus`` module.
+This module imports only the standard library, numpy and ``homesim.schemas`` (and psycopg
+when a PostgreSQL ledger is opened): no autobahn, no twisted, no other ``homesim.devices.bus``
+module.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import numpy as np
 
@@ -50,7 +54,8 @@ if TYPE_CHECKING:
     from homesim.schemas.manifest import Home
 
 __all__ = [
-    "SCHEMA", "EXPORT_TABLES", "LedgerError", "LedgerStore",
+    "SCHEMA", "EXPORT_TABLES", "LedgerError", "LedgerStore", "PgLedgerStore",
+    "DSN_ENV", "PG_POINTER", "is_postgres", "redact", "without_password", "pg_schema",
     "Run", "Node", "Flow", "NodeBalance", "MetricTotal", "Event", "SettledWindow",
     "SettledSpan", "HourlyFlow", "TickFlow", "DeviceMetric", "Meter", "Series",
 ]
@@ -96,7 +101,11 @@ CREATE TABLE IF NOT EXISTS series (
 );
 CREATE INDEX IF NOT EXISTS packet_tick ON packet (tick);
 """
-"""The ledger's DDL (idempotent: ``CREATE … IF NOT EXISTS``)."""
+"""The ledger's DDL (idempotent: ``CREATE … IF NOT EXISTS``), for SQLite and PostgreSQL."""
+
+PACKET_INDEX = "CREATE INDEX IF NOT EXISTS packet_tick ON packet (tick);"
+"""The packets' tick index: a SQLite ledger builds it when the writer closes (keeping it up
+to date while booking costs more than building it once)."""
 
 EXPORT_TABLES = ("packet", "node_balance", "device_metric", "series", "settled_window", "event",
                  "node", "run")
@@ -262,16 +271,81 @@ def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
 
+def _literal(text: str) -> str:
+    """``text`` as an SQL string literal (quotes doubled)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+PG_SCHEMES = ("postgresql://", "postgres://")
+"""URL schemes of a PostgreSQL ledger (``homesim run --ledger postgresql://user@host/db``)."""
+
+PG_POINTER = "ledger.pg.json"
+"""The file in a run folder naming its PostgreSQL ledger: ``{"dsn", "schema"}``, the DSN
+without its password (readers find the password the way libpq does, or in
+``HOMESIM_LEDGER_DSN``)."""
+
+DSN_ENV = "HOMESIM_LEDGER_DSN"
+"""Environment variable holding a PostgreSQL ledger's DSN, password included: how the
+password reaches the ledger process (never its argv, never a log)."""
+
+
+def is_postgres(target: Path | str) -> bool:
+    """``target`` names a PostgreSQL database (a ``postgresql://`` URL), not a SQLite file."""
+    return isinstance(target, str) and target.startswith(PG_SCHEMES)
+
+
+def redact(dsn: str) -> str:
+    """``dsn`` with its password replaced by ``***`` (for messages and files)."""
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    user = quote(unquote(parts.username or ""), safe="")
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def without_password(dsn: str) -> tuple[str, str | None]:
+    """``(dsn without its password, the password or None)``."""
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn, None
+    user = quote(unquote(parts.username or ""), safe="")
+    host = parts.netloc.rsplit("@", 1)[1]
+    return (urlunsplit(parts._replace(netloc=f"{user}@{host}" if user else host)),
+            unquote(parts.password))
+
+
+def pg_schema(home: str, run_id: str) -> str:
+    """The PostgreSQL schema holding the ledger of run ``run_id`` of ``home``: one schema per
+    run, so that runs, homes and forks share a database without mixing (≤ 63 characters,
+    ``[a-z0-9_]``; a long name ends with a hash of the full one)."""
+    raw = f"homesim_{home}_{run_id}".lower()
+    name = "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in raw)
+    if len(name) > 63:
+        name = name[:54] + "_" + hashlib.sha256(raw.encode()).hexdigest()[:8]
+    return name
+
+
 # ---------------------------------------------------------------------------- the store
 
 
 class LedgerStore:
-    """One ledger file: :meth:`create` to write it (the ledger process), :meth:`open` to read.
+    """One ledger: :meth:`create` to write it (the ledger process), :meth:`open` to read.
+
+    The default backend is a SQLite file; a ``postgresql://`` target gives a
+    :class:`PgLedgerStore` (same tables, same queries, same results). The backend seam is
+    small: connection and transactions, the placeholder style (:meth:`_sql`), the bulk writes
+    of packets and series (:meth:`_write_packets`, :meth:`_write_series`), a few SQL
+    spellings (:meth:`_total`, :meth:`_bin`, :attr:`_seq`) and :meth:`_has_table`.
 
     Energies are [J], times [s since the epoch], tick lengths [s]; ticks are indices.
     """
 
-    def __init__(self, con: sqlite3.Connection, path: Path, readonly: bool) -> None:
+    _errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+    _seq = "rowid"
+    """The column giving insertion order."""
+
+    def __init__(self, con: Any, path: Path | str, readonly: bool) -> None:
         self.db = con
         self.path = path
         self.readonly = readonly
@@ -280,31 +354,54 @@ class LedgerStore:
 
     # ------------------------------------------------------------ open / close
     @classmethod
-    def create(cls, path: Path | str) -> LedgerStore:
-        """Open ``path`` for writing (WAL journal), creating the file and its tables."""
+    def create(cls, path: Path | str, schema: str | None = None) -> LedgerStore:
+        """Open ``path`` for writing, creating the ledger's tables.
+
+        ``path`` is a SQLite file (WAL journal) or a ``postgresql://`` URL; ``schema`` is the
+        PostgreSQL schema of this run's tables (see :func:`pg_schema`; ignored for SQLite).
+
+        Raises
+        ------
+        LedgerError
+            If the ledger cannot be created (the message never holds a password).
+        """
+        if is_postgres(path):
+            return PgLedgerStore.connect(str(path), schema, readonly=False, create=True)
         path = Path(path)
         con = sqlite3.connect(str(path), isolation_level=None)
         try:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
-            con.executescript(SCHEMA)
+            con.executescript(SCHEMA.replace(PACKET_INDEX, ""))  # the index: at close
         except sqlite3.Error as exc:
             con.close()
             raise LedgerError(f"cannot create the ledger {path}: {exc}") from exc
         return cls(con, path, readonly=False)
 
     @classmethod
-    def open(cls, path: Path | str, readonly: bool = True, timeout: float = 5.0) -> LedgerStore:
+    def open(cls, path: Path | str, readonly: bool = True, timeout: float = 5.0,
+             schema: str | None = None) -> LedgerStore:
         """Open an existing ledger (read-only unless ``readonly=False``).
 
-        ``timeout`` [s] is how long a statement waits for a writer's lock.
+        ``path`` is a SQLite file, a ``postgresql://`` URL (with ``schema``), or the
+        ``ledger.sqlite`` of a run folder whose ledger is in PostgreSQL (the folder's
+        :data:`PG_POINTER` names it). ``timeout`` [s] is how long a statement waits for a
+        writer's lock (SQLite).
 
         Raises
         ------
         FileNotFoundError
             If there is no file at ``path``.
+        LedgerError
+            If the ledger cannot be opened.
         """
+        if is_postgres(path):
+            return PgLedgerStore.connect(str(path), schema, readonly=readonly)
         path = Path(path)
+        pointer = path.with_name(PG_POINTER)
+        if not path.exists() and pointer.exists():
+            where = json.loads(pointer.read_text())
+            return PgLedgerStore.connect(where["dsn"], where["schema"], readonly=readonly)
         if not path.exists():
             raise FileNotFoundError(f"no ledger at {path}")
         try:
@@ -318,11 +415,22 @@ class LedgerStore:
         return cls(con, path, readonly=readonly)
 
     def close(self) -> None:
-        """Close the connection (idempotent)."""
+        """Close the connection (idempotent); a writer first indexes the packets by tick
+        (once, at the end: cheaper than keeping the index while booking)."""
+        try:
+            if not self.readonly:
+                self._index()
+        except Exception:  # noqa: BLE001 - an index is an optimisation; closing goes on
+            pass
         try:
             self.db.close()
-        except sqlite3.Error:
+        except self._errors:
             pass
+
+    def _index(self) -> None:
+        if self.db.in_transaction:
+            return
+        self.db.execute(PACKET_INDEX)
 
     def __enter__(self) -> LedgerStore:
         return self
@@ -330,16 +438,71 @@ class LedgerStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # ------------------------------------------------------------ backend seam
+    def _sql(self, sql: str) -> str:
+        """``sql`` (``?`` placeholders) in the backend's placeholder style."""
+        return sql
+
+    def _why(self, exc: BaseException) -> str:
+        return _sqlite_why(exc)  # type: ignore[arg-type]
+
+    def _in_transaction(self) -> bool:
+        return bool(self.db.in_transaction)
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.db.execute(self._sql(sql), params)
+
+    def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.db.executemany(self._sql(sql), rows)
+
+    @staticmethod
+    def _total(expr: str) -> str:
+        """Sum of ``expr`` over the group, 0.0 when there is none."""
+        return f"TOTAL({expr})"
+
+    @staticmethod
+    def _bin(col: str) -> str:
+        """``⌊col / ?⌋`` as an integer (``col`` ≥ 0)."""
+        return f"CAST({col} / ? AS INTEGER)"
+
+    def _has_table(self, name: str) -> bool:
+        return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                (name,)))
+
+    def _write_packets(self, ticks: np.ndarray, sim_time: np.ndarray,
+                       flows: list[tuple[str, str, str, np.ndarray]]) -> None:
+        """Insert the packet rows: for each flow its non-zero ticks (``ticks`` and
+        ``sim_time`` [s] of the window; joules [J] of the flow, shape (n,))."""
+        for src, snk, car, j in flows:
+            nz = np.flatnonzero(j)
+            if nz.size:  # one statement per flow: its names as literals, bound once
+                self.db.executemany(
+                    f"INSERT INTO packet VALUES (?,?,{_literal(src)},{_literal(snk)},"
+                    f"{_literal(car)},?)",
+                    zip(ticks[nz].tolist(), sim_time[nz].tolist(), j[nz].tolist(),
+                        strict=True))
+
+    def _write_series(self, ticks: np.ndarray,
+                      series: list[tuple[str, str, np.ndarray]]) -> None:
+        """Insert the series rows: for each series its non-zero ticks."""
+        for dev, met, v in series:
+            nz = np.flatnonzero(v)
+            if nz.size:
+                self.db.executemany(
+                    f"INSERT INTO series VALUES (?,{_literal(dev)},{_literal(met)},?)",
+                    zip(ticks[nz].tolist(), v[nz].tolist(), strict=True))
+
+    # ------------------------------------------------------------ transactions
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One transaction around the writes in the block (nested blocks join the outer one);
-        rolled back if the block raises. SQLite errors surface as :class:`LedgerError`."""
+        rolled back if the block raises. Database errors surface as :class:`LedgerError`."""
         if self._depth:
             yield
             return
         self._depth += 1
         try:
-            if self.db.in_transaction:  # left open by a failure we did not see: never jam
+            if self._in_transaction():  # left open by a failure we did not see: never jam
                 self._rollback()
             self.db.execute("BEGIN")
             try:
@@ -348,27 +511,29 @@ class LedgerStore:
             except BaseException:
                 self._rollback()  # also when COMMIT itself failed (disk full, I/O error)
                 raise
-        except sqlite3.Error as exc:
-            raise LedgerError(_sqlite_why(exc)) from exc
+        except self._errors as exc:
+            raise LedgerError(self._why(exc)) from exc
         finally:
             self._depth -= 1
 
     def _rollback(self) -> None:
-        if not self.db.in_transaction:
+        if not self._in_transaction():
             return
         try:
             self.db.execute("ROLLBACK")
-        except sqlite3.Error:
+        except self._errors:
             # e.g. statements still running: close them by resetting the connection's state
             try:
                 self.db.rollback()
-            except sqlite3.Error:
+            except self._errors:
                 pass
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
-            return self.db.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
+            return list(self._execute(sql, params).fetchall())
+        except self._errors as exc:
+            if self._depth == 0 and self._in_transaction():
+                self._rollback()  # PostgreSQL: a failed statement aborts its transaction
             raise LedgerError(str(exc)) from exc
 
     # ------------------------------------------------------------ writes
@@ -382,8 +547,8 @@ class LedgerStore:
                          ("DELETE FROM device_metric WHERE window_index >= ?", window),
                          ("DELETE FROM settled_window WHERE window_index >= ?", window)):
             try:
-                self.db.execute(sql, (arg,))
-            except sqlite3.Error as exc:
+                self._execute(sql, (arg,))
+            except self._errors as exc:
                 raise LedgerError(f"cannot truncate the ledger: {exc}") from exc
 
     def write_run(self, run_id: str, home: str, start: float, dt: float, ticks: int,
@@ -397,14 +562,18 @@ class LedgerStore:
         if created_at is None:
             created_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         with self.transaction():
-            self.db.execute("INSERT OR REPLACE INTO run VALUES (?,?,?,?,?,?,?)",
-                            (run_id, home, created_at, start, dt, ticks, manifest))
+            self._execute("DELETE FROM run WHERE run_id = ?", (run_id,))
+            self._execute("INSERT INTO run VALUES (?,?,?,?,?,?,?)",
+                          (run_id, home, created_at, start, dt, ticks, manifest))
         self._timebase = (start, dt)
 
     def write_nodes(self, nodes: Iterable[tuple[str, str, bool]]) -> None:
         """Write (or replace) ``(name, kind, bounded)`` node rows, in the given order."""
+        rows = [(str(n), str(k), bool(b)) for n, k, b in nodes]
         with self.transaction():
-            self.db.executemany("INSERT OR REPLACE INTO node VALUES (?,?,?)", list(nodes))
+            for name, _, _ in rows:
+                self._execute("DELETE FROM node WHERE name = ?", (name,))
+            self._executemany("INSERT INTO node VALUES (?,?,?)", rows)
 
     def _time(self) -> tuple[float, float]:
         """``(start [s], dt [s])`` of the run row."""
@@ -418,7 +587,13 @@ class LedgerStore:
     def _event_rows(self, events: Iterable[Event]) -> list[tuple[Any, ...]]:
         start, dt = self._time()
         return [(e.tick, start + e.tick * dt if e.sim_time is None else e.sim_time, e.device,
-                 e.kind, e.value, e.reason, json.dumps(e.data or {})) for e in events]
+                 e.kind, self._text(e.value), e.reason, json.dumps(e.data or {}))
+                for e in events]
+
+    @staticmethod
+    def _text(value: Any) -> Any:
+        """An event's ``value`` as the TEXT column stores it (SQLite converts it itself)."""
+        return value
 
     def book_window(self, window: int, tick0: int, n: int, flows: Iterable[Flow],
                     balances: Iterable[NodeBalance], metrics: Iterable[MetricTotal],
@@ -431,43 +606,48 @@ class LedgerStore:
         per non-zero tick of each series, then the ``settled_window`` row (``booked_at`` [s
         since the epoch], default now): a window is settled on disk exactly when all of its
         rows are. Returns the packet rows written.
+
+        Raises
+        ------
+        ValueError
+            If a flow or series does not have ``n`` values (nothing is written).
+        LedgerError
+            If the database refuses the window (e.g. a negative packet; rolled back).
         """
         start, dt = self._time()
         ticks = tick0 + np.arange(n)
         sim_time = start + ticks * dt
-        rows: list[tuple[Any, ...]] = []
+        pk: list[tuple[str, str, str, np.ndarray]] = []
+        rows = 0
         for src, snk, car, joules in flows:
             j = np.asarray(joules, dtype=float)
             if j.shape != (n,):
                 raise ValueError(f"flow {src}->{snk} has {j.shape} values, expected {n}")
-            nz = np.flatnonzero(j)
-            if nz.size:
-                rows.extend(zip(ticks[nz].tolist(), sim_time[nz].tolist(),
-                                [src] * nz.size, [snk] * nz.size, [car] * nz.size,
-                                j[nz].tolist(), strict=True))
-        ser_rows: list[tuple[Any, ...]] = []
+            pk.append((src, snk, car, j))
+            rows += int(np.count_nonzero(j))
+        ser: list[tuple[str, str, np.ndarray]] = []
         for dev, met, values in series:
             v = np.asarray(values, dtype=float)
             if v.shape != (n,):
                 raise ValueError(f"series {dev}.{met} has {v.shape} values, expected {n}")
-            nz = np.flatnonzero(v)
-            ser_rows.extend(zip(ticks[nz].tolist(), [dev] * nz.size, [met] * nz.size,
-                                v[nz].tolist(), strict=True))
+            ser.append((dev, met, v))
         bal_rows = [(window, *b) for b in balances]
         met_rows = [(window, *m) for m in metrics]
         ev_rows = self._event_rows(events)
         with self.transaction():
-            cur = self.db.cursor()
-            cur.executemany("INSERT INTO packet VALUES (?,?,?,?,?,?)", rows)
-            cur.executemany("INSERT INTO node_balance VALUES (?,?,?,?,?,?,?,?)", bal_rows)
-            cur.executemany("INSERT INTO device_metric VALUES (?,?,?,?,?,?)", met_rows)
+            self._write_packets(ticks, sim_time, pk)
+            if bal_rows:
+                self._executemany("INSERT INTO node_balance VALUES (?,?,?,?,?,?,?,?)",
+                                  bal_rows)
+            if met_rows:
+                self._executemany("INSERT INTO device_metric VALUES (?,?,?,?,?,?)", met_rows)
             if ev_rows:
-                cur.executemany("INSERT INTO event VALUES (?,?,?,?,?,?,?)", ev_rows)
-            if ser_rows:
-                cur.executemany("INSERT INTO series VALUES (?,?,?,?)", ser_rows)
-            cur.execute("INSERT INTO settled_window VALUES (?,?,?,?)",
-                        (window, tick0, n, time.time() if booked_at is None else booked_at))
-        return len(rows)
+                self._executemany("INSERT INTO event VALUES (?,?,?,?,?,?,?)", ev_rows)
+            if ser:
+                self._write_series(ticks, ser)
+            self._execute("INSERT INTO settled_window VALUES (?,?,?,?)",
+                          (window, tick0, n, time.time() if booked_at is None else booked_at))
+        return rows
 
     def write_events(self, events: Iterable[Event]) -> int:
         """Write events outside a window's booking (``sim_time`` [s] from the run row when
@@ -475,7 +655,7 @@ class LedgerStore:
         ev_rows = self._event_rows(events)
         if ev_rows:
             with self.transaction():
-                self.db.executemany("INSERT INTO event VALUES (?,?,?,?,?,?,?)", ev_rows)
+                self._executemany("INSERT INTO event VALUES (?,?,?,?,?,?,?)", ev_rows)
         return len(ev_rows)
 
     # ------------------------------------------------------------ reads: run
@@ -509,7 +689,7 @@ class LedgerStore:
         """Every node (devices and external nodes) in the order they were written."""
         return [Node(name, kind, bool(b))
                 for name, kind, b in self._query("SELECT name, kind, bounded FROM node "
-                                                 "ORDER BY rowid")]
+                                                 f"ORDER BY {self._seq}")]
 
     def kinds(self) -> dict[str, str]:
         """Kind of every node, by name."""
@@ -559,7 +739,7 @@ class LedgerStore:
         [J], aggregated in SQLite (small: 8,760 bins × flows for a year); bins count from the
         epoch (``bin = ⌊sim_time / bin_s⌋``), sorted by bin, source, sink, carrier."""
         return [HourlyFlow(*r) for r in self._query(
-            "SELECT CAST(sim_time / ? AS INTEGER) AS h, source, sink, carrier, SUM(joules) "
+            f"SELECT {self._bin('sim_time')} AS h, source, sink, carrier, SUM(joules) "
             "FROM packet GROUP BY h, source, sink, carrier ORDER BY h, source, sink, carrier",
             (float(bin_s),))]
 
@@ -596,7 +776,7 @@ class LedgerStore:
             if m.sources is not None:
                 cond += f" AND source IN ({_marks(m.sources)})"
                 params += m.sources
-            terms.append(f"TOTAL(CASE WHEN {cond} THEN joules END)")
+            terms.append(self._total(f"CASE WHEN {cond} THEN joules END"))
         carriers = sorted({m.carrier for _, m in live})
         rows = self._query(
             f"SELECT tick, {', '.join(terms)} FROM packet "
@@ -661,7 +841,8 @@ class LedgerStore:
         return [DeviceMetric(*r) for r in self._query(
             "SELECT m.window_index, w.tick0, w.n, m.device, m.metric, m.total, m.minimum, "
             "m.maximum FROM device_metric m JOIN settled_window w "
-            f"ON w.window_index = m.window_index{cond} ORDER BY w.tick0", params)]
+            f"ON w.window_index = m.window_index{cond} ORDER BY w.tick0, m.device, m.metric",
+            params)]
 
     def metric_totals(self, tick0: int | None = None, tick1: int | None = None
                       ) -> dict[tuple[str, str], tuple[float, float, float]]:
@@ -679,9 +860,8 @@ class LedgerStore:
         """How many booked ticks lie in ``[tick0, tick1)`` (default: all booked ticks)."""
         lo = -(2 ** 62) if tick0 is None else tick0
         hi = 2 ** 62 if tick1 is None else tick1
-        row = self._query("SELECT TOTAL(MAX(0, MIN(tick0 + n, ?) - MAX(tick0, ?))) "
-                          "FROM settled_window", (hi, lo))
-        return int(row[0][0] or 0)
+        return sum(max(0, min(t0 + n, hi) - max(t0, lo))
+                   for t0, n in self._query("SELECT tick0, n FROM settled_window"))
 
     def series_keys(self) -> list[tuple[str, str]]:
         """``(device, metric)`` of every stored per-tick series (empty for ledgers written
@@ -704,10 +884,6 @@ class LedgerStore:
             out[a[:, 0].astype(np.int64) - tick0] = a[:, 1]
         return out
 
-    def _has_table(self, name: str) -> bool:
-        return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                                (name,)))
-
     def events(self, device: str | None = None, kind: str | None = None,
                tick0: int | None = None, tick1: int | None = None) -> list[Event]:
         """Device events in ``[tick0, tick1)`` (default all), by tick then booking order."""
@@ -720,7 +896,7 @@ class LedgerStore:
             params.append(kind)
         cond = f" WHERE {' AND '.join(where)}" if where else ""
         rows = self._query("SELECT tick, device, kind, value, reason, data, sim_time "
-                           f"FROM event{cond} ORDER BY tick, rowid", params)
+                           f"FROM event{cond} ORDER BY tick, {self._seq}", params)
         return [Event(t, d, k, v, r, json.loads(data) if data else None, s)
                 for t, d, k, v, r, data, s in rows]
 
@@ -736,8 +912,180 @@ class LedgerStore:
         if table not in EXPORT_TABLES:
             raise ValueError(f"table must be one of {', '.join(EXPORT_TABLES)}, not {table!r}")
         try:
-            cur = self.db.execute(f"SELECT * FROM {table}")  # noqa: S608 - whitelisted
-            rows = cur.fetchall()
-        except sqlite3.Error as exc:
+            cur = self._execute(f"SELECT * FROM {table} ORDER BY {self._seq}")  # noqa: S608
+            rows = list(cur.fetchall())
+        except self._errors as exc:
             raise LedgerError(str(exc)) from exc
         return [d[0] for d in cur.description], rows
+
+
+# ---------------------------------------------------------------------------- PostgreSQL
+
+_PGCOPY_HEAD = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension
+_PGCOPY_TAIL = b"\xff\xff"
+
+
+def _copy_rows(n: int, fields: list[tuple[str, Any]]) -> bytes:
+    """``n`` rows in PostgreSQL's binary COPY format, built in one numpy buffer.
+
+    ``fields`` are ``(kind, value)``: ``"int8"`` (an array of n ints), ``"float8"`` (an array
+    of n floats) or ``"text"`` (one string, the same in every row).
+    """
+    layout: list[tuple[str, str]] = [("count", ">i2")]
+    for i, (kind, value) in enumerate(fields):
+        layout.append((f"len{i}", ">i4"))
+        if kind == "int8":
+            layout.append((f"f{i}", ">i8"))
+        elif kind == "float8":
+            layout.append((f"f{i}", ">f8"))
+        else:
+            layout.append((f"f{i}", f"S{len(value.encode())}"))
+    rows = np.empty(n, dtype=np.dtype(layout))
+    rows["count"] = len(fields)
+    for i, (kind, value) in enumerate(fields):
+        if kind == "text":
+            raw = value.encode()
+            rows[f"len{i}"] = len(raw)
+            rows[f"f{i}"] = raw
+        else:
+            rows[f"len{i}"] = 8
+            rows[f"f{i}"] = value
+    return rows.tobytes()
+
+
+class PgLedgerStore(LedgerStore):
+    """The ledger in a PostgreSQL database (``homesim run --ledger postgresql://…``): the
+    same tables (:data:`SCHEMA`) in one schema per run (:func:`pg_schema`), packets and
+    series written with binary ``COPY`` (psycopg 3), every read of :class:`LedgerStore`.
+
+    The password never reaches a message: give it in the URL, in :data:`DSN_ENV` (the same
+    URL with its password) or the way libpq finds it (``PGPASSWORD``, ``~/.pgpass``).
+    """
+
+    _seq = "ctid"  # insertion order of append-only tables
+
+    def __init__(self, con: Any, path: Path | str, readonly: bool, schema: str | None,
+                 errors: tuple[type[BaseException], ...]) -> None:
+        super().__init__(con, path, readonly)
+        self.schema = schema
+        self._errors = errors
+        self._sqls: dict[str, str] = {}
+
+    @classmethod
+    def connect(cls, dsn: str, schema: str | None, readonly: bool = True,
+                create: bool = False) -> PgLedgerStore:
+        """Connect to the PostgreSQL ledger at ``dsn`` (tables in ``schema``; with
+        ``create``: the schema and its tables are created when missing).
+
+        Raises
+        ------
+        LedgerError
+            If psycopg is missing or the server refuses (the message names the DSN without
+            its password).
+        """
+        try:
+            import psycopg
+            from psycopg import sql
+        except ImportError as exc:
+            raise LedgerError("a PostgreSQL ledger needs psycopg 3: "
+                              "pip install 'psycopg[binary]'") from exc
+        plain, password = without_password(dsn)
+        env = os.environ.get(DSN_ENV)
+        if password is None and env and is_postgres(env):
+            env_plain, env_password = without_password(env)
+            if env_plain == plain:
+                password = env_password
+        kwargs: dict[str, Any] = {} if password is None else {"password": password}
+        try:
+            con = psycopg.connect(plain, autocommit=True, **kwargs)
+        except psycopg.Error as exc:
+            raise LedgerError(f"cannot connect to the ledger {plain}: "
+                              f"{str(exc).strip()}") from None
+        try:
+            if schema:
+                if create:
+                    con.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                        sql.Identifier(schema)))
+                con.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+            if create:
+                con.execute(SCHEMA)
+            if readonly:
+                con.execute("SET default_transaction_read_only = on")
+        except psycopg.Error as exc:
+            con.close()
+            raise LedgerError(f"cannot {'create' if create else 'open'} the ledger {plain} "
+                              f"(schema {schema}): {str(exc).strip()}") from None
+        return cls(con, plain, readonly, schema, (psycopg.Error,))
+
+    def _sql(self, sql: str) -> str:
+        out = self._sqls.get(sql)
+        if out is None:
+            out = self._sqls[sql] = sql.replace("%", "%%").replace("?", "%s")
+        return out
+
+    def _why(self, exc: BaseException) -> str:
+        return f"{type(exc).__name__}: {str(exc).strip()}"
+
+    def _in_transaction(self) -> bool:
+        from psycopg import pq
+
+        return bool(self.db.info.transaction_status != pq.TransactionStatus.IDLE)
+
+    def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self.db.cursor() as cur:
+            cur.executemany(self._sql(sql), list(rows))
+
+    def _index(self) -> None:
+        pass  # kept up to date by the server while booking
+
+    @staticmethod
+    def _total(expr: str) -> str:
+        return f"COALESCE(SUM({expr}), 0.0)"
+
+    @staticmethod
+    def _bin(col: str) -> str:
+        return f"CAST(FLOOR({col} / ?) AS BIGINT)"
+
+    def _has_table(self, name: str) -> bool:
+        return bool(self._query("SELECT 1 FROM information_schema.tables WHERE "
+                                "table_schema = current_schema() AND table_name = ?", (name,)))
+
+    @staticmethod
+    def _text(value: Any) -> Any:
+        """As SQLite's TEXT affinity stores it: ``True`` → ``'1'``, ``2.0`` → ``'2.0'``."""
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, bool | int):
+            return str(int(value))
+        if isinstance(value, float):
+            text = f"{value:.15g}"
+            return text + ".0" if text.lstrip("-").isdigit() else text
+        return str(value)
+
+    def _copy(self, table: str, columns: str, chunks: list[bytes]) -> None:
+        with self.db.cursor() as cur, cur.copy(
+                f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as cp:
+            cp.write(b"".join([_PGCOPY_HEAD, *chunks, _PGCOPY_TAIL]))
+
+    def _write_packets(self, ticks: np.ndarray, sim_time: np.ndarray,
+                       flows: list[tuple[str, str, str, np.ndarray]]) -> None:
+        chunks = []
+        for src, snk, car, j in flows:
+            nz = np.flatnonzero(j)
+            if nz.size:
+                chunks.append(_copy_rows(nz.size, [
+                    ("int8", ticks[nz]), ("float8", sim_time[nz]), ("text", src),
+                    ("text", snk), ("text", car), ("float8", j[nz])]))
+        if chunks:
+            self._copy("packet", "tick, sim_time, source, sink, carrier, joules", chunks)
+
+    def _write_series(self, ticks: np.ndarray,
+                      series: list[tuple[str, str, np.ndarray]]) -> None:
+        chunks = []
+        for dev, met, v in series:
+            nz = np.flatnonzero(v)
+            if nz.size:
+                chunks.append(_copy_rows(nz.size, [("int8", ticks[nz]), ("text", dev),
+                                                   ("text", met), ("float8", v[nz])]))
+        if chunks:
+            self._copy("series", "tick, device, metric, value", chunks)

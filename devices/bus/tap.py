@@ -2,7 +2,7 @@
 
     python -m homesim.devices tap --manifest home.yaml --router rs://… --out tap.json
 
-Writes ``{"messages": N, "bytes_json": B, "by_topic": {...}, "sim_seconds": S}`` when the
+Writes ``{"messages": N, "bytes_msgpack": B, "by_topic": {...}, "sim_seconds": S}`` when the
 clock finishes (or on SIGTERM).
 """
 
@@ -12,6 +12,8 @@ import json
 import logging
 from pathlib import Path
 from typing import Any
+
+import msgpack
 
 from homesim.devices.bus.runtime import Bus, T, after_finish
 
@@ -34,7 +36,7 @@ class Tap:
 
     def _on_event(self, msg: dict[str, Any], topic: str) -> None:
         self.by_topic[topic] = self.by_topic.get(topic, 0) + 1
-        self.bytes += len(json.dumps(msg, separators=(",", ":")))
+        self.bytes += len(msgpack.packb(msg))  # as devices send it (RawSocket + msgpack)
         if topic == T.WINDOW:
             self.windows += 1
             self.sim_seconds += float(msg["n"]) * float(msg["dt"])
@@ -47,6 +49,6 @@ class Tap:
             return
         self._written = True
         self.out.write_text(json.dumps({
-            "messages": sum(self.by_topic.values()), "bytes_json": self.bytes,
+            "messages": sum(self.by_topic.values()), "bytes_msgpack": self.bytes,
             "windows": self.windows, "sim_seconds": self.sim_seconds,
             "by_topic": dict(sorted(self.by_topic.items()))}, indent=2))

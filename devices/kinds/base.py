@@ -25,6 +25,7 @@ from homesim.devices.kinds.persist import STATE_VERSION, decode, encode, persist
 from homesim.schemas.manifest import Home, validation_errors
 from homesim.schemas.registry import REGISTRY, KindDescriptor
 from homesim.schemas.reports import KindReport
+from homesim.schemas.wire import pack
 
 __all__ = [
     "Window", "Flow", "SettleResult", "DeviceShell", "HomesimError", "InvalidArgument",
@@ -178,7 +179,7 @@ class Flow:
 
     def wire(self) -> dict[str, Any]:
         return {"source": self.source, "sink": self.sink, "carrier": self.carrier,
-                "joules": self.joules.tolist()}
+                "joules": pack(self.joules)}
 
 
 @dataclass

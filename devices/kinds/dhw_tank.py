@@ -1,4 +1,5 @@
-"""Domestic hot-water tank with an electric element (a geyser), tapped by a daily cycle."""
+"""Domestic hot-water tank heated by an electric element (a geyser) or by the heat node,
+tapped by a daily cycle."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from homesim.devices.models.dhw import TAPPING_CYCLE_M, DhwTank, dhw_trajectory,
 from homesim.devices.models.schedule import local_seconds
 
 ELEC = "electricity"
+HEAT = "heat"
+#: relative tolerance of the check of the heat node's heat against the thermostat's request
+_REL_TOL = 1e-9
 
 
 def tank_of(props: Any) -> DhwTank:
@@ -35,24 +39,33 @@ class DhwTankShell(DeviceShell):
     it like a load. Phase 2: the tank advances with the electricity it was given (a shed
     element leaves the tank colder; a draw the tank cannot serve is ``unmet``) and books the
     hot water drawn and its standing loss as its losses, the tank's heat above the cold
-    water as stored energy."""
+    water as stored energy.
+
+    With ``heated_by: heat_node`` the element is not used (``demand`` is 0): the tank reports
+    its state, ratings and the taps' energy; the heat node heats it (DHW priority, see
+    :func:`~homesim.devices.models.heatnode.dispatch`) and publishes ``heat_node → tank``;
+    the tank waits for that packet, advances with the heat it got (the same pure step as the
+    node) and refuses heat beyond what its thermostat asked for."""
 
     kind = "dhw_tank"
     persist = ("energy", "heater_on", "totals")
     energy: float  # heat above the cold water at the end of the last settled window [J]
     heater_on: bool  # the element's thermostat state (hysteresis) at that time
-    totals: dict[str, float]  # electricity, drawn, unmet, standing loss so far [J]
+    totals: dict[str, float]  # electricity, heat, drawn, unmet, standing loss so far [J]
 
     def setup(self) -> None:
         self.tank = tank_of(self.props)
         self.taps = taps_of(self.props)
         self.tz = home_context(self.home).tz
         self.inverter = self.device_of("inverter")
+        self.by_node = self.props.heated_by == "heat_node"
+        self.node = self.device_of("heat_node")
         self._win: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         if not hasattr(self, "energy"):
             self.energy = self.tank.energy(float(self.props.temp_initial))
             self.heater_on = False
-            self.totals = {"electricity": 0.0, "drawn": 0.0, "unmet": 0.0, "loss": 0.0}
+            self.totals = {"electricity": 0.0, "drawn": 0.0, "unmet": 0.0, "loss": 0.0,
+                           "heat": 0.0}
 
     def check_state(self, values: dict[str, Any]) -> None:
         e = values.get("energy")
@@ -61,6 +74,11 @@ class DhwTankShell(DeviceShell):
             if not -100.0 <= temp <= 150.0:
                 raise ValueError(f"{self.name}: energy: {e} J means {temp:.6g} °C, not a "
                                  "water temperature")
+
+    def packet_publishers(self) -> list[str]:
+        """The inverter, and the heat node when it heats this tank."""
+        return [d for d in super().packet_publishers()
+                if self.by_node or d != self.node]
 
     @property
     def temp(self) -> float:
@@ -74,9 +92,17 @@ class DhwTankShell(DeviceShell):
 
     def report(self, window: Window, inputs: dict[str, Any]) -> KindReport:
         wanted = self.wanted(window)
-        plan = dhw_trajectory(self.tank, self.energy, self.heater_on, wanted, window.dt)
-        self._win = {window.window: (wanted, plan.q_in)}
-        return self.Report(demand=plan.q_in)
+        if self.by_node:
+            demand = np.zeros(window.n)
+        else:
+            demand = dhw_trajectory(self.tank, self.energy, self.heater_on, wanted,
+                                    window.dt).q_in
+        self._win = {window.window: (wanted, demand)}
+        t = self.tank
+        return self.Report(demand=demand, wanted=wanted, energy=self.energy,
+                           heater_on=float(self.heater_on), heated_by_node=float(self.by_node),
+                           volume=t.volume, t_set=t.t_set, hysteresis=t.hysteresis,
+                           t_cold=t.t_cold, t_use=t.t_use, ua=t.ua, t_surround=t.t_surround)
 
     def settle(self, window: Window, flows: dict[FlowKey, np.ndarray]) -> SettleResult:
         wanted, demand = self._win[window.window]
@@ -85,22 +111,35 @@ class DhwTankShell(DeviceShell):
             k = int(np.argmax(got - demand))
             raise ValueError(f"tick {window.tick0 + k}: the element got {got[k]:.6g} J, it "
                              f"asked for {demand[k]:.6g} J")
+        heat = np.zeros(window.n)
+        if self.by_node:
+            heat = flows.get((self.node, self.name, HEAT), heat)
+            if not np.all(np.isfinite(heat)) or np.any(heat < 0):
+                raise ValueError("heat: must be finite and >= 0 J")
         r = dhw_trajectory(self.tank, self.energy, self.heater_on, wanted, window.dt,
-                           q_given=got)
+                           q_given=got + heat, q_max=np.inf if self.by_node else None)
+        given = heat + got
+        if self.by_node and np.any(given > r.asked * (1 + _REL_TOL) + 1e-6):
+            k = int(np.argmax(given - r.asked))
+            raise ValueError(f"tick {window.tick0 + k}: the heat node gave {heat[k]:.6g} J "
+                             f"and the element {got[k]:.6g} J, the thermostat asked for "
+                             f"{r.asked[k]:.6g} J")
         stored0 = self.energy
         self.energy = float(r.stored[-1])
         self.heater_on = r.heater_on
         for key, v in (("electricity", got), ("drawn", r.drawn), ("unmet", r.unmet),
-                       ("loss", r.loss)):
-            self.totals[key] += float(v.sum())
+                       ("loss", r.loss), ("heat", heat)):
+            self.totals[key] = self.totals.get(key, 0.0) + float(v.sum())
         return SettleResult(stored0=stored0, stored=r.stored, losses=r.drawn + r.loss,
                             metrics={"temp": r.temp, "demand": demand,
                                      "unserved": np.maximum(demand - got, 0.0),
                                      "drawn": r.drawn, "unmet": r.unmet,
-                                     "standing_loss": r.loss})
+                                     "standing_loss": r.loss, "heat": heat})
 
     def state(self) -> dict[str, Any]:
         t = self.totals
         return {"temp": self.temp, "heater_on": self.heater_on,
                 "energy_electricity": t["electricity"], "energy_drawn": t["drawn"],
-                "energy_unmet": t["unmet"], "standing_loss": t["loss"]}
+                "energy_unmet": t["unmet"], "standing_loss": t["loss"],
+                "energy_heat": t.get("heat", 0.0),
+                "heated_by": self.props.heated_by}

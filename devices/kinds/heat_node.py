@@ -19,7 +19,9 @@ from homesim.devices.kinds.base import (
 from homesim.devices.models.boiler import Boiler
 from homesim.devices.models.buffer import Buffer
 from homesim.devices.models.comfort import OccupantResponse
+from homesim.devices.models.dhw import DhwTank
 from homesim.devices.models.heatnode import (
+    DhwDemand,
     DispatchInputs,
     DispatchPlant,
     HeatDispatch,
@@ -30,6 +32,7 @@ from homesim.devices.models.zone import Zone
 from homesim.schemas.generated.kinds import (
     BoilerReport,
     BufferReport,
+    DhwTankReport,
     FlatReport,
     GridReport,
     HeatPumpReport,
@@ -48,12 +51,14 @@ class HeatNodeShell(DeviceShell):
     packet of the building: sources → node → flats, flat ⇄ flat through party walls,
     flat ⇄ ambient, buffer and distribution losses → ambient, ambient → heat pump (source
     heat), gas-grid → boiler. Its report tells the inverter the electricity each heat pump
-    needs (``el:<heat pump>`` [J]). Keeps a virtual heat meter per flat."""
+    needs (``el:<heat pump>`` [J]). Keeps a virtual heat meter per flat. Heats the hot-water
+    tanks whose ``heated_by`` is ``heat_node`` first (DHW priority) and publishes
+    ``node → tank``."""
 
     kind = "heat_node"
     persist = ("meters", "totals", "last_choice", "choice_ticks")
     meters: dict[str, float]  # heat delivered to each flat so far [J]
-    totals: dict[str, float]  # unmet heat and distribution losses so far [J]
+    totals: dict[str, float]  # unmet heat, distribution losses, heat to hot water so far [J]
     #: the broker's last heat source ("" before the first choice): an event is published
     #: when it changes, so it decides what the next window publishes
     last_choice: str
@@ -66,6 +71,9 @@ class HeatNodeShell(DeviceShell):
         self.buffer = self.device_of("buffer")
         self.weather = self.device_of("weather")
         self.grid = self.device_of("grid")
+        # the hot-water tanks it heats (the others are their element's, on the inverter)
+        self.tanks = [t for t in self.devices_of("dhw_tank")
+                      if self.home.spec.device(t).properties.heated_by == "heat_node"]
         # PV and the other loads: the economic broker's PV surplus
         self.pvs = self.devices_of("pv") if self.heat_pumps else []
         self.loads = self.devices_of("load") if self.heat_pumps else []
@@ -82,9 +90,14 @@ class HeatNodeShell(DeviceShell):
         self._last: HeatDispatch | None = None
         if not hasattr(self, "meters"):
             self.meters = {f: 0.0 for f in self.flats}
-            self.totals = {"unmet": 0.0, "distribution_loss": 0.0}
+            self.totals = {"unmet": 0.0, "distribution_loss": 0.0, "dhw": 0.0}
             self.last_choice = ""
             self.choice_ticks = {}
+
+    def inputs(self) -> list[str]:
+        """The registry's inputs without the hot-water tanks heated by their own element."""
+        others = set(self.devices_of("dhw_tank")) - set(self.tanks)
+        return [d for d in super().inputs() if d not in others]
 
     def report(self, window: Window, inputs: dict[str, Any]) -> KindReport:
         n = window.n
@@ -109,7 +122,18 @@ class HeatNodeShell(DeviceShell):
         hps: list[HeatPumpReport] = [inputs[h] for h in self.heat_pumps]
         offers = [HeatPumpOffer(h.p_th_max, h.cop, p_th_max_buffer=h.p_th_max_buffer,
                                 cop_buffer=h.cop_buffer, modulation_min=h.modulation_min,
-                                cd=h.cd) for h in hps]
+                                cd=h.cd, p_th_max_dhw=h.p_th_max_dhw, cop_dhw=h.cop_dhw)
+                  for h in hps]
+        tanks: list[DhwTankReport] = [inputs[t] for t in self.tanks]
+        for name, r in zip(self.tanks, tanks, strict=True):
+            if r.heated_by_node != 1.0:
+                raise ValueError(f"{name}: reports heated_by_node {r.heated_by_node}; the "
+                                 "manifest says the heat node heats it")
+        dhw = [DhwDemand(DhwTank(volume=r.volume, p_el=0.0, t_set=r.t_set,
+                                 hysteresis=r.hysteresis, t_cold=r.t_cold, t_use=r.t_use,
+                                 ua=r.ua, t_surround=r.t_surround),
+                         energy0=r.energy, heater_on0=r.heater_on > 0.5, wanted=r.wanted)
+               for r in tanks]
         el_max = price_el = None
         if self.grid and self.heat_pumps:
             g: GridReport = inputs[self.grid]
@@ -145,7 +169,8 @@ class HeatNodeShell(DeviceShell):
             DispatchPlant(heat_pumps=offers, el_max=el_max, boiler=boiler, t_return=t_return,
                           buffer=buffer, buffer_energy0=e0, strategy=self.props.strategy,
                           distribution_loss=self.props.distribution_loss, price_el=price_el,
-                          gas_price=gas_price, pv_surplus=pv_surplus if self.pvs else None))
+                          gas_price=gas_price, pv_surplus=pv_surplus if self.pvs else None,
+                          dhw=dhw))
         self._last = d
         return self.Report(firm={h: d.hp_el[:, i] for i, h in enumerate(self.heat_pumps)})
 
@@ -181,6 +206,8 @@ class HeatNodeShell(DeviceShell):
             flows.append(Flow(me, b, HEAT, d.buffer_charge))
             flows.append(Flow(b, me, HEAT, d.buffer_discharge))
             flows.append(Flow(b, "ambient", HEAT, d.buffer_loss))
+        for t, tank in enumerate(self.tanks):
+            flows.append(Flow(me, tank, HEAT, d.dhw_heat[:, t]))
         flows.append(Flow(me, "ambient", HEAT, d.distribution_loss))
         return flows
 
@@ -202,7 +229,8 @@ class HeatNodeShell(DeviceShell):
                                "value": c.source, "reason": c.reason, "data": data})
                 self.last_choice = c.source
         metrics = {"demand": d.demand.sum(axis=1), "unmet": d.unmet,
-                   "heat": d.heat.sum(axis=1), "source": src}
+                   "heat": d.heat.sum(axis=1), "source": src, "dhw": d.dhw_heat.sum(axis=1)}
+        self.totals["dhw"] += float(d.dhw_heat.sum())
         return SettleResult(metrics=metrics, events=events)
 
     def state(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from homesim.devices.kinds.base import (
 )
 from homesim.devices.models.battery import BatteryEnvelope
 from homesim.devices.models.inverter import InverterSettings, allocate
+from homesim.devices.models.pv_inverter import PvInverter, dc_drawn
 from homesim.schemas.generated.kinds import BatteryReport, GridReport, LoadReport, PvReport
 from homesim.schemas.registry import REGISTRY
 
@@ -54,6 +55,12 @@ class InverterShell(DeviceShell):
     Several batteries (storage reports with an envelope), DC- or AC-coupled, are dispatched
     together by the rule of :mod:`homesim.devices.models.dispatch` and booked separately
     (one pair of packets per battery). One grid connection.
+
+    PV inverters beside it (a ``converter`` whose report has ``ac``: ``pv_inverter``) deliver
+    their arrays' AC to its bus: it takes that AC like its own PV AC (the same fraction of
+    each where PV is curtailed), publishes ``pv → pv_inverter`` (the DC drawn, by the PV
+    inverter's own curve) and ``pv_inverter → inverter``; arrays wired to a PV inverter are
+    not on its DC bus. Its ``pv_ac`` metric is the PV AC of all of them.
     """
 
     kind = "inverter"
@@ -84,10 +91,15 @@ class InverterShell(DeviceShell):
         loads: list[tuple[str, LoadReport]] = []
         grids: list[tuple[str, GridReport]] = []
         bats: list[tuple[str, BatteryReport]] = []
+        acs: list[tuple[str, Any]] = []  # AC-coupled sources (PV inverters)
+        wired = self._wired()
         for name, rep in reports.items():  # by role and report schema, not by kind name
             role, spec = REGISTRY.get(rep.KIND).role, rep.SPEC
             if role == "source" and "dc" in spec.signals:
-                pvs.append((name, rep))
+                if name not in wired:  # on a PV inverter: its DC is not on our bus
+                    pvs.append((name, rep))
+            elif role == "converter" and "ac" in spec.signals:
+                acs.append((name, rep))
             elif role == "sink" and "demand" in spec.signals:
                 loads.append((name, rep))
             elif role == "external" and "import_max" in spec.signals:
@@ -114,7 +126,7 @@ class InverterShell(DeviceShell):
         a = allocate(self.settings, window.dt, window.times,
                      np.sum(pv_dc, axis=0) if pv_dc else zero, v_dc,
                      np.sum(demand, axis=0) + firm_total if demand else firm_total,
-                     import_max, export_max, envs)
+                     import_max, export_max, envs, [r.ac for _, r in acs])
         self._last = a
         me = self.name
         flows: list[Flow] = []
@@ -133,14 +145,30 @@ class InverterShell(DeviceShell):
         if grids:
             flows.append(Flow(grids[0][0], me, ELEC, a.grid_import))
             flows.append(Flow(me, grids[0][0], ELEC, a.grid_export))
+        for (name, r), ac in zip(acs, a.ac_in_used.T, strict=True):
+            inv = PvInverter(p_ac_max=r.p_ac_max, eta_inv_nom=r.eta_inv_nom,
+                             eta_inv_ref=r.eta_inv_ref)
+            arrays = [(pv, reports[pv]) for pv, to in wired.items()
+                      if to == name and pv in reports]
+            dc = dc_drawn(inv, r.dc_in, ac, window.dt)
+            for (pv, _), part in zip(arrays, _split(dc, [x.dc for _, x in arrays]),
+                                     strict=True):
+                flows.append(Flow(pv, name, ELEC, part))
+            flows.append(Flow(name, me, ELEC, ac))
         return flows
+
+    def _wired(self) -> dict[str, str]:
+        """``{pv array: its PV inverter}`` for the arrays not on this inverter's DC bus."""
+        return {d.name: d.properties.inverter for d in self.home.spec.enabled()
+                if d.kind == "pv" and d.properties.inverter}
 
     def settle(self, window: Window, flows: dict[FlowKey, np.ndarray]) -> SettleResult:
         a = self._last
-        self.totals["pv_ac"] += float(a.pv_ac.sum())
+        pv_ac = a.pv_ac + a.ac_in_used.sum(axis=1)  # ours and the PV inverters'
+        self.totals["pv_ac"] += float(pv_ac.sum())
         self.totals["losses"] += float(a.inverter_losses.sum())
         return SettleResult(losses=a.inverter_losses,
-                            metrics={"pv_ac": a.pv_ac, "unserved": a.unserved})
+                            metrics={"pv_ac": pv_ac, "unserved": a.unserved})
 
     def state(self) -> dict[str, Any]:
         return {"mode": self.props.mode, "energy_pv_ac": self.totals["pv_ac"],

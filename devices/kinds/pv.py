@@ -54,7 +54,8 @@ class PvShell(DeviceShell):
         self.altitude = home_context(self.home).altitude
         self.weather = self.device_of("weather")
         self.sun = self.device_of("sun")
-        self.inverter = self.device_of("inverter")
+        # where the DC goes: its PV inverter, else the hybrid inverter's DC bus
+        self.inverter = p.inverter or self.device_of("inverter")
         self._win: dict[int, dict[str, np.ndarray]] = {}
         if not hasattr(self, "energy_dc"):  # setup runs again after a live set
             self.energy_dc = 0.0

@@ -6,7 +6,8 @@ from typing import Any
 
 from homesim.devices.context import home_context
 from homesim.devices.kinds.base import DeviceShell, KindReport, Window
-from homesim.devices.models.sun import solar_position
+from homesim.devices.kinds.cache import chunked
+from homesim.devices.models.sun import solar_position, tick_midpoints
 
 
 class SunShell(DeviceShell):
@@ -18,8 +19,15 @@ class SunShell(DeviceShell):
         self.ctx = home_context(self.home)
 
     def report(self, window: Window, inputs: dict[str, KindReport]) -> KindReport:
-        pos = solar_position(window.midpoints, self.ctx.latitude, self.ctx.longitude,
-                             self.ctx.altitude)
+        # the same place, start and dt give the same positions in every run: cached on disk
+        lat, lon, alt = self.ctx.latitude, self.ctx.longitude, self.ctx.altitude
+        start, dt = window.start, window.dt
+        pos = chunked(
+            "solar_position", {"latitude": lat, "longitude": lon, "altitude": alt,
+                               "start": start, "dt": dt},
+            window.tick0, window.n, dt,
+            lambda c0, m: solar_position(tick_midpoints(start, dt, c0, m), lat, lon, alt),
+            versions=("pvlib", "pandas", "numpy"), model=solar_position.__module__)
         self._last = {k: float(v[-1]) for k, v in pos.items()}
         return self.Report(**pos)
 

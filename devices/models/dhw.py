@@ -1,4 +1,5 @@
-"""Domestic hot water: a fully mixed tank heated by an electric element, and a tapping cycle.
+"""Domestic hot water: a fully mixed tank heated by an electric element or by the heat
+node, and a tapping cycle.
 
 Tank
 ----
@@ -22,6 +23,13 @@ switches on below ``t_set - hysteresis`` and off at ``t_set``. While on it gives
 the tank to ``t_set`` at the end of the tick (tap and standing loss included), at most
 ``p_el * dt``; electricity = heat (resistive element, no loss outside the tank).
 
+Heated by the heat node
+-----------------------
+The same thermostat asks the heat node for heat instead (:func:`dhw_thermostat`,
+:func:`dhw_need` without the element's cap, ``q_max = inf``); the node serves it from the heat
+pump or the boiler (:func:`~homesim.devices.models.heatnode.dispatch`) and both advance the
+tank with :func:`dhw_step`, so the node's plan and the tank's own settle agree bit for bit.
+
 Tapping cycle
 -------------
 The 24-hour tapping cycle M of EN 16147:2017 / Commission Delegated Regulation (EU)
@@ -30,6 +38,12 @@ of day: two showers of 1.4 kWh, dish washing 0.315 and 0.735 kWh, small draws of
 repeated every day in the home's local time; or a custom daily list of draws. Each draw's
 energy is put whole into the tick that contains its start time (any ``dt`` conserves it).
 The standard's per-draw useful temperatures are simplified to one ``t_use``.
+Source check (issue 12): the draw times and energies below were typed from the table as
+remembered. The public sources searchable here (excerpts of Reg. 812/2013 and 814/2013,
+EN 13203 / EN 16147 catalogue pages) name Annex VII Table 3 but do not reproduce it, so the
+single draws are NOT verified; they are only consistent with the profile's reference energy
+(23 draws, 19 × 0.105 + 2 × 1.4 + 0.315 + 0.735 = 5.845 kWh). Check them against Reg. (EU)
+No 812/2013 Annex VII Table 3 (profile M) before relying on the timing of single draws.
 
 References
 ----------
@@ -45,7 +59,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -53,7 +67,8 @@ from homesim.schemas.units import J_PER_KWH
 
 from .buffer import C_P_WATER, RHO_WATER
 
-__all__ = ["DhwTank", "TAPPING_CYCLE_M", "tap_energy", "dhw_trajectory", "DhwResult"]
+__all__ = ["DhwTank", "TAPPING_CYCLE_M", "tap_energy", "dhw_trajectory", "DhwResult",
+           "dhw_thermostat", "dhw_need", "dhw_step"]
 
 TAPPING_CYCLE_M: tuple[tuple[str, float], ...] = (
     ("07:00", 0.105), ("07:05", 1.400), ("07:30", 0.105), ("08:01", 0.105),
@@ -64,7 +79,7 @@ TAPPING_CYCLE_M: tuple[tuple[str, float], ...] = (
     ("20:30", 0.735), ("21:15", 0.105), ("21:30", 1.400),
 )
 """Tapping cycle M (EN 16147 / Reg. (EU) 812/2013): (local time HH:MM, energy [kWh]);
-5.845 kWh a day."""
+5.845 kWh a day. The single draws are not verified against the table (module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -201,10 +216,64 @@ class DhwResult:
     unmet: np.ndarray       # hot water wanted but not available [J]
     loss: np.ndarray        # standing loss [J]
     heater_on: bool         # the thermostat's state at the end of the window
+    #: what the thermostat asked for per tick [J] (its need, at most ``q_max``)
+    asked: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+def dhw_thermostat(tank: DhwTank, energy: float, on: bool) -> bool:
+    """The thermostat's state for a tick from the energy at its start: it switches on below
+    ``t_set - hysteresis`` and off at ``t_set`` [J → bool]."""
+    temp = tank.t_cold + energy / tank.heat_capacity
+    if on and temp >= tank.t_set:
+        return False
+    if not on and temp < tank.t_set - tank.hysteresis:
+        return True
+    return on
+
+
+def dhw_need(tank: DhwTank, energy: float, wanted: float, dt: float) -> float:
+    """Heat [J] that brings the tank from ``energy`` [J] to ``t_set`` at the end of a tick of
+    ``dt`` [s] while the taps take ``wanted`` [J] (standing loss at ``t_set`` included), >= 0."""
+    temp = tank.t_cold + energy / tank.heat_capacity
+    c = tank.heat_capacity
+    need = c * (tank.t_set - temp) + wanted + tank.ua * dt * (tank.t_set - tank.t_surround)
+    return max(need, 0.0)
+
+
+def dhw_step(tank: DhwTank, energy: float, q_in: float, wanted: float,
+             dt: float) -> tuple[float, float, float]:
+    """One tick of the fully mixed tank (backward Euler standing loss, see the module).
+
+    Parameters
+    ----------
+    tank : DhwTank
+    energy : float
+        Energy above the cold water at the tick start [J].
+    q_in : float
+        Heat put in during the tick [J] (element or heat node).
+    wanted : float
+        Hot-water energy the taps want [J].
+    dt : float
+        Tick length [s].
+
+    Returns
+    -------
+    (energy1, drawn, loss) : tuple of float
+        Energy at the tick end, hot water drawn (at most ``wanted``, only down to ``t_use``)
+        and standing loss [J]; ``energy + q_in - drawn - loss == energy1`` up to rounding.
+    """
+    c = tank.heat_capacity
+    k = tank.ua * dt
+    temp = tank.t_cold + energy / c
+    drawn = min(wanted, max(c * (temp - tank.t_use) + q_in, 0.0))
+    net = energy + q_in - drawn
+    e1 = (net - k * (tank.t_cold - tank.t_surround)) / (1.0 + k / c)
+    return e1, drawn, net - e1
 
 
 def dhw_trajectory(tank: DhwTank, energy0: float, heater_on0: bool, wanted: np.ndarray,
-                   dt: float, q_given: np.ndarray | None = None) -> DhwResult:
+                   dt: float, q_given: np.ndarray | None = None,
+                   q_max: float | None = None) -> DhwResult:
     """Advance the tank tick by tick.
 
     Parameters
@@ -222,6 +291,9 @@ def dhw_trajectory(tank: DhwTank, energy0: float, heater_on0: bool, wanted: np.n
     q_given : array_like, shape (n,), optional
         Heat the element was given per tick [J] (the electricity delivered); default the
         thermostat's own choice (what the element asks for).
+    q_max : float, optional
+        Most heat the thermostat asks for in a tick [J]; default the element's
+        ``p_el * dt``. A tank heated by the heat node passes ``inf`` (its sources cap it).
 
     Returns
     -------
@@ -245,36 +317,25 @@ def dhw_trajectory(tank: DhwTank, energy0: float, heater_on0: bool, wanted: np.n
             raise ValueError(f"q_given: must be ({n},) finite energies >= 0 J")
     if not math.isfinite(energy0):
         raise ValueError(f"energy0: must be finite, got {energy0}")
-    c = tank.heat_capacity
-    k = tank.ua * dt
-    off = k * (tank.t_cold - tank.t_surround)
+    q_max = tank.p_el * dt if q_max is None else float(q_max)
+    if not q_max >= 0:
+        raise ValueError(f"q_max: must be >= 0 J, got {q_max}")
     e = float(energy0)
     on = bool(heater_on0)
     res = DhwResult(np.empty(n), np.empty(n), np.zeros(n), np.zeros(n), np.zeros(n),
-                    np.zeros(n), on)
-    p_max = tank.p_el * dt
+                    np.zeros(n), on, asked=np.zeros(n))
     for i in range(n):
-        temp = tank.t_cold + e / c
-        if on and temp >= tank.t_set:
-            on = False
-        elif not on and temp < tank.t_set - tank.hysteresis:
-            on = True
-        if given is not None:
-            q = float(given[i])
-        elif on:  # to t_set at the tick end, taps and standing loss included
-            need = c * (tank.t_set - temp) + float(w[i]) + k * (tank.t_set - tank.t_surround)
-            q = min(max(need, 0.0), p_max)
-        else:
-            q = 0.0
-        drawn = min(float(w[i]), max(c * (temp - tank.t_use) + q, 0.0))
-        net = e + q - drawn
-        e1 = (net - off) / (1.0 + k / c)
+        on = dhw_thermostat(tank, e, on)
+        asked = min(dhw_need(tank, e, float(w[i]), dt), q_max) if on else 0.0
+        q = float(given[i]) if given is not None else asked
+        e1, drawn, loss = dhw_step(tank, e, q, float(w[i]), dt)
         res.q_in[i] = q
+        res.asked[i] = asked
         res.drawn[i] = drawn
         res.unmet[i] = float(w[i]) - drawn
-        res.loss[i] = net - e1
+        res.loss[i] = loss
         res.stored[i] = e1
-        res.temp[i] = tank.t_cold + e1 / c
+        res.temp[i] = tank.t_cold + e1 / tank.heat_capacity
         e = e1
     res.heater_on = on
     return res

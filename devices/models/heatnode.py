@@ -13,6 +13,14 @@ One tick
 --------
 1. Solve the coupled zones with ideal thermostats: each flat's heat demand ``D_i`` [W].
 2. Gross need at the node ``N = ΣD_i / (1 − distribution_loss)``.
+   Hot water first (DHW priority, :class:`DhwDemand`): each tank the node heats whose
+   thermostat asks for heat (:func:`~homesim.devices.models.dhw.dhw_thermostat`: below
+   ``t_set − hysteresis`` until ``t_set``) takes what brings it to ``t_set`` at the tick end
+   (:func:`~homesim.devices.models.dhw.dhw_need`) from the heat pumps — at their hot-water
+   flow temperature (``p_th_max_dhw``, ``cop_dhw``) for the whole tick, the flats getting
+   the rest of that output, no buffer charging — and the boiler, in the strategy's order
+   (never from the buffer); then the tank advances by
+   :func:`~homesim.devices.models.dhw.dhw_step`.
 3. Cover ``N`` by ``strategy``:
 
    * ``heat_pump_first``: heat pumps (in manifest order, up to their full-load output, and
@@ -59,12 +67,13 @@ from homesim.schemas.units import J_PER_KWH
 from .boiler import Boiler
 from .buffer import Buffer, buffer_headroom, buffer_step
 from .comfort import NO_RESPONSE, OccupantResponse, occupant_response
+from .dhw import DhwTank, dhw_need, dhw_step, dhw_thermostat
 from .heatpump_partload import part_load_electric, thermal_for_electric
 from .thermal_network import ZoneNetwork
 from .zone import Zone
 
 __all__ = ["HeatPumpOffer", "HeatDispatch", "STRATEGIES", "BrokerChoice", "broker_choice",
-           "DispatchInputs", "DispatchPlant", "dispatch"]
+           "DispatchInputs", "DispatchPlant", "DhwDemand", "dispatch"]
 
 STRATEGIES = ("heat_pump_first", "heat_pump_only", "boiler_only", "economic")
 
@@ -146,9 +155,11 @@ class HeatPumpOffer:
     p_th_max [W], cop [-]: full-load output and COP per tick at the heating curve's flow
     temperature, shape (n,); 0 when off (below its cut-off); cop 1 on hplib's heating rod.
     p_th_max_buffer [W], cop_buffer [-]: the same at the buffer's charging flow temperature
-    (None: as p_th_max, cop). modulation_min [-] in (0, 1] and cd [-] in (0, 1]: EN 14825
-    part load (:func:`~homesim.devices.models.heatpump_partload.part_load_electric`); the
-    defaults (1, 1) mean electricity = heat / cop.
+    (None: as p_th_max, cop). p_th_max_dhw [W], cop_dhw [-]: the same at the hot-water
+    charging flow temperature (None: as p_th_max, cop). modulation_min [-] in (0, 1] and
+    cd [-] in (0, 1]: EN 14825 part load
+    (:func:`~homesim.devices.models.heatpump_partload.part_load_electric`); the defaults
+    (1, 1) mean electricity = heat / cop.
     """
 
     p_th_max: np.ndarray
@@ -157,17 +168,22 @@ class HeatPumpOffer:
     cop_buffer: np.ndarray | None = None
     modulation_min: float = 1.0
     cd: float = 1.0
+    p_th_max_dhw: np.ndarray | None = None
+    cop_dhw: np.ndarray | None = None
 
-    def mode(self, buffer: bool) -> tuple[np.ndarray, np.ndarray]:
+    def mode(self, buffer: bool, dhw: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(p_th_max, cop) at the heating curve's flow temperature or, with ``buffer``, at
-        the buffer's charging temperature [W], [-]."""
+        the buffer's charging temperature, or with ``dhw`` at the hot-water charging
+        temperature [W], [-]."""
+        if dhw and self.p_th_max_dhw is not None and self.cop_dhw is not None:
+            return self.p_th_max_dhw, self.cop_dhw
         if buffer and self.p_th_max_buffer is not None and self.cop_buffer is not None:
             return self.p_th_max_buffer, self.cop_buffer
         return self.p_th_max, self.cop
 
-    def electric(self, q: float, k: int, dt: float, buffer: bool) -> float:
+    def electric(self, q: float, k: int, dt: float, buffer: bool, dhw: bool = False) -> float:
         """Electricity [J] for heat ``q`` [J] in tick ``k`` (in the given mode)."""
-        p, c = self.mode(buffer)
+        p, c = self.mode(buffer, dhw)
         return float(part_load_electric(q, float(p[k]) * dt, float(c[k]),
                                         self.modulation_min, self.cd))
 
@@ -276,6 +292,42 @@ class DispatchInputs:
 
 
 @dataclass(frozen=True, eq=False)
+class DhwDemand:
+    """A domestic hot-water tank heated by the heat node, over one window (from its report).
+
+    Attributes
+    ----------
+    tank : DhwTank
+        The tank (:class:`~homesim.devices.models.dhw.DhwTank`; its ``p_el`` is not used).
+    energy0 : float
+        Energy above the cold water at the window start [J].
+    heater_on0 : bool
+        The tank thermostat's charging request at the window start.
+    wanted : numpy.ndarray, shape (n,)
+        Hot-water energy the taps want per tick [J].
+
+    Raises
+    ------
+    ValueError
+        If ``energy0`` is not finite or ``wanted`` is not finite and >= 0.
+    """
+
+    tank: DhwTank
+    energy0: float
+    heater_on0: bool
+    wanted: np.ndarray
+
+    def __post_init__(self) -> None:
+        w = np.asarray(self.wanted, dtype=float)
+        if w.ndim != 1 or not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise ValueError("wanted: must be (n,) finite energies >= 0 J")
+        if not math.isfinite(float(self.energy0)):
+            raise ValueError(f"energy0: must be finite, got {self.energy0}")
+        object.__setattr__(self, "wanted", w)
+        object.__setattr__(self, "energy0", float(self.energy0))
+
+
+@dataclass(frozen=True, eq=False)
 class DispatchPlant:
     """The heat sources, the buffer and how the heat node runs them over one window.
 
@@ -309,6 +361,9 @@ class DispatchPlant:
         Gas price [currency/kWh] (``economic`` only).
     pv_surplus : numpy.ndarray, shape (n,), optional
         PV electricity not used by the other loads [J] (``economic`` only); default none.
+    dhw : sequence of DhwDemand, default ()
+        The T hot-water tanks the node heats (priority over the flats, see :func:`dispatch`);
+        stored as a tuple.
 
     Raises
     ------
@@ -328,6 +383,7 @@ class DispatchPlant:
     price_el: np.ndarray | None = None
     gas_price: float = 0.0
     pv_surplus: np.ndarray | None = None
+    dhw: Sequence[DhwDemand] = ()
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -340,6 +396,7 @@ class DispatchPlant:
         if self.strategy == "economic" and self.price_el is None:
             raise ValueError("the economic strategy needs price_el")
         object.__setattr__(self, "heat_pumps", tuple(self.heat_pumps))
+        object.__setattr__(self, "dhw", tuple(self.dhw))
 
 
 @dataclass
@@ -367,6 +424,14 @@ class HeatDispatch:
     shading: np.ndarray         # (n, N) shading reduction factor of the blinds [-]
     source: list[str] = field(default_factory=list)  # main source of each tick
     choice: list[BrokerChoice] = field(default_factory=list)  # economic strategy only
+    # hot water (T tanks heated by the node): heat to each tank (n, T), energy above the
+    # cold water (n, T) and temperature [°C] (n, T) at each tick end, 1.0 where a heat pump
+    # ran at the hot-water temperature (n, H), the boiler's heat to the tanks (n,)
+    dhw_heat: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    dhw_stored: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    dhw_temp: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    hp_dhw: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    boiler_dhw: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def dispatch(inputs: DispatchInputs, plant: DispatchPlant | None = None) -> HeatDispatch:
@@ -407,9 +472,11 @@ def dispatch(inputs: DispatchInputs, plant: DispatchPlant | None = None) -> Heat
     buffer, strategy, price_el, pv_surplus = (plant.buffer, plant.strategy, plant.price_el,
                                               plant.pv_surplus)
     gas_price = plant.gas_price
+    dhw = plant.dhw
     n_z = len(zones)
     n = inputs.n
     n_hp = len(heat_pumps)
+    n_dhw = len(dhw)
     per_tick = {"el_max": el_max, "t_return": t_return, "price_el": price_el,
                 "pv_surplus": pv_surplus}
     for h, hp in enumerate(heat_pumps):
@@ -417,6 +484,10 @@ def dispatch(inputs: DispatchInputs, plant: DispatchPlant | None = None) -> Heat
         per_tick[f"heat_pumps[{h}].cop"] = hp.cop
         per_tick[f"heat_pumps[{h}].p_th_max_buffer"] = hp.p_th_max_buffer
         per_tick[f"heat_pumps[{h}].cop_buffer"] = hp.cop_buffer
+        per_tick[f"heat_pumps[{h}].p_th_max_dhw"] = hp.p_th_max_dhw
+        per_tick[f"heat_pumps[{h}].cop_dhw"] = hp.cop_dhw
+    for t, d in enumerate(dhw):
+        per_tick[f"dhw[{t}].wanted"] = d.wanted
     for name, a in per_tick.items():
         if a is not None and np.shape(a) != (n,):
             raise ValueError(f"{name} must have shape ({n},), got {np.shape(a)}")
@@ -429,7 +500,11 @@ def dispatch(inputs: DispatchInputs, plant: DispatchPlant | None = None) -> Heat
         boiler_heat=np.zeros(n), boiler_gas=np.zeros(n), buffer_charge=np.zeros(n),
         buffer_discharge=np.zeros(n), buffer_loss=np.zeros(n), buffer_stored=np.zeros(n),
         distribution_loss=np.zeros(n), unmet=np.zeros(n), vent_boost=np.zeros((n, n_z)),
-        shading=np.ones((n, n_z)))
+        shading=np.ones((n, n_z)), dhw_heat=np.zeros((n, n_dhw)),
+        dhw_stored=np.zeros((n, n_dhw)), dhw_temp=np.zeros((n, n_dhw)),
+        hp_dhw=np.zeros((n, n_hp)), boiler_dhw=np.zeros(n))
+    e_dhw = [d.energy0 for d in dhw]
+    on_dhw = [bool(d.heater_on0) for d in dhw]
     has_hp = n_hp > 0
     theta_m = inputs.theta_m0.copy()
     e_buf = float(plant.buffer_energy0)
@@ -462,6 +537,7 @@ def dispatch(inputs: DispatchInputs, plant: DispatchPlant | None = None) -> Heat
         # temperatures), then gives what that buys in either mode
         hp_cap = np.zeros(n_hp)
         hp_cap_buf = np.zeros(n_hp)
+        hp_cap_dhw = np.zeros(n_hp)
         el_left = float(el_cap[k])
         for h, hp in enumerate(heat_pumps):
             if el_left <= 0.0:
@@ -470,13 +546,17 @@ def dispatch(inputs: DispatchInputs, plant: DispatchPlant | None = None) -> Heat
             full = hp.electric(q_max, k, dt, False)
             if buffer is not None and hp.p_th_max_buffer is not None:
                 full = max(full, hp.electric(float(hp.p_th_max_buffer[k]) * dt, k, dt, True))
+            if n_dhw and hp.p_th_max_dhw is not None:
+                full = max(full, hp.electric(float(hp.p_th_max_dhw[k]) * dt, k, dt, False,
+                                             dhw=True))
             if full <= 0.0:
                 continue
             e_res = min(el_left, full)
-            for buf, cap in ((False, hp_cap), (True, hp_cap_buf)):
-                if buf and buffer is None:
+            for buf, hot, cap in ((False, False, hp_cap), (True, False, hp_cap_buf),
+                                  (False, True, hp_cap_dhw)):
+                if (buf and buffer is None) or (hot and not n_dhw):
                     continue
-                p, c = hp.mode(buf)
+                p, c = hp.mode(buf, hot)
                 cap[h] = thermal_for_electric(e_res, float(p[k]) * dt, float(c[k]),
                                               hp.modulation_min, hp.cd)
             el_left -= e_res
@@ -503,6 +583,33 @@ def dispatch(inputs: DispatchInputs, plant: DispatchPlant | None = None) -> Heat
                 gas_price=gas_price if boiler is not None else None, boiler_eta=eta)
             out.choice.append(choice)
             order, to_buffer = BROKER_ORDER[choice.source]
+        # hot water first (DHW priority): a tank whose thermostat asks for heat (below
+        # t_set - hysteresis until t_set) takes what brings it to t_set at the tick end from
+        # the heat pumps (at the hot-water flow temperature) and the boiler, in the
+        # strategy's order; a heat pump that heats water runs the whole tick at that
+        # temperature and gives the flats only what is left of its output there
+        dhw_q = [0.0] * n_dhw  # plain lists: nothing to pay per tick in homes without tanks
+        hp_dhw_q = [0.0] * n_hp
+        boiler_max = boiler.p_th_max * dt if boiler is not None else 0.0
+        boiler_dhw = 0.0
+        for t, d in enumerate(dhw):
+            on_dhw[t] = dhw_thermostat(d.tank, e_dhw[t], on_dhw[t])
+            if not on_dhw[t]:
+                continue
+            want = dhw_need(d.tank, e_dhw[t], float(d.wanted[k]), dt)
+            for src in order:
+                if src == "hp":
+                    for h in range(n_hp):
+                        x = min(want, max(hp_cap_dhw[h] - hp_dhw_q[h], 0.0))
+                        hp_dhw_q[h] += x
+                        dhw_q[t] += x
+                        want -= x
+                elif src == "boiler" and boiler is not None:
+                    x = min(want, max(boiler_max - boiler_dhw, 0.0))
+                    boiler_dhw += x
+                    dhw_q[t] += x
+                    want -= x
+        in_dhw = [x > 0.0 for x in hp_dhw_q]
         hp_q = np.zeros(n_hp)
         charge = discharge = 0.0
         q_boiler = 0.0
@@ -511,13 +618,14 @@ def dispatch(inputs: DispatchInputs, plant: DispatchPlant | None = None) -> Heat
                 break
             if src == "hp" and has_hp:
                 for h in range(n_hp):
-                    hp_q[h] = min(rest, hp_cap[h])
+                    cap_h = hp_cap_dhw[h] - hp_dhw_q[h] if in_dhw[h] else hp_cap[h]
+                    hp_q[h] = min(rest, max(cap_h, 0.0))
                     rest -= hp_q[h]
             elif src == "buffer" and max_discharge > 0.0:
                 discharge = min(rest, max_discharge)
                 rest -= discharge
             elif src == "boiler" and boiler is not None:
-                q_boiler = min(rest, boiler.p_th_max * dt)
+                q_boiler = min(rest, max(boiler_max - boiler_dhw, 0.0))
                 rest -= q_boiler
         # spare heat-pump output into the buffer: while the heat pump runs anyway
         # (heat_pump_first), or on PV surplus (economic) even without demand. Charging runs
@@ -527,8 +635,9 @@ def dispatch(inputs: DispatchInputs, plant: DispatchPlant | None = None) -> Heat
         hp_buf = np.zeros(n_hp, dtype=bool)
         if to_buffer and running and discharge == 0.0 and max_charge > 0.0:
             for h, hp in enumerate(heat_pumps):
-                # never charge on hplib's heating rod (COP 1 at the buffer's temperature)
-                if float(hp.mode(True)[1][k]) <= 1.0:
+                # never charge on hplib's heating rod (COP 1 at the buffer's temperature),
+                # nor while heating hot water (one flow temperature per tick)
+                if float(hp.mode(True)[1][k]) <= 1.0 or in_dhw[h]:
                     continue
                 extra = min(hp_cap_buf[h] - hp_q[h], max_charge - charge)
                 if extra > 0.0:
@@ -550,16 +659,28 @@ def dispatch(inputs: DispatchInputs, plant: DispatchPlant | None = None) -> Heat
         out.theta_air[k] = res.theta_air
         out.theta_m[k] = res.theta_m
         out.unmet[k] = max(float(demand.sum()) - delivered, 0.0)
-        # heat into the node = delivered + distribution loss + buffer charge
+        # heat into the node = delivered + distribution loss + buffer charge + hot water
+        q_dhw = math.fsum(dhw_q)
+        if q_dhw > 0.0:
+            hp_q += hp_dhw_q
+            q_boiler += boiler_dhw
+            out.hp_dhw[k] = in_dhw
         out.hp_heat[k] = hp_q
         out.hp_buffer[k] = hp_buf
         for h, hp in enumerate(heat_pumps):
             if hp_q[h] > 0.0:
-                out.hp_el[k, h] = hp.electric(float(hp_q[h]), k, dt, bool(hp_buf[h]))
+                out.hp_el[k, h] = hp.electric(float(hp_q[h]), k, dt, bool(hp_buf[h]),
+                                              bool(in_dhw[h]))
         out.boiler_heat[k] = q_boiler
+        out.boiler_dhw[k] = boiler_dhw
         if q_boiler > 0.0 and boiler is not None:
             out.boiler_gas[k] = float(boiler.gas_energy(np.array([q_boiler]), dt,
                                                         np.array([t_ret[k]]))[0])
+        for t, d in enumerate(dhw):
+            e_dhw[t] = dhw_step(d.tank, e_dhw[t], float(dhw_q[t]), float(d.wanted[k]), dt)[0]
+            out.dhw_heat[k, t] = dhw_q[t]
+            out.dhw_stored[k, t] = e_dhw[t]
+            out.dhw_temp[k, t] = d.tank.t_cold + e_dhw[t] / d.tank.heat_capacity
         if buffer is not None:
             e_buf, loss = buffer_step(buffer, e_buf, charge, discharge, dt)
             out.buffer_loss[k] = loss
@@ -567,7 +688,7 @@ def dispatch(inputs: DispatchInputs, plant: DispatchPlant | None = None) -> Heat
         out.buffer_discharge[k] = discharge
         out.buffer_stored[k] = e_buf
         node_in = float(hp_q.sum()) + q_boiler + discharge
-        out.distribution_loss[k] = max(node_in - charge - delivered, 0.0)
+        out.distribution_loss[k] = max(node_in - charge - delivered - q_dhw, 0.0)
         theta_m = res.theta_m
         if hp_q.sum() > 0.0:
             out.source.append("heat_pump")

@@ -298,6 +298,10 @@ class Allocation:
     battery_charges, battery_discharges, battery_energies : numpy.ndarray
         The same per battery, shape ``(n, m)`` for ``m`` batteries in the order of the
         envelopes given (column ``i``: battery ``i``) [J].
+    ac_in_used : numpy.ndarray
+        AC energy taken from the AC-coupled sources (PV inverters), shape ``(n, s)`` for
+        ``s`` sources in the order given (column ``j``: source ``j``) [J]; ``(n, 0)``
+        without.
     """
 
     pv_dc_used: np.ndarray
@@ -314,6 +318,7 @@ class Allocation:
     battery_charges: np.ndarray
     battery_discharges: np.ndarray
     battery_energies: np.ndarray
+    ac_in_used: np.ndarray
 
 
 def _per_tick(name: str, value: float | np.ndarray, n: int) -> np.ndarray:
@@ -337,6 +342,7 @@ def allocate(
     import_max: float | np.ndarray,
     export_max: float | np.ndarray,
     battery: BatteryEnvelope | Sequence[BatteryEnvelope] | None,
+    ac_in: Sequence[np.ndarray] | np.ndarray | None = None,
 ) -> Allocation:
     """Allocate PV, battery and grid energy to the load, tick by tick.
 
@@ -361,6 +367,10 @@ def allocate(
         Battery envelope(s) at the start of the first tick; ``None`` or ``[]`` = no battery.
         Several batteries (DC- or AC-coupled) are dispatched together by the rule of
         :mod:`homesim.devices.models.dispatch`.
+    ac_in : sequence of array_like, array of shape (s, n), or None
+        AC energy each AC-coupled source (a PV inverter beside this one) can deliver per tick
+        [J], >= 0, already converted and clipped by its own inverter: it reaches the AC bus
+        without this inverter's conversion or rating. ``None`` or ``[]`` = none.
 
     Returns
     -------
@@ -396,6 +406,10 @@ def allocate(
       limited to ``ac_limit * dt`` (DC-coupled batteries together; an AC-coupled battery has
       its own converter and rating instead); each battery also respects its own power
       limits, and each has its own reserve.
+    * AC-coupled sources count as PV AC: they serve the load, charge the batteries and are
+      exported like this inverter's own PV AC. Where less PV AC is used than is available
+      (curtailment), every source (this inverter's PV and each AC-coupled one) gives the same
+      fraction of what it could; elsewhere each gives all it can.
     * The battery state is advanced with :func:`~homesim.devices.models.battery.storage_step`,
       so it stays within ``[e_min, e_max]`` exactly and a battery device applying the same
       charge/discharge reaches bit-identical energies.
@@ -419,6 +433,18 @@ def allocate(
     pv_ac_full = pv_ac(settings, pv_dc / dt, v) * dt
     pv_ac_full = np.minimum(pv_ac_full, cap)
     islanded = (imp_max <= 0.0) & (exp_max <= 0.0)
+    sources = ([] if ac_in is None else
+               [_per_tick(f"ac_in[{j}]", x, n) for j, x in enumerate(ac_in)])
+    if sources:
+        # the AC-coupled sources serve the load first; the rest of the load and their surplus
+        # go through the allocation below as if they were this inverter's PV AC. Their surplus
+        # is 0 in every deficit tick, so the battery's discharge headroom (cap − PV AC of this
+        # inverter) stays right.
+        ac_total = np.sum(sources, axis=0)
+        ac_served = np.minimum(ac_total, load)
+        load_in, pv_in = load - ac_served, pv_ac_full + (ac_total - ac_served)
+    else:
+        load_in, pv_in = load, pv_ac_full
 
     if battery is None:
         batteries: list[BatteryEnvelope] = []
@@ -427,11 +453,11 @@ def allocate(
     else:
         batteries = list(battery)
     if not batteries:
-        served = np.minimum(pv_ac_full, load)
-        surplus = pv_ac_full - served
+        served = np.minimum(pv_in, load_in)
+        surplus = pv_in - served
         export = np.minimum(surplus, exp_max)
         pv_used = served + export
-        deficit = load - served
+        deficit = load_in - served
         imp = np.minimum(deficit, imp_max)
         unserved = deficit - imp
         to_load = served + imp
@@ -475,16 +501,22 @@ def allocate(
             grid_charge = np.zeros(n)
         if len(batteries) == 1 and batteries[0].coupling == "dc":  # the fast path
             (pv_used, to_load, unserved, charge, discharge, imp, export, energy) = (
-                _battery_loop(pv_ac_full, load, imp_max, exp_max, floors[0], grid_charge,
+                _battery_loop(pv_in, load_in, imp_max, exp_max, floors[0], grid_charge,
                               batteries[0], dt, cap))
             charges, discharges, energies = (np.asarray(x, dtype=float).reshape(n, 1)
                                              for x in (charge, discharge, energy))
         else:
             (pv_used, to_load, unserved, imp, export, c2, d2, e2) = dispatch(
-                pv_ac_full, load, imp_max, exp_max, floors, grid_charge, batteries, dt, cap)
+                pv_in, load_in, imp_max, exp_max, floors, grid_charge, batteries, dt, cap)
             charges, discharges, energies = c2.T, d2.T, e2.T
             charge, discharge, energy = c2.sum(axis=0), d2.sum(axis=0), e2.sum(axis=0)
 
+    if sources:
+        to_load = to_load + ac_served
+        pv_used, ac_in_used = _share_pv(pv_used + ac_served, pv_used < pv_in, pv_ac_full,
+                                        sources)
+    else:
+        ac_in_used = np.zeros((n, 0))
     # --- DC drawn for the AC used (curtailment and clipping), vectorised ---------------------
     reduce = (pv_used < pv_ac_full) | (pv_used >= cap)
     if np.any(reduce):
@@ -508,7 +540,30 @@ def allocate(
         battery_charges=charges,
         battery_discharges=discharges,
         battery_energies=energies,
+        ac_in_used=ac_in_used,
     )
+
+
+def _share_pv(
+    used: np.ndarray, curtailed: np.ndarray, own: np.ndarray, sources: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split the PV AC used per tick [J] over this inverter's PV AC (``own``) and the
+    AC-coupled ``sources``: all of each (exactly) where nothing is ``curtailed``, else the
+    same fraction of each.
+
+    Returns ``(own_used, sources_used)`` with ``sources_used`` of shape ``(n, s)``.
+    """
+    avail = np.vstack([own, *sources])  # (1 + s, n)
+    whole = avail.sum(axis=0)
+    frac = np.divide(used, whole, out=np.zeros_like(used), where=whole > 0)
+    part = np.where(curtailed, np.minimum(avail * frac, avail), avail)
+    # the rounding remainder of a curtailed tick goes to its largest source (never beyond it)
+    big = np.argmax(avail, axis=0)
+    cols = np.arange(avail.shape[1])
+    rest = used - (part.sum(axis=0) - part[big, cols])
+    part[big, cols] = np.where(curtailed, np.clip(rest, 0.0, avail[big, cols]),
+                               part[big, cols])
+    return part[0], part[1:].T
 
 
 def _battery_loop(

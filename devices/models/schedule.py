@@ -28,7 +28,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 __all__ = [
     "DAY",
@@ -246,15 +245,65 @@ def utc_offset(times: np.ndarray, tz: str) -> np.ndarray:
     ------
     ValueError
         On an unknown time zone.
+
+    Notes
+    -----
+    Named zones come from :mod:`zoneinfo` (the IANA tz database) as a step function over the
+    span of ``times`` (:func:`_offset_steps`): the offsets pandas' ``tz_convert`` gives, to the
+    second, without loading pandas (tests/test_lean_imports.py compares them).
     """
     zone = resolve_tz(tz)
     t = np.atleast_1d(np.asarray(times, dtype=float))
     if isinstance(zone, _dt.timezone):  # fixed offset: no lookup needed
         return np.full(t.shape, zone.utcoffset(None).total_seconds())
+    if t.size == 0:
+        return np.zeros(t.shape)
     # Offsets change on whole seconds; flooring keeps the lookup exact for fractional times.
-    utc = pd.to_datetime(np.floor(t).astype("int64"), unit="s", utc=True)
-    local = utc.tz_convert(zone).tz_localize(None)
-    return (local - utc.tz_localize(None)).total_seconds().to_numpy(dtype=float)
+    secs = np.floor(t).astype("int64")
+    bounds, values = _offset_steps(zone, secs)
+    return values[np.searchsorted(bounds, secs, side="right")]
+
+
+#: Largest spacing of the samples around an instant between which :func:`_offset_steps`
+#: looks for transitions [s]. A change and back between two samples would be missed: in the
+#: tz database (2025b, 2026f) the closest two transitions of any zone are ~7 days apart
+#: (America/Cambridge_Bay).
+_OFFSET_PROBE = 3600
+
+
+def _offset_at(zone: _dt.tzinfo, secs: int) -> float:
+    off = _dt.datetime.fromtimestamp(secs, zone).utcoffset()
+    return 0.0 if off is None else off.total_seconds()
+
+
+def _offset_steps(zone: _dt.tzinfo, secs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A zone's UTC offset at whole seconds ``secs`` [s] as a step function: ``bounds`` (the
+    first second of each new offset, ascending) and ``values`` (one more than ``bounds``) [s].
+
+    The zone (zoneinfo, tzdata) is probed at the start and end of every hour that holds an
+    instant, and each change between two probes is located to the second by bisection.
+    """
+    lo, hi = int(secs.min()), int(secs.max())
+    hours = np.unique(secs // _OFFSET_PROBE) * _OFFSET_PROBE
+    probes = np.unique(np.clip(np.concatenate([hours, hours + _OFFSET_PROBE, [lo, hi]]),
+                               lo, hi))
+    offs = [_offset_at(zone, int(x)) for x in probes]
+    bounds: list[int] = []
+    values = [offs[0]]
+    for a, b, off_a, off_b in zip(probes[:-1], probes[1:], offs[:-1], offs[1:], strict=True):
+        a, b = int(a), int(b)
+        while off_a != off_b:  # a change in (a, b]: the first second that differs from a
+            x, y = a, b
+            while y - x > 1:
+                mid = (x + y) // 2
+                if _offset_at(zone, mid) == off_a:
+                    x = mid
+                else:
+                    y = mid
+            a, off_a = y, _offset_at(zone, y)
+            bounds.append(a)
+            values.append(off_a)
+    return np.asarray(bounds, dtype=np.int64), np.asarray(values, dtype=float)
 
 
 def standard_offset(times: np.ndarray, tz: str) -> np.ndarray:

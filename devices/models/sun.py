@@ -12,7 +12,6 @@ Search 2(5), 172.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 __all__ = ["solar_position", "tick_midpoints"]
 
@@ -57,6 +56,7 @@ def solar_position(
     :func:`pvlib.irradiance.get_extra_radiation` (Spencer 1971). Both act element by element,
     so one call or many smaller calls give identical results.
     """
+    import pandas as pd
     from pvlib import irradiance, solarposition
 
     if not -90.0 <= latitude <= 90.0:

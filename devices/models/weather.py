@@ -36,12 +36,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ._timeseries import UncoveredError, YearTable
+
+if TYPE_CHECKING:  # pandas is imported lazily, with pvlib (reading a file needs both)
+    import pandas as pd
 
 __all__ = [
     "CsvWeather",
@@ -206,6 +208,7 @@ def _check_ranges(p: str, var: str, v: np.ndarray, where: Any) -> None:
 def _read_typical(path: str, fmt: str) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]:
     """TMY3 / TMY2 / EPW with pvlib.iotools: (data in pvlib names, hour-ending hour of year,
     meta)."""
+    import pandas as pd
     from pvlib import iotools
 
     if fmt == "tmy3":
@@ -298,6 +301,8 @@ def _pvgis(path: str, fmt: str) -> tuple[pd.DataFrame, dict[str, Any]]:
 
 
 def _epoch_seconds(idx: pd.DatetimeIndex) -> np.ndarray:
+    import pandas as pd
+
     return ((idx - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s")).to_numpy(dtype="int64")
 
 
@@ -412,6 +417,8 @@ def _typical(p: str, fmt: str) -> WeatherData:
 
 
 def _from_pvgis(p: str, fmt: str) -> WeatherData:
+    import pandas as pd
+
     data, meta = _pvgis(p, fmt)
     inputs = meta.get("inputs", {})
     loc = inputs.get("location", inputs)

@@ -714,10 +714,8 @@ def build_report(run_dir: Path, day: str | None = None) -> Report:
         If ``day`` lies outside the run.
     """
     run_dir = Path(run_dir)
-    db = run_dir / "ledger.sqlite"
-    if not db.exists():
-        raise FileNotFoundError(f"no ledger at {db}")
-    with LedgerStore.open(db) as store:
+    db = run_dir / "ledger.sqlite"  # or the PostgreSQL ledger its ledger.pg.json names
+    with LedgerStore.open(db) as store:  # FileNotFoundError if neither is there
         info = load_info(store, run_dir)
         f = info.figures
         first = info.first_day()

@@ -34,6 +34,7 @@ import fcntl
 import hashlib
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -307,12 +308,41 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for ``bind(port 0)`` and outgoing connections (Linux), else IANA's."""
+    try:
+        lo, hi = (int(x) for x in
+                  Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return lo, hi
+    except (OSError, ValueError):
+        return 49152, 65535
+
+
 def free_ports(host: str, count: int) -> list[int]:
-    """``count`` distinct free TCP ports on ``host`` (held open together while picked)."""
+    """``count`` distinct free TCP ports on ``host`` (held open together while picked).
+
+    Picked at random **below the kernel's ephemeral range** when there is room (10000 … the
+    range's start): the router binds them only seconds later, and in between every device's
+    metrics server and every outgoing connection takes an ephemeral port, which could be the
+    very port picked by ``bind(0)`` and released (Crossbar then fails with
+    ``cannot_listen``). Falls back to ``bind(0)`` where that range is too small.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    lo, _hi = _ephemeral_range()
+    candidates = list(range(10000, lo)) if lo - 10000 >= 1000 else []
+    random.SystemRandom().shuffle(candidates)
     with contextlib.ExitStack() as stack:
-        ports = []
-        for _ in range(count):
+        ports: list[int] = []
+        for port in candidates:
+            if len(ports) == count:
+                break
+            s = stack.enter_context(socket.socket(family, socket.SOCK_STREAM))
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            ports.append(port)
+        while len(ports) < count:
             s = stack.enter_context(socket.socket(family, socket.SOCK_STREAM))
             s.bind((host, 0))
             ports.append(s.getsockname()[1])

@@ -10,7 +10,8 @@ Identities (``authid``) and their roles:
 authid                 role                  may
 =====================  ====================  ================================================
 ``<device>``           ``device.<device>``   register ``homesim.device.<device>.*``; publish
-                                             its own report and events, packets and settles
+                                             its own report and events, its packets
+                                             (``homesim.packets.<device>`` only) and settles
                                              (identity disclosed, checked by every receiver);
                                              subscribe to the clock, reports and packets;
                                              call ``homesim.clock.join`` (recovery in place)
@@ -140,7 +141,9 @@ def _device_role(name: str) -> dict[str, Any]:
         _perm(own, "prefix", register=True, publish=True, subscribe=True, disclose=True),
         _perm("homesim.device.", "prefix", subscribe=True),  # the reports of its inputs
         _perm("homesim.clock.", "prefix", subscribe=True),
-        _perm(T.PACKETS, publish=True, subscribe=True, disclose=True),
+        # its own packets only (Crossbar applies the most specific rule: subscribe here too)
+        _perm(T.packets(name), publish=True, subscribe=True, disclose=True),
+        _perm(T.PACKETS_PREFIX, "prefix", subscribe=True),  # its publishers' packets
         _perm(T.SETTLE, publish=True, disclose=True),
         _perm(T.CLOCK_JOIN, call=True, disclose=True),  # recovery in place: where to begin
     ])
@@ -169,7 +172,7 @@ def access_plan(home: Home, *, tap: bool = False,
         _perm("homesim.clock.", "prefix", register=True, publish=True, subscribe=True,
               disclose=True),
         _perm(T.SETTLE, subscribe=True),
-        _perm(T.PACKETS, subscribe=True),
+        _perm(T.PACKETS_PREFIX, "prefix", subscribe=True),
         _perm("homesim.device.", "prefix", subscribe=True),
         _perm("homesim.ledger.", "prefix", call=True),
         *(_perm(rpc(n, p), call=True)  # who has joined; home snapshots

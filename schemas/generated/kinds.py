@@ -141,7 +141,20 @@ KIND_DESCRIPTORS: dict[str, dict[str, Any]] = {'flat': {'kind': 'flat',
                                       'rod': {'unit': '1',
                                               'description': '1 where hplib runs its heating rod '
                                                              'at the heating-curve flow '
-                                                             'temperature (COP <= 1), else 0.'}},
+                                                             'temperature (COP <= 1), else 0.'},
+                                      'p_th_max_dhw': {'unit': 'W',
+                                                       'description': 'Thermal output at full load '
+                                                                      'at the hot-water charging '
+                                                                      'flow temperature.'},
+                                      'cop_dhw': {'unit': '1',
+                                                  'description': 'COP at the hot-water charging '
+                                                                 'flow temperature.'},
+                                      't_flow_dhw': {'unit': '°C',
+                                                     'description': 'Flow temperature when heating '
+                                                                    'a hot-water tank: max(t_flow, '
+                                                                    't_flow_dhw property or the '
+                                                                    'highest t_set of the tanks '
+                                                                    'the heat node heats + 5 K).'}},
                           'params': {'modulation_min': {'unit': '1',
                                                         'description': 'Lowest continuous part '
                                                                        'load (1 for on/off groups '
@@ -157,9 +170,10 @@ KIND_DESCRIPTORS: dict[str, dict[str, Any]] = {'flat': {'kind': 'flat',
                                               'description': 'Achieved COP per tick (EN 14825 part '
                                                              'load included).'},
                                       't_flow': {'unit': '°C',
-                                                 'description': "Flow temperature (the buffer's "
-                                                                'charging temperature in ticks '
-                                                                'that charge it).'},
+                                                 'description': "Flow temperature (the buffer's or "
+                                                                'the hot-water charging '
+                                                                'temperature in ticks that charge '
+                                                                'them).'},
                                       'rod': {'unit': 'J',
                                               'description': "Heat from hplib's heating rod per "
                                                              'tick.'}}},
@@ -232,20 +246,51 @@ KIND_DESCRIPTORS: dict[str, dict[str, Any]] = {'flat': {'kind': 'flat',
  'dhw_tank': {'kind': 'dhw_tank',
               'label': 'Hot-water tank',
               'description': 'A domestic hot-water tank (fully mixed) heated by an electric '
-                             "element with a thermostat (a geyser), tapped by EN 16147's tapping "
-                             'cycle M or a daily list of draws.',
+                             'element with a thermostat (a geyser) or by the heat node (heat pump, '
+                             "boiler), tapped by EN 16147's tapping cycle M or a daily list of "
+                             'draws.',
               'shell': 'homesim.devices.kinds.dhw_tank:DhwTankShell',
               'role': 'sink',
               'balanced_by': 'inverter',
               'bounded': True,
               'carriers': ['electricity'],
-              'packets_from': ['inverter'],
+              'packets_from': ['inverter', 'heat_node'],
               'requires': ['inverter'],
               'colour': '#2980b9',
               'report': {'signals': {'demand': {'unit': 'J',
                                                 'description': 'Electricity the element asks for '
                                                                'per tick (its thermostat over the '
-                                                               'window).'}}},
+                                                               'window; 0 when heated_by '
+                                                               'heat_node).'},
+                                     'wanted': {'unit': 'J',
+                                                'description': 'Hot-water energy the taps want per '
+                                                               'tick (above the cold water).'}},
+                         'params': {'energy': {'unit': 'J',
+                                               'description': 'Energy above the cold water at the '
+                                                              'window start.'},
+                                    'heater_on': {'unit': '1',
+                                                  'description': "The thermostat's state at the "
+                                                                 'window start (1 = asking for '
+                                                                 'heat).'},
+                                    'heated_by_node': {'unit': '1',
+                                                       'description': '1 when the heat node heats '
+                                                                      'the tank (heated_by: '
+                                                                      'heat_node), 0 for the '
+                                                                      'element.'},
+                                    'volume': {'unit': 'm^3', 'description': 'Water volume.'},
+                                    't_set': {'unit': '°C', 'description': 'Thermostat setpoint.'},
+                                    'hysteresis': {'unit': 'K',
+                                                   'description': 'The thermostat asks for heat '
+                                                                  'below t_set - hysteresis.'},
+                                    't_cold': {'unit': '°C',
+                                               'description': 'Cold-water temperature.'},
+                                    't_use': {'unit': '°C',
+                                              'description': 'Lowest useful hot-water '
+                                                             'temperature.'},
+                                    'ua': {'unit': 'W/K',
+                                           'description': 'Standing-loss conductance.'},
+                                    't_surround': {'unit': '°C',
+                                                   'description': 'Temperature around the tank.'}}},
               'settle': {'stored': True,
                          'losses': True,
                          'metrics': {'temp': {'unit': '°C',
@@ -265,7 +310,10 @@ KIND_DESCRIPTORS: dict[str, dict[str, Any]] = {'flat': {'kind': 'flat',
                                                               '(tank below t_use) per tick.'},
                                      'standing_loss': {'unit': 'J',
                                                        'description': 'Standing loss of the tank '
-                                                                      'per tick.'}}},
+                                                                      'per tick.'},
+                                     'heat': {'unit': 'J',
+                                              'description': 'Heat from the heat node per tick '
+                                                             '(heated_by: heat_node).'}}},
               'observe': ['unserved']},
  'heat_node': {'kind': 'heat_node',
                'label': 'Heat node',
@@ -276,7 +324,15 @@ KIND_DESCRIPTORS: dict[str, dict[str, Any]] = {'flat': {'kind': 'flat',
                'balanced_by': 'inverter',
                'bounded': True,
                'carriers': ['heat', 'gas'],
-               'inputs': ['flat', 'heat_pump', 'boiler', 'buffer', 'weather', 'grid', 'pv', 'load'],
+               'inputs': ['flat',
+                          'heat_pump',
+                          'boiler',
+                          'buffer',
+                          'weather',
+                          'grid',
+                          'pv',
+                          'load',
+                          'dhw_tank'],
                'limits': {'max_per_home': 1},
                'colour': '#e74c3c',
                'report': {'firm': True},
@@ -291,7 +347,11 @@ KIND_DESCRIPTORS: dict[str, dict[str, Any]] = {'flat': {'kind': 'flat',
                                       'source': {'unit': '1',
                                                  'description': 'Main heat source per tick: 0 '
                                                                 'none, 1 heat pump, 2 boiler, 3 '
-                                                                'buffer.'}}}},
+                                                                'buffer.'},
+                                      'dhw': {'unit': 'J',
+                                              'description': 'Heat delivered to the hot-water '
+                                                             'tanks it heats (heated_by: '
+                                                             'heat_node) per tick.'}}}},
  'ev_charger': {'kind': 'ev_charger',
                 'label': 'EV charger',
                 'description': 'One charge point; sessions from a daily schedule or a seeded '
@@ -450,6 +510,60 @@ KIND_DESCRIPTORS: dict[str, dict[str, Any]] = {'flat': {'kind': 'flat',
                    'metrics': {'curtailed': {'unit': 'J',
                                              'description': 'DC the inverter did not take.'}}},
         'observe': ['curtailed']},
+ 'pv_inverter': {'kind': 'pv_inverter',
+                 'label': 'PV inverter',
+                 'description': 'A string (PV-only) inverter on the AC bus, beside the hybrid '
+                                'inverter: it converts the DC of the pv arrays that name it (pv '
+                                'property inverter) with the PVWatts inverter model '
+                                '(pvlib.inverter.pvwatts, Dobos 2014), clips at its AC rating and '
+                                "delivers AC to the home's balancing device (the inverter), which "
+                                'takes it like its own PV AC; its conversion losses are its own '
+                                '(docs/architecture.md, Several inverters).',
+                 'shell': 'homesim.devices.kinds.pv_inverter:PvInverterShell',
+                 'role': 'converter',
+                 'balanced_by': 'inverter',
+                 'bounded': True,
+                 'carriers': ['electricity'],
+                 'inputs': ['pv'],
+                 'packets_from': ['inverter'],
+                 'requires': ['inverter'],
+                 'consumer': False,
+                 'colour': '#d35400',
+                 'report': {'signals': {'ac': {'unit': 'J',
+                                               'description': 'AC energy it can deliver per tick '
+                                                              "(its arrays' DC through the PVWatts "
+                                                              'curve, clipped at p_ac_max).'},
+                                        'dc_in': {'unit': 'J',
+                                                  'description': 'DC energy its arrays can deliver '
+                                                                 'per tick.'},
+                                        'clipped': {'unit': 'J',
+                                                    'description': 'DC its arrays could deliver '
+                                                                   'above what its AC rating '
+                                                                   'converts, per tick (not drawn: '
+                                                                   'the arrays leave their maximum '
+                                                                   'power point).'}},
+                            'params': {'p_ac_max': {'unit': 'W', 'description': 'AC rating.'},
+                                       'eta_inv_nom': {'unit': '1',
+                                                       'description': 'Nominal efficiency of the '
+                                                                      'PVWatts curve.'},
+                                       'eta_inv_ref': {'unit': '1',
+                                                       'description': 'Reference efficiency of the '
+                                                                      'PVWatts curve.'}}},
+                 'settle': {'losses': True,
+                            'metrics': {'ac': {'unit': 'J',
+                                               'description': 'AC energy delivered to the '
+                                                              'balancing inverter per tick.'},
+                                        'clipped': {'unit': 'J',
+                                                    'description': 'DC not drawn because of the AC '
+                                                                   'rating (inverter clipping) per '
+                                                                   "tick; part of its arrays' "
+                                                                   'curtailed DC.'},
+                                        'curtailed': {'unit': 'J',
+                                                      'description': 'AC it could have delivered '
+                                                                     'but the balancing inverter '
+                                                                     'did not take (export limit, '
+                                                                     'no sink) per tick.'}}},
+                 'observe': ['clipped']},
  'inverter': {'kind': 'inverter',
               'label': 'Inverter',
               'description': "The home's hybrid inverter and its one electric balancing device "
@@ -457,7 +571,8 @@ KIND_DESCRIPTORS: dict[str, dict[str, Any]] = {'flat': {'kind': 'flat',
                              "array's DC and dispatches every battery (several: in proportion to "
                              'what each can take or give per tick) and the grid connection. One '
                              'per home; an AC-coupled battery brings its own converter (battery '
-                             'coupling ac).',
+                             "coupling ac), a pv_inverter (PV inverter) delivers its arrays' AC to "
+                             'it.',
               'shell': 'homesim.devices.kinds.inverter:InverterShell',
               'role': 'balancer',
               'bounded': True,
@@ -626,6 +741,12 @@ class HeatPumpReport(KindReport):
     """Flow temperature when charging the buffer: max(t_flow, t_flow_buffer property or the buffer's t_max) [°C], shape (n,)."""
     rod: np.ndarray
     """1 where hplib runs its heating rod at the heating-curve flow temperature (COP <= 1), else 0 [1], shape (n,)."""
+    p_th_max_dhw: np.ndarray
+    """Thermal output at full load at the hot-water charging flow temperature [W], shape (n,)."""
+    cop_dhw: np.ndarray
+    """COP at the hot-water charging flow temperature [1], shape (n,)."""
+    t_flow_dhw: np.ndarray
+    """Flow temperature when heating a hot-water tank: max(t_flow, t_flow_dhw property or the highest t_set of the tanks the heat node heats + 5 K) [°C], shape (n,)."""
     modulation_min: float
     """Lowest continuous part load (1 for on/off groups 4-6) [1]."""
     cd: float
@@ -679,7 +800,29 @@ class DhwTankReport(KindReport):
     KIND: ClassVar[str] = "dhw_tank"
     SPEC: ClassVar[ReportSpec] = ReportSpec.model_validate(KIND_DESCRIPTORS["dhw_tank"].get("report", {}))
     demand: np.ndarray
-    """Electricity the element asks for per tick (its thermostat over the window) [J], shape (n,)."""
+    """Electricity the element asks for per tick (its thermostat over the window; 0 when heated_by heat_node) [J], shape (n,)."""
+    wanted: np.ndarray
+    """Hot-water energy the taps want per tick (above the cold water) [J], shape (n,)."""
+    energy: float
+    """Energy above the cold water at the window start [J]."""
+    heater_on: float
+    """The thermostat's state at the window start (1 = asking for heat) [1]."""
+    heated_by_node: float
+    """1 when the heat node heats the tank (heated_by: heat_node), 0 for the element [1]."""
+    volume: float
+    """Water volume [m^3]."""
+    t_set: float
+    """Thermostat setpoint [°C]."""
+    hysteresis: float
+    """The thermostat asks for heat below t_set - hysteresis [K]."""
+    t_cold: float
+    """Cold-water temperature [°C]."""
+    t_use: float
+    """Lowest useful hot-water temperature [°C]."""
+    ua: float
+    """Standing-loss conductance [W/K]."""
+    t_surround: float
+    """Temperature around the tank [°C]."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -771,6 +914,26 @@ class PvReport(KindReport):
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
+class PvInverterReport(KindReport):
+    """Phase-1 report of a ``pv_inverter`` device (PV inverter)."""
+
+    KIND: ClassVar[str] = "pv_inverter"
+    SPEC: ClassVar[ReportSpec] = ReportSpec.model_validate(KIND_DESCRIPTORS["pv_inverter"].get("report", {}))
+    ac: np.ndarray
+    """AC energy it can deliver per tick (its arrays' DC through the PVWatts curve, clipped at p_ac_max) [J], shape (n,)."""
+    dc_in: np.ndarray
+    """DC energy its arrays can deliver per tick [J], shape (n,)."""
+    clipped: np.ndarray
+    """DC its arrays could deliver above what its AC rating converts, per tick (not drawn: the arrays leave their maximum power point) [J], shape (n,)."""
+    p_ac_max: float
+    """AC rating [W]."""
+    eta_inv_nom: float
+    """Nominal efficiency of the PVWatts curve [1]."""
+    eta_inv_ref: float
+    """Reference efficiency of the PVWatts curve [1]."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
 class InverterReport(KindReport):
     """Phase-1 report of a ``inverter`` device (Inverter)."""
 
@@ -828,6 +991,7 @@ REPORTS: dict[str, type[KindReport]] = {
     "weather": WeatherReport,
     "sun": SunReport,
     "pv": PvReport,
+    "pv_inverter": PvInverterReport,
     "inverter": InverterReport,
     "battery": BatteryReport,
     "grid": GridReport,

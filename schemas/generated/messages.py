@@ -153,7 +153,7 @@ class DeviceReport(BaseModel):
     device: str
     kind: str
     signals: Annotated[
-        dict[str, list[float]] | None,
+        dict[str, bytes | list[float]] | None,
         Field(
             description='Named per-tick signals, e.g. ghi [W/m^2], temp_air [°C], dc [J], demand [J], import_max [J].'
         ),
@@ -196,10 +196,6 @@ class DeviceEvents(BaseModel):
     events: list[DeviceEvent]
 
 
-class Joule(RootModel[float]):
-    root: Annotated[float, Field(ge=0.0)]
-
-
 class PacketFlow(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -208,7 +204,8 @@ class PacketFlow(BaseModel):
     sink: str
     carrier: Literal['electricity', 'heat', 'gas', 'solar']
     joules: Annotated[
-        list[Joule], Field(description='Energy per tick of the window [J], each ≥ 0.')
+        bytes | list[float],
+        Field(description='Energy per tick of the window [J], each ≥ 0.'),
     ]
 
 
@@ -245,17 +242,17 @@ class Settle(BaseModel):
         Field(description='Stored energy before the first tick [J] (storage devices).'),
     ] = None
     stored: Annotated[
-        list[float] | None,
+        bytes | list[float] | None,
         Field(description='Stored energy at the end of each tick [J].'),
     ] = None
     losses: Annotated[
-        list[float] | None,
+        bytes | list[float] | None,
         Field(
             description='Energy lost or used up per tick [J] (conversion losses, end use).'
         ),
     ] = None
     metrics: Annotated[
-        dict[str, list[float]] | None,
+        dict[str, bytes | list[float]] | None,
         Field(
             description='Per-tick device metrics (e.g. unserved [J], curtailed [J], cost [currency], soc).'
         ),
@@ -905,6 +902,15 @@ class HeatPumpProperties(BaseModel):
             le=150.0,
         ),
     ] = None
+    t_flow_dhw: Annotated[
+        float | None,
+        Field(
+            description="Flow temperature while heating a hot-water tank (dhw_tank heated_by heat_node) [°C] (the COP is taken there in those ticks; never below the heating curve's); null = the highest t_set of those tanks + 5 K.",
+            ge=-100.0,
+            json_schema_extra={'x-unit': '°C', 'x-live': True},
+            le=150.0,
+        ),
+    ] = None
     heating_curve: Annotated[
         HeatingCurve | None,
         Field(
@@ -1121,6 +1127,13 @@ class DhwTankProperties(BaseModel):
             le=150.0,
         ),
     ] = 55.0
+    heated_by: Annotated[
+        Literal['element', 'heat_node'],
+        Field(
+            description='element = its own electric element on the inverter (a geyser); heat_node = the heat node heats it from the heat pump (at the hot-water flow temperature) or the boiler, with priority over space heating while the tank is below t_set - hysteresis (p_el is then not used). Needs an enabled heat_node.',
+            json_schema_extra={'x-live': False},
+        ),
+    ] = 'element'
     tapping: Annotated[
         Literal['M', 'custom'],
         Field(
@@ -1783,6 +1796,47 @@ class PvProperties(BaseModel):
     strings: Annotated[
         int, Field(ge=1, json_schema_extra={'x-live': True}, le=10000)
     ] = 1
+    inverter: Annotated[
+        str | None,
+        Field(
+            description="The pv_inverter device (by name) this array's DC goes to; null = the DC bus of the home's hybrid inverter (the inverter device).",
+            json_schema_extra={'x-live': False},
+            max_length=63,
+        ),
+    ] = None
+
+
+class PvInverterProperties(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    p_ac_max: Annotated[
+        float,
+        Field(
+            description='AC rating [W] (pvlib.inverter.pvwatts pac0 = eta_inv_nom * pdc0, so pdc0 = p_ac_max / eta_inv_nom).',
+            gt=0.0,
+            json_schema_extra={'x-unit': 'W', 'x-live': True},
+            le=1000000000.0,
+        ),
+    ] = 3000.0
+    eta_inv_nom: Annotated[
+        float,
+        Field(
+            description='Nominal efficiency of the PVWatts curve (pvlib default 0.96).',
+            gt=0.0,
+            json_schema_extra={'x-live': True},
+            le=1.0,
+        ),
+    ] = 0.96
+    eta_inv_ref: Annotated[
+        float,
+        Field(
+            description='Reference efficiency of the PVWatts curve (pvlib default 0.9637).',
+            gt=0.0,
+            json_schema_extra={'x-live': True},
+            le=1.0,
+        ),
+    ] = 0.9637
 
 
 class InverterProperties(BaseModel):

@@ -41,9 +41,9 @@ ACTIONS = [
     ("call", "homesim.clock.status"),                  # 7 carries every flow: not residents
     ("subscribe", "homesim.device.ground-east.report"),  # 8
     ("subscribe", "homesim.device.top-west.report"),   # 9
-    ("subscribe", "homesim.packets"),                  # 10 every flow of the building
+    ("subscribe", "homesim.packets.inverter"),         # 10 every flow of the building
     ("subscribe", "homesim.clock.progress"),           # 11
-    ("publish", "homesim.packets"),                    # 12
+    ("publish", "homesim.packets.inverter"),           # 12 INV's own packet topic
     ("publish", "homesim.settle"),                     # 13
     ("publish", "homesim.device.ground-east-kitchen.report"),  # 14 D's own
     ("publish", "homesim.device.inverter.report"),     # 15 INV's own
@@ -54,20 +54,21 @@ ACTIONS = [
     ("call", "homesim.ledger.meter.top-west"),         # 20 R2's meter
     ("subscribe", "homesim.device.top-west.events"),   # 21
     ("register", "homesim.clock.resume"),              # 22 only the clock
+    ("publish", "homesim.packets.ground-east-kitchen"),  # 23 D's own packet topic
 ]
 # A = allowed, . = refused (wamp.error.not_authorized), one character per action above.
 EXPECTED = {
     #                         0         1         2
-    #                         01234567890123456789012
-    "manager":               "AAAAAAAAAAAA.......AAA.",
-    "viewer":                "AAA....AAAAA.........A.",
-    "operator":              "...AAA.A...............",
-    "resident.ground-east":  "A..A....A..........A...",
-    "resident.top-west":     ".A..A....A..........AA.",
-    "ground-east-kitchen":   "........AAAAAAA..A...A.",
-    "inverter":              "........AAAAAA.A..A..A.",
-    "clock":                 "........AAAA....A..AAAA",
-    "ledger":                "........AAAA.A.......A.",
+    #                         012345678901234567890123
+    "manager":               "AAAAAAAAAAAA.......AAA..",
+    "viewer":                "AAA....AAAAA.........A..",
+    "operator":              "...AAA.A................",
+    "resident.ground-east":  "A..A....A..........A....",
+    "resident.top-west":     ".A..A....A..........AA..",
+    "ground-east-kitchen":   "........AAAA.AA..A...A.A",
+    "inverter":              "........AAAAAA.A..A..A..",
+    "clock":                 "........AAAA....A..AAAA.",
+    "ledger":                "........AAAA.A.......A..",
 }
 
 

@@ -68,14 +68,26 @@ def test_default_run_refuses_anonymous_and_isolates_flats(tmp_path):
         r = call(out, "homesim.clock.pause", role="viewer")
         assert r.returncode == 1 and "wamp.error.not_authorized" in r.stderr
 
+        # a viewer watching packets sees numbers (arrays travel as bytes, printed as lists)
+        r = wamp(out, "viewer", "sub", "homesim.packets.inverter", "--count", "1",
+                 "--timeout", "30")
+        assert r.returncode == 0, r.stderr
+        event = json.loads(r.stdout.splitlines()[0])
+        joules = [f["joules"] for f in event["payload"]["flows"]]
+        assert joules and all(isinstance(j, list) and len(j) == event["payload"]["n"]
+                              and all(isinstance(x, float) for x in j) for j in joules), event
         # a device of the building forges the inverter's packets: dropped, counted
         st = json.loads(call(out, "homesim.clock.status").stdout)
         forged = {"run": st.get("run", ""), "window": st["window"], "tick0": st["tick"], "n": 1,
                   "publisher": "inverter",
                   "flows": [{"source": "grid", "sink": "ground-east-kitchen",
                              "carrier": "electricity", "joules": [FORGED_J]}]}
-        r = wamp(out, "ground-east-kitchen", "pub", "homesim.packets", json.dumps(forged))
-        assert r.returncode == 0, r.stderr  # the router lets a device publish packets ...
+        r = wamp(out, "ground-east-kitchen", "pub", "homesim.packets.inverter",
+                 json.dumps(forged))
+        assert r.returncode == 1 and "not_authorized" in r.stderr  # not on another's topic
+        r = wamp(out, "ground-east-kitchen", "pub", "homesim.packets.ground-east-kitchen",
+                 json.dumps(forged))
+        assert r.returncode == 0, r.stderr  # the router lets a device publish its packets ...
         # ... but not end the run, nor pose as the clock
         r = wamp(out, "ground-east-kitchen", "pub", "homesim.clock.finished",
                  json.dumps({"ok": False, "message": "forged"}))

@@ -38,13 +38,14 @@ FORGER = r"""
 import json, math, os, sys
 sys.modules.setdefault("_bjdata", None)
 from autobahn.twisted.component import Component, run
-from autobahn.wamp.types import PublishOptions
+from autobahn.wamp.types import PublishOptions, SubscribeOptions
 from twisted.internet import reactor
 
 from autobahn.wamp.exception import ApplicationError
 
 info, mode, at = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 authid, secret = sys.argv[4], open(sys.argv[5]).read().strip()
+OWN = f"homesim.packets.{authid}"  # the only packet topic the router lets it publish on
 comp = Component(transports=[{"type": "rawsocket", "url": info["rs_url"],
                               "serializer": "msgpack", "max_retries": 5,
                               "initial_retry_delay": 0.5}],
@@ -66,13 +67,13 @@ def burst(w):
     n = w["n"]
     big = [3.6e9] + [0.0] * (n - 1)  # 1 MWh from the grid into the house in one tick
     if mode == "future":
-        return [("homesim.packets", packets(w, w["window"] + 3, "inverter",
+        return [(OWN, packets(w, w["window"] + 3, "inverter",
                                             [("grid", "house", big)], w["tick0"] + 3 * n))]
     if mode == "window_types":
-        return [("homesim.packets", packets(w, bad, "inverter", [("grid", "house", big)]))
+        return [(OWN, packets(w, bad, "inverter", [("grid", "house", big)]))
                 for bad in (str(w["window"]), True, str(w["window"] + 1), float(w["window"]))]
     if mode == "mars":
-        return [("homesim.packets", packets(w, w["window"], "inverter",
+        return [(OWN, packets(w, w["window"], "inverter",
                                             [("mars", "venus", [1e6] * n)]))]
     if mode == "nan":
         return [("homesim.settle", {"run": w["run"], "window": w["window"], "tick0": w["tick0"],
@@ -81,7 +82,7 @@ def burst(w):
                                     "losses": [0.0] * n})]
     if mode == "replay":  # the packet messages of earlier windows, again (a device may
         # read packets, not settles)
-        return [("homesim.packets", m) for (win, dev), m in sorted(seen.items())
+        return [(OWN, m) for (win, dev), m in sorted(seen.items())
                 if win < w["window"]]
     if mode == "clock_window":  # windows the clock never opened: 10^9, true, a gap
         return [("homesim.clock.window", {**w, "window": 10**9, "tick0": 10**9 * n}),
@@ -95,10 +96,13 @@ def burst(w):
                                     "tick0": w["tick0"], "n": n, "device": d, "packets": 0})
                 for d in names]
     if mode == "current":
-        return [("homesim.packets", packets(w, w["window"], "inverter",
+        return [(OWN, packets(w, w["window"], "inverter",
                                             [("grid", "house", big)]))]
+    if mode == "inverter_topic":  # on the inverter's own topic: the router refuses it
+        return [("homesim.packets.inverter", packets(w, w["window"], "inverter",
+                                                     [("grid", "house", big)]))]
     if mode == "own_foreign":  # under its own name, a flow that is the inverter's
-        return [("homesim.packets", packets(w, w["window"], "house",
+        return [(OWN, packets(w, w["window"], "house",
                                             [("grid", "battery", big)]))]
     raise SystemExit(f"unknown mode {mode}")
 
@@ -124,7 +128,8 @@ async def joined(session, details):
         emit(injected=len(msgs), refused=refused, window=w["window"], mode=mode)
         session.leave()
 
-    await session.subscribe(on_packets, "homesim.packets")
+    await session.subscribe(on_packets, "homesim.packets.",
+                            options=SubscribeOptions(match="prefix"))
     await session.subscribe(on_window, "homesim.clock.window")
     emit(ready=True)
 
@@ -248,6 +253,17 @@ def test_forged_messages_are_dropped_and_the_ledger_is_undisturbed(tmp_path, und
     dropped = summary["ledger"]["dropped_messages"]
     assert dropped and set(dropped) <= reasons, dropped
     assert summary["conservation"]["unknown_nodes"] == []
+    _assert_undisturbed(tmp_path / "run" / "ledger.sqlite", undisturbed)
+
+
+def test_a_device_cannot_publish_on_another_devices_packet_topic(tmp_path, undisturbed):
+    """The house publishes on ``homesim.packets.inverter``: the router refuses it (a device
+    may publish only on its own packet topic); the run books the undisturbed ledger."""
+    res, f_out, summary = _attacked(tmp_path, "inverter_topic")
+    assert '"refused": ["wamp.error.not_authorized"]' in f_out, f_out
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert summary is not None and summary["complete"]
+    assert summary["ledger"]["dropped_messages"] == {}
     _assert_undisturbed(tmp_path / "run" / "ledger.sqlite", undisturbed)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from homesim.schemas.manifest import load_any
+from homesim.schemas.wire import unpack
 from tests.integration.conftest import ROOT, homesim_run
 
 sys.path.insert(0, str(ROOT / "tests"))
@@ -45,10 +46,10 @@ def test_the_harness_books_what_a_real_run_books(tmp_path, example, args):
     assert loop.result is not None and loop.result.ok
     mine = {}
     for m in loop.messages:
-        if m.topic == "homesim.packets":
+        if m.topic.startswith("homesim.packets."):
             p = m.payload
             for f in p["flows"]:
-                for i, j in enumerate(f["joules"]):
+                for i, j in enumerate(unpack(f["joules"]).tolist()):
                     if j != 0:  # the ledger stores non-zero ticks only
                         mine[(p["tick0"] + i, f["source"], f["sink"], f["carrier"])] = j
     ledger = _ledger_packets(out / "ledger.sqlite")

@@ -101,7 +101,7 @@ def test_get_set_and_bad_payloads(realtime_home):
         js("homesim.device.weather.set", "no_such_thing", 1),
         js("homesim.device.weather.set", "file", "/etc/passwd"),
         js("homesim.device.weather.get"),
-        ".PUB homesim.packets", '["garbage"]', '{"flows": 3}',
+        ".PUB homesim.packets.inverter", '["garbage"]', '{"flows": 3}',
         ".PUB homesim.clock.window", '[{"window": "x"}]', "{}",
         "#sleep 1",
         js("homesim.device.weather.set", "cloud_cover", 0.8),

@@ -144,7 +144,7 @@ export interface DeviceReport {
   'n': number;
   'device': string;
   'kind': string;
-  'signals'?: Record<string, number[]>;
+  'signals'?: Record<string, string | number[]>;
   'envelope'?: BatteryEnvelopeReport;
   'params'?: Record<string, number>;
 }
@@ -159,10 +159,13 @@ export interface DhwTankProperties {
   'ua'?: number;
   't_surround'?: number;
   'temp_initial'?: number;
+  'heated_by'?: DhwTankPropertiesHeatedBy;
   'tapping'?: DhwTankPropertiesTapping;
   'taps'?: DhwTap[];
   'scale'?: number;
 }
+
+export type DhwTankPropertiesHeatedBy = "element" | "heat_node";
 
 export type DhwTankPropertiesTapping = "M" | "custom";
 
@@ -289,6 +292,7 @@ export interface HeatPumpProperties {
   'cd'?: number;
   'heating_rod'?: boolean;
   't_flow_buffer'?: number | null;
+  't_flow_dhw'?: number | null;
   'heating_curve'?: HeatingCurve;
 }
 
@@ -420,7 +424,7 @@ export interface PacketFlow {
   'source': string;
   'sink': string;
   'carrier': Carrier;
-  'joules': number[];
+  'joules': string | number[];
 }
 
 export interface PropertyInfo {
@@ -437,6 +441,12 @@ export interface PvIamParameters {
   'L'?: number | null;
   'b'?: number | null;
   'a_r'?: number | null;
+}
+
+export interface PvInverterProperties {
+  'p_ac_max'?: number;
+  'eta_inv_nom'?: number;
+  'eta_inv_ref'?: number;
 }
 
 export interface PvProperties {
@@ -462,6 +472,7 @@ export interface PvProperties {
   'module'?: string | null;
   'modules_per_string'?: number;
   'strings'?: number;
+  'inverter'?: string | null;
 }
 
 export type PvPropertiesAoiModel = "physical" | "ashrae" | "martin_ruiz" | "sapm" | "no_loss";
@@ -535,9 +546,9 @@ export interface Settle {
   'device': string;
   'packets': number;
   'stored0'?: number;
-  'stored'?: number[];
-  'losses'?: number[];
-  'metrics'?: Record<string, number[]>;
+  'stored'?: string | number[];
+  'losses'?: string | number[];
+  'metrics'?: Record<string, string | number[]>;
   'error'?: string;
   'events'?: DeviceEvent[];
 }

@@ -1,5 +1,5 @@
 // What the bus says about a running home, reduced to what the canvas shows: the power on each
-// edge [W] (from homesim.packets: the last tick of the window, net in the edge's direction),
+// edge [W] (from homesim.packets.<publisher>: the last tick of the window, net in the edge's direction),
 // per-device metrics (from homesim.settle: soc, temperatures, cost) and the clock.
 // Pure: the WAMP adapter (wamp.ts) feeds it messages.
 import type { ClockStatus, ClockWindow, JoulePackets, Settle } from '../generated/models';
@@ -14,6 +14,28 @@ export interface LiveState {
   window: number;
 }
 
+/**
+ * A contract `TickArray` as numbers: a list as it is, or the packed form (n little-endian
+ * float64) that WAMP's JSON serializer delivers as "\0" + base64 (or a Uint8Array from a
+ * binary serializer). Anything else: an empty array.
+ */
+export function tickArray(v: unknown): number[] {
+  if (Array.isArray(v)) return v.map((x) => (typeof x === 'number' ? x : NaN));
+  let bytes: Uint8Array | null = null;
+  if (v instanceof Uint8Array) bytes = v;
+  else if (typeof v === 'string' && v.startsWith('\u0000')) {
+    try {
+      const raw = atob(v.slice(1));
+      bytes = Uint8Array.from(raw, (c) => c.charCodeAt(0));
+    } catch {
+      return [];
+    }
+  }
+  if (!bytes || bytes.length % 8) return [];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Array.from({ length: bytes.length / 8 }, (_, i) => view.getFloat64(i * 8, true));
+}
+
 export const emptyLive = (dt = 60): LiveState => ({ dt, flows: {}, metrics: {}, clock: null, window: -1 });
 
 export function onWindow(s: LiveState, w: ClockWindow): LiveState {
@@ -24,7 +46,8 @@ export function onPackets(s: LiveState, p: JoulePackets): LiveState {
   const flows = { ...s.flows };
   // a publisher's flows replace what it published before
   for (const f of p.flows) {
-    const j = f.joules.length ? f.joules[f.joules.length - 1] : 0;
+    const joules = tickArray(f.joules);
+    const j = joules.length ? joules[joules.length - 1] : 0;
     if (typeof j === 'number' && Number.isFinite(j)) flows[`${f.source}>${f.sink}`] = j / s.dt;
   }
   return { ...s, flows };
@@ -38,7 +61,7 @@ export function onSettle(s: LiveState, st: Settle): LiveState {
   const next: Record<string, number> = { ...prev };
   for (const [k, arr] of Object.entries(st.metrics ?? {})) {
     // NaN travels as null in JSON: a metric without a value this tick is skipped
-    const vals = Array.isArray(arr) ? arr.filter((v): v is number => typeof v === 'number' && Number.isFinite(v)) : [];
+    const vals = tickArray(arr).filter((v) => Number.isFinite(v));
     if (!SHOWN.includes(k) || !vals.length) continue;
     next[k] = k === 'cost' ? (prev.cost ?? 0) + vals.reduce((a, b) => a + b, 0) : vals[vals.length - 1];
   }

@@ -49,11 +49,11 @@ export class Bus {
       };
       conn.open();
     });
-    const sub = <M>(topic: string, f: (m: M) => void) =>
-      session.subscribe(topic, (a, k) => f(payload(a, k) as M));
+    const sub = <M>(topic: string, f: (m: M) => void, match?: 'prefix') =>
+      session.subscribe(topic, (a, k) => f(payload(a, k) as M), match ? { match } : undefined);
     await Promise.all([
       sub<ClockWindow>(T.WINDOW, h.window),
-      sub<JoulePackets>(T.PACKETS, h.packets),
+      sub<JoulePackets>(T.PACKETS_PREFIX, h.packets, 'prefix'), // homesim.packets.<publisher>
       sub<Settle>(T.SETTLE, h.settle),
       sub<ClockStatus>(T.PROGRESS, h.clock),
       sub<ClockStatus>(T.CONTROL, h.clock),
