@@ -79,9 +79,9 @@ class BusSettings:
     realm: str
     authid: str | None = None
     secret: str | None = field(default=None, repr=False)
-    max_retries: int = 40
+    max_retries: int = 160  # ~80 s of attempts at most 0.5 s apart, as 40 at 2 s were
     initial_retry_delay: float = 0.25
-    max_retry_delay: float = 2.0
+    max_retry_delay: float = 0.5  # processes start with the router: join soon after it is up
     retry_delay_growth: float = 1.5
 
     @classmethod
@@ -338,7 +338,10 @@ def serve(settings: BusSettings, name: str, on_join: Callable[[Bus], Any],
         if isinstance(exc, Exception) and _fatal(exc):
             state["refused"] = exc
             return
-        log.info("%s: router %s not reachable yet (%s)", name, settings.router, exc)
+        state["failures"] = state.get("failures", 0) + 1
+        if state["failures"] in (1, 10) or state["failures"] % 60 == 0:  # not every 0.5 s
+            log.info("%s: router %s not reachable yet (%s; attempt %d)", name,
+                     settings.router, exc, state["failures"])
 
     def _done(result: Any) -> None:
         _stop_reactor()
