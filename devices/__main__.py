@@ -17,17 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from homesim.devices.bus import skip_unused_serializers
 from homesim.schemas.registry import REGISTRY
-
-#: Serializers autobahn loads whenever they are installed, which no homesim process uses (it
-#: speaks msgpack over rawsocket, JSON over WebSocket): marked absent before autobahn is
-#: first imported, autobahn skips them (~45 modules and ~2 MiB less per process).
-UNUSED_SERIALIZERS = ("cbor2", "bjdata", "autobahn.flatbuffers")
-
-
-def _skip_unused_serializers() -> None:
-    for name in UNUSED_SERIALIZERS:
-        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
 
 
 def shell_class(kind: str) -> type:
@@ -75,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--window", type=int, default=None,
                    help="(clock) ticks per window at speed max (default: one day)")
     a = p.parse_intermixed_args(argv)
-    _skip_unused_serializers()
+    skip_unused_serializers()  # before anything imports autobahn
     if a.kind == "call":
         return _call(a)
     if not a.manifest:

@@ -20,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-# bjdata (pulled in by autobahn's serializers) prints a NumPy 1.x/2.x notice from its C
-# extension; its pure-Python fallback is fine and silent.
-sys.modules.setdefault("_bjdata", None)  # type: ignore[arg-type]
+from homesim.devices.bus import skip_unused_serializers
+
+skip_unused_serializers()  # before autobahn (another entry point may import us first)
 
 from autobahn.twisted.component import Component
 from autobahn.wamp.exception import ApplicationError
