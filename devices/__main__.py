@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from homesim.devices.bus import skip_unused_serializers
+from homesim.devices.bus import lean_device_process
 from homesim.schemas.registry import REGISTRY
 
 
@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--window", type=int, default=None,
                    help="(clock) ticks per window at speed max (default: one day)")
     a = p.parse_intermixed_args(argv)
-    skip_unused_serializers()  # before anything imports autobahn
+    # before anything imports autobahn: no unused serializers, cryptography, click, NVX
+    lean_device_process(a.router or os.environ.get("HOMESIM_ROUTER_URL"))
     if a.kind == "call":
         return _call(a)
     if not a.manifest:

@@ -125,6 +125,16 @@ class _Proc:
         self.name, self.kind, self.popen, self.log = name, kind, popen, log
 
 
+def _has_children(pid: int) -> bool:
+    """Whether process ``pid`` has child processes (the clock's live forks)."""
+    import psutil
+
+    try:
+        return bool(psutil.Process(pid).children())
+    except psutil.Error:
+        return False
+
+
 def _describe_exit(code: int) -> str:
     if code < 0:
         try:
@@ -429,6 +439,14 @@ def run_home(home: Home, opts: RunOptions,
             for p in procs:
                 if p.name in ("ledger", "tap"):
                     while p.popen.poll() is None and time.monotonic() < deadline:
+                        time.sleep(0.05)
+            # the clock exits once its live forks (its children) are done: stopping it
+            # earlier would kill them (Ctrl-C still stops everything)
+            for p in procs:
+                if p.name == "clock":
+                    grace = time.monotonic() + 30
+                    while p.popen.poll() is None and not interrupted["flag"] and (
+                            time.monotonic() < grace or _has_children(p.popen.pid)):
                         time.sleep(0.05)
     finally:
         _stop_all(procs)

@@ -229,7 +229,7 @@ class HomeLoop:
 
     def dump(self) -> dict[str, dict[str, Any]]:
         """Every device's ``dump_state()`` (at a window boundary)."""
-        if self.clock.open is not None:
+        if self.clock.open:
             raise LoopError("a window is open: states are saved between windows")
         return {n: s.dump_state() for n, s in self.shells.items()}
 
@@ -277,7 +277,7 @@ class HomeLoop:
     def _missing(self) -> str:
         if self.clock.result is not None:
             return self.clock.result.message
-        got = set(getattr(self.clock, "_settles", {}))
+        got = set(self.clock._settles.get(self.clock.window, {}))
         return "no settle of " + ", ".join(x for x in self.clock.expected if x not in got)
 
     def _publish(self, sender: str, action: Publish) -> None:

@@ -26,6 +26,10 @@ HOME = ROOT / "examples" / "home.yaml"
 
 #: What a lean process must not have loaded when it connects.
 HEAVY = ("pandas", "pvlib", "scipy", "plotly", "pint", "pyarrow", "demandlib", "hplib")
+#: Packages autobahn would import that no device, clock or ledger process loads (issue 16:
+#: ~8.5 MiB of its peak RSS).
+LEAN_UNUSED = ("cryptography", "click", "cffi", "pycparser", "_cffi_backend",
+               "_nvx_utf8validator", "_nvx_xormasker")
 
 # Runs the entry point; when homesim.devices.bus.runtime is loaded its ``serve`` becomes a
 # function that prints the loaded modules (and the peak RSS) as JSON instead of connecting.
@@ -87,6 +91,51 @@ def test_kind_connects_without_heavy_imports(kind: str, device: str, tmp_path: P
     assert not heavy, f"{kind} imports {heavy} before it connects"
     # autobahn's unused serializers stay out (homesim speaks msgpack and JSON)
     assert not {"cbor2", "bjdata", "autobahn.flatbuffers"} & mods
+    # nor what a device process has no use for (homesim.devices.bus.lean_device_process):
+    # cryptography (WAMP-CRA needs only hashlib), click, the WebSocket NVX helpers (rawsocket)
+    unused = sorted(m for m in mods if m.split(".")[0] in LEAN_UNUSED)
+    assert not unused, f"{kind} imports {unused}"
+    assert "autobahn.wamp.auth" in mods  # … though autobahn's WAMP-CRA is there
+
+
+_DEFERRED_CRYPTO = r"""
+import base64, hashlib, hmac, json, sys
+from homesim.devices.bus import lean_device_process
+lean_device_process(sys.argv[1])
+import autobahn.twisted.component, autobahn.websocket
+from autobahn.wamp import auth
+out = {"nvx": autobahn.websocket.HAS_NVX, "click": sys.modules.get("click") is not None}
+out["after_import"] = "cryptography" in sys.modules
+from autobahn.wamp.types import Challenge
+cra = auth.create_authenticator("wampcra", authid="dev", secret="s3cret")  # as Component does
+# homesim's WAMP-CRA (an unsalted secret): HMAC-SHA256 of the challenge, hashlib only
+sig = cra.on_challenge(None, Challenge("wampcra", {"challenge": "ch"}))
+out["wcs"] = sig == base64.b64encode(hmac.digest(b"s3cret", b"ch", "sha256")).decode()
+out["after_unsalted"] = "cryptography" in sys.modules
+# a salted secret loads the real cryptography on first use, with the standard's result
+sig = cra.on_challenge(None, Challenge("wampcra", {"challenge": "ch", "salt": "salt",
+                                                   "iterations": 100, "keylen": 32}))
+key = base64.b64encode(hashlib.pbkdf2_hmac("sha256", b"s3cret", b"salt", 100, 32))
+out["salted"] = sig == base64.b64encode(hmac.digest(key, b"ch", "sha256")).decode()
+out["after_salted"] = "cryptography" in sys.modules
+from cryptography.hazmat.primitives import hashes  # the real package, not a stand-in
+out["real"] = hashes.SHA256().name == "sha256"
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("router", ["rs://127.0.0.1:8081", "ws://127.0.0.1:8080/ws"])
+def test_wamp_cra_without_cryptography(router: str) -> None:
+    """autobahn's WAMP-CRA works without importing cryptography; a salted key imports it
+    then (the same PBKDF2 result as hashlib's), and afterwards ``cryptography`` is the
+    real package. A WebSocket client keeps autobahn's native NVX helpers."""
+    res = subprocess.run([sys.executable, "-c", _DEFERRED_CRYPTO, router],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr[-2000:]
+    got = json.loads(res.stdout.splitlines()[-1])
+    assert got == {"nvx": router.startswith("ws"), "click": False, "after_import": False,
+                   "wcs": True, "after_unsalted": False, "salted": True,
+                   "after_salted": True, "real": True}
 
 
 def test_named_zone_offsets_need_no_pandas() -> None:
@@ -121,15 +170,21 @@ def test_utc_offset_matches_pandas(tz: str) -> None:
         np.testing.assert_array_equal(utc_offset(t, tz), expected)
 
 
-def _mapped_heavy(pid: int) -> set[str]:
-    """Heavy packages whose compiled extensions a process has mapped (pvlib and demandlib
-    bring pandas, pvlib scipy)."""
+def _mapped_heavy(pid: int, pkgs: tuple[str, ...] = ("pandas", "scipy", "pyarrow")) -> set[str]:
+    """Packages of ``pkgs`` whose compiled extensions a process has mapped (by default the
+    heavy ones: pvlib and demandlib bring pandas, pvlib scipy)."""
     try:
         maps = Path(f"/proc/{pid}/maps").read_text()
     except OSError:
         return set()
-    return {pkg for pkg in ("pandas", "scipy", "pyarrow")
-            if f"/site-packages/{pkg}/" in maps or f"/site-packages/{pkg}.libs/" in maps}
+    return {pkg for pkg in pkgs
+            if f"/site-packages/{pkg}/" in maps or f"/site-packages/{pkg}.libs/" in maps
+            or f"/site-packages/{pkg}." in maps}  # a top-level extension (_cffi_backend.…so)
+
+
+#: Compiled extensions of what :data:`LEAN_UNUSED` names (cryptography's Rust/OpenSSL
+#: bindings, CFFI, autobahn's NVX helpers).
+LEAN_UNUSED_EXT = ("cryptography", "_cffi_backend", "_nvx_utf8validator", "_nvx_xormasker")
 
 
 @pytest.mark.integration
@@ -163,6 +218,11 @@ def test_lean_kinds_stay_lean_while_running(tmp_path: Path) -> None:
         heavy = {name: _mapped_heavy(procs[name]) for name in ("battery", "grid", "clock",
                                                                "ledger")}
         assert not any(heavy.values()), f"heavy packages loaded while running: {heavy}"
+        # no process of the run maps cryptography, CFFI or NVX (all of them joined the
+        # router with WAMP-CRA; the weather, PV and load too)
+        unused = {name: _mapped_heavy(pid, LEAN_UNUSED_EXT) for name, pid in procs.items()}
+        assert not any(unused.values()), f"loaded while running: {unused}"
+        assert _mapped_heavy(os.getpid(), ("numpy",)) == {"numpy"}  # the check sees a .so
         # the check can see a heavy process: the PV computes with pvlib (pandas, scipy)
         assert "pandas" in _mapped_heavy(procs["pv-south"])
     finally:

@@ -547,21 +547,50 @@ def test_clock_opens_windows_and_closes_them_when_everybody_settled():
     c = clock(ticks=3000)
     assert c.next_window() == Publish(T.WINDOW, {"run": "r", "window": 0, "tick0": 0, "n": 1440,
                                                  "dt": 60.0, "start": START, "speed": "max"})
-    assert c.next_window() is None  # one window at a time
+    # at max speed the next window is open while this one settles (WINDOWS_IN_FLIGHT = 2)
+    second = c.next_window()
+    assert (second.payload["window"], second.payload["tick0"]) == (1, 1440)
+    assert c.next_window() is None  # two at a time
     assert settle_all(c, 0, but=("ledger",)) == []
     acts = c.handle(SettleReceived({"run": "r", "window": 0, "tick0": 0, "n": 1440,
                                     "device": "ledger", "packets": 0}))
     assert acts == [WindowClosed(0, 1440, 1440)]
     assert (c.window, c.tick) == (1, 1440)
-    c.next_window()
-    settle_all(c, 1)
     last = c.next_window()
     assert last.payload["n"] == 3000 - 2880  # the last window is cut to the run
+    assert c.next_window() is None  # the open windows reach the end of the run
+    settle_all(c, 1)
     assert settle_all(c, 2) == [WindowClosed(2, 120, 3000)]
     assert c.next_window() == RunFinished(True, "completed")
     assert c.state == "finished"
     msg = c.finished_message(c.result, now=110.0)
     assert msg["status"]["wall_elapsed"] == 10.0 and msg["missing"] == []
+
+
+def test_windows_close_in_order_and_paced_speeds_keep_one_open():
+    c = clock()
+    c.next_window()
+    c.next_window()
+    # every participant of window 1 settles it before window 0 is complete: nothing closes
+    # until window 0 does, then both close, oldest first
+    assert settle_all(c, 1) == []
+    assert (c.window, c.tick, list(c.open)) == (0, 0, [0, 1])
+    assert settle_all(c, 0, but=("grid",)) == []
+    acts = c.handle(SettleReceived({"run": "r", "window": 0, "tick0": 0, "n": 1440,
+                                    "device": "grid", "packets": 0}))
+    assert acts == [WindowClosed(0, 1440, 1440), WindowClosed(1, 1440, 2880)]
+    assert (c.window, c.tick, c.open) == (2, 2880, {})
+    # an error settle of the second open window names its own sim time
+    c = clock()
+    c.next_window()
+    c.next_window()
+    (res,) = c.handle(SettleReceived({"run": "r", "window": 1, "tick0": 1440, "n": 1440,
+                                      "device": "grid", "packets": 0, "error": "boom"}))
+    assert res.message == "window 1 failed at sim time 2025-01-02 05:00:00 UTC: grid: boom"
+    # paced: one window at a time
+    c = clock(speed="60x")
+    assert c.in_flight() == 1
+    assert c.next_window() is not None and c.next_window() is None
 
 
 def test_clock_ignores_garbage_duplicate_late_and_unknown_settles():

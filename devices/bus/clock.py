@@ -113,12 +113,18 @@ class Clock:
         #: None (not allowed: e.g. in Kubernetes, where a fork is a Home of its own)
         self.fork_command: list[str] | None = None
         self.forks = 0
+        self._forks_running: set[defer.Deferred] = set()  # a fork is a child of the clock
         if restore is not None:  # continue where the snapshot was taken
             self.protocol.window = int(restore["window"])
             self.protocol.tick = int(restore["tick"])
             self.protocol.energy = {str(k): float(v)
                                     for k, v in dict(restore.get("energy", {})).items()}
-        self._waiting: tuple[int, defer.Deferred] | None = None
+        #: the run loop waits here for the next window to close (or the run to end)
+        self._waiting: defer.Deferred | None = None
+        #: outcomes (WindowClosed, RunFinished) that came while the loop was not waiting
+        self._outcomes: list[Any] = []
+        #: open windows: window -> (its timeout, when it was published [monotonic s])
+        self._open: dict[int, tuple[Any, float]] = {}
         self._resume: defer.Deferred | None = None
         self._last_emit = 0.0
         self._emit = emit or (lambda obj: print(json.dumps(obj), flush=True))
@@ -227,6 +233,7 @@ class Clock:
         if until:
             cmd += ["--until", until]
         d = utils.getProcessOutputAndValue(cmd[0], cmd[1:], env=dict(os.environ))
+        self._forks_running.add(d)
 
         def done(res: Any) -> None:
             stdout, stderr, code = res
@@ -243,6 +250,7 @@ class Clock:
                                               if k != "summary"}})
 
         d.addCallbacks(done, lambda f: log.warning("fork %s failed: %s", fork_id, f))
+        d.addBoth(lambda _: self._forks_running.discard(d))
         return {"fork_id": fork_id, "out": str(out), "snapshot": str(snap)}
 
     # ---------------------------------------------------------------- recovery in place
@@ -282,9 +290,14 @@ class Clock:
         if self.bus is not None:
             self.bus.publish(T.CLOCK_RECOVER, self._recover_msg())
         self._emit({"event": "recovering", **self._recover_msg()})
+        self._outcomes.clear()
+        for timer, _ in self._open.values():
+            if timer.active():
+                timer.cancel()
+        self._open.clear()
         waiting, self._waiting = self._waiting, None
-        if waiting is not None:  # the open window will not close: stop waiting for it
-            waiting[1].callback(_RECOVER)
+        if waiting is not None:  # the open windows will not close: stop waiting for them
+            waiting.callback(_RECOVER)
         resume, self._resume = self._resume, None
         if resume is not None:
             reactor.callLater(0, resume.callback, None)
@@ -394,14 +407,15 @@ class Clock:
             if isinstance(action, Publish):
                 if self.bus is not None:
                     self.bus.publish(action.topic, action.payload)
-            elif self._waiting is not None:  # WindowClosed / RunFinished: the open window's
-                d = self._waiting[1]
-                self._waiting = None
+            elif self._waiting is not None:  # WindowClosed / RunFinished: for the run loop
+                d, self._waiting = self._waiting, None
                 d.callback(action)
+            else:
+                self._outcomes.append(action)
 
     def _on_timeout(self, win: int) -> None:
         if self.recover_in_place and self.recoveries < self.max_recoveries \
-                and self._waiting is not None and self._waiting[0] == win:
+                and win in self._open and not self._gathering:
             self.begin_recovery(f"window {win} timed out")
             return
         self._execute(self.protocol.timed_out(win))
@@ -458,6 +472,27 @@ class Clock:
                     yield self._gather()
                     yield self._wait_ready()
                     continue
+                if p.open:  # windows in flight: wait for the oldest to close
+                    outcome = yield self._next_outcome()
+                    if outcome is _RECOVER:
+                        continue
+                    if isinstance(outcome, RunFinished):
+                        self._finish(outcome)
+                        return
+                    self._closed(outcome)
+                    if self.snapshot_every and p.window % self.snapshot_every == 0:
+                        self._snapshot_asked = True
+                    if p.open:  # the next window is under way (max speed): keep it fed
+                        self._progress()
+                        self._open_more()
+                        continue
+                    # between windows: the boundary's work first (snapshot, progress), then
+                    # pace its end: whatever the boundary costs is not added to the next
+                    # window's opening
+                    yield self._boundary()
+                    self._progress()
+                    yield self._sleep(p.pacing_delay(time.monotonic()))
+                    continue
                 if p.state == "paused":
                     self._resume = defer.Deferred()
                     self._paused_at_boundary = True
@@ -466,7 +501,7 @@ class Clock:
                     continue
                 if p.tick < p.ticks_total:  # pace the start of the window
                     yield self._sleep(p.pacing_delay(time.monotonic()))
-                    if p.state == "paused":
+                    if p.state == "paused" or self._gathering:
                         continue
                 action = p.next_window()
                 if isinstance(action, RunFinished):
@@ -474,19 +509,8 @@ class Clock:
                     return
                 if action is None:
                     raise RuntimeError(f"clock is {p.state}, cannot open a window")
-                outcome = yield self._one_window(action)
-                if outcome is _RECOVER:
-                    continue
-                if isinstance(outcome, RunFinished):
-                    self._finish(outcome)
-                    return
-                # the window's work first (snapshot, progress), then pace its end: whatever
-                # the boundary costs is not added to the next window's opening
-                if self.snapshot_every and p.window % self.snapshot_every == 0:
-                    self._snapshot_asked = True
-                yield self._boundary()
-                self._progress()
-                yield self._sleep(p.pacing_delay(time.monotonic()))
+                self._publish_window(action)
+                self._open_more()
         except Exception as exc:  # noqa: BLE001
             if self.recover_in_place and isinstance(exc, TransportLost):
                 from homesim.devices.bus.inplace import leave
@@ -495,22 +519,40 @@ class Clock:
             log.exception("clock failed")
             self._finish(p.abort(str(exc)))
 
-    @defer.inlineCallbacks
-    def _one_window(self, action: Publish) -> Any:
+    def _publish_window(self, action: Publish) -> None:
+        """Publish a window message and arm its timeout."""
         win = int(action.payload["window"])
-        d: defer.Deferred = defer.Deferred()
-        self._waiting = (win, d)
         timer = reactor.callLater(self.protocol.timeout, self._on_timeout, win)
-        published = time.monotonic()
+        self._open[win] = (timer, time.monotonic())
         self.bus.publish(action.topic, action.payload)
-        outcome = yield d
-        if timer.active():
+
+    def _open_more(self) -> None:
+        """Open further windows while the protocol allows (:data:`WINDOWS_IN_FLIGHT` at
+        ``max``), unless the boundary before the next one has work that needs every window
+        closed (a snapshot) or the home is being recovered."""
+        p = self.protocol
+        while p.open and not self._gathering and not self._snapshot_asked and not (
+                self.snapshot_every and p.next_index() % self.snapshot_every == 0):
+            action = p.next_window()
+            if not isinstance(action, Publish):
+                return
+            self._publish_window(action)
+
+    def _next_outcome(self) -> defer.Deferred:
+        """A Deferred firing with the next WindowClosed / RunFinished (or _RECOVER)."""
+        if self._outcomes:
+            return defer.succeed(self._outcomes.pop(0))
+        self._waiting = defer.Deferred()
+        return self._waiting
+
+    def _closed(self, outcome: WindowClosed) -> None:
+        timer, published = self._open.pop(outcome.window, (None, None))
+        if timer is not None and timer.active():
             timer.cancel()
-        if isinstance(outcome, WindowClosed):
+        if published is not None:
             p = self.protocol
             self.metrics.window(outcome.n, p.start + p.tick * p.dt,
                                 time.monotonic() - published)
-        return outcome
 
     @defer.inlineCallbacks
     def _boundary(self) -> Any:
@@ -593,6 +635,11 @@ class Clock:
         if self.bus is not None:
             self.bus.publish(T.FINISHED, msg)
         self._emit({"event": "finished", **msg})
+        if self._forks_running:  # a live fork outlives the run it forked from
+            log.info("run over; waiting for %d fork(s) to finish", len(self._forks_running))
+            defer.DeferredList(list(self._forks_running)).addBoth(
+                lambda _: after_finish(0.5))
+            return
         after_finish(0.5)
 
 

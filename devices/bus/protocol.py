@@ -64,6 +64,7 @@ MAX_WINDOW_N = 1_000_000
 
 __all__ = [
     "CLOCK_AUTHID", "RESIDENT_ROLE_PREFIX", "T", "MAX_WINDOW_TICKS", "PACED_WINDOW_WALL",
+    "WINDOWS_IN_FLIGHT",
     "window_ticks", "speed_factor", "parse_speed",
     "validate_packets", "encode_report", "decode_report",
     "WindowOpened", "ReportReceived", "PacketsReceived", "ControlReceived", "Finished",
@@ -80,6 +81,12 @@ __all__ = [
 
 MAX_WINDOW_TICKS = 2880
 PACED_WINDOW_WALL = 0.5  # [s] a paced window lasts at most this long in wall time
+#: Windows the clock keeps open at once at ``max`` speed: window ``w + 1`` is published while
+#: ``w`` settles, so a device that has settled ``w`` starts ``w + 1`` at once instead of
+#: waiting for the slowest device, the ledger and the clock (every device and the ledger
+#: still process windows strictly in order, so results are the same). Paced speeds keep
+#: one window open.
+WINDOWS_IN_FLIGHT = 2
 
 
 def window_ticks(speed: str, dt: float, window: int | None = None) -> int:
@@ -375,6 +382,9 @@ class DeviceProtocol:
         self.settled: set[int] = set()
         self.own_packets: dict[int, int] = {}  # window -> packet messages published in report
         self.pending_props: BaseModel | None = None
+        #: properties set before a window opened, applied when that window begins (its
+        #: earlier windows settled): window -> the properties
+        self._props_at: dict[int, BaseModel] = {}
         self.clock_view: dict[str, Any] = {"state": "starting", "speed": "", "window": -1,
                                            "sim_time": None}
         self.finished = False
@@ -425,6 +435,9 @@ class DeviceProtocol:
             log.warning("window %d opened after window %d: the clock started over",
                         cw.window, self.last_window)
             self._early.clear()
+            if self._props_at:  # staged for a window of the old count: from the next one
+                self.pending_props = self.pending_props or self._props_at[max(self._props_at)]
+                self._props_at.clear()
             for d in (self.windows, self.reports, self.packets, self._opened_at,
                       self._own_flows, self.own_packets, self.reported, self.settled):
                 d.clear()
@@ -462,9 +475,8 @@ class DeviceProtocol:
                 continue
             target = self.reports if what == "report" else self.packets
             target.setdefault(w.window, {}).setdefault(sender, value)
-        if self.pending_props is not None:  # a set during the last window applies from now
-            self.shell.props, self.pending_props = self.pending_props, None
-            self._guarded(w, out, lambda _out: self.shell.setup())
+        if self.pending_props is not None:  # a set before this window applies from it on
+            self._props_at[w.window], self.pending_props = self.pending_props, None
         self._pump(out)
 
     def _forget(self, floor: int) -> None:
@@ -593,9 +605,10 @@ class DeviceProtocol:
         ------
         UnknownProperty
         """
-        if self.pending_props is None:
+        staged = self._staged()
+        if staged is None:
             return {"name": name, "value": self.shell.get_property(str(name))}
-        current, self.shell.props = self.shell.props, self.pending_props
+        current, self.shell.props = self.shell.props, staged
         try:
             return {"name": name, "value": self.shell.get_property(str(name))}
         finally:
@@ -609,7 +622,7 @@ class DeviceProtocol:
         ------
         UnknownProperty, ReadOnly, InvalidArgument
         """
-        base = self.pending_props
+        base = self._staged()
         if base is not None:
             current, self.shell.props = self.shell.props, base
             try:
@@ -622,11 +635,17 @@ class DeviceProtocol:
         log.info("set %s = %r (from the next window)", name, value)
         return {"name": name, "value": value, "effective": "next window"}
 
+    def _staged(self) -> BaseModel | None:
+        """The newest properties set but not yet in effect (None: none)."""
+        if self.pending_props is not None:
+            return self.pending_props
+        return self._props_at[max(self._props_at)] if self._props_at else None
+
     def snapshot(self) -> dict[str, Any]:
         """The ``snapshot`` reply: properties (pending ones included), state (for people),
         ``saved`` (the complete state, :meth:`DeviceShell.dump_state`, for a restore), the
         last window settled and the clock view."""
-        props = (self.pending_props or self.shell.props).model_dump(mode="json")
+        props = (self._staged() or self.shell.props).model_dump(mode="json")
         settled = max(self.settled) if self.settled else self.floor - 1
         return {"device": self.name, "kind": self.shell.kind, "properties": props,
                 "state": self.shell.state(), "saved": self.shell.dump_state(),
@@ -653,6 +672,12 @@ class DeviceProtocol:
 
     def _advance(self, win: int, out: list[DeviceAction]) -> None:
         w = self.windows[win]
+        props = self._props_at.pop(win, None)
+        if props is not None:  # the window begins: earlier windows are settled
+            self.shell.props = props
+            self._guarded(w, out, lambda _out: self.shell.setup())
+            if win in self.settled:
+                return
         got = self.reports.get(win, {})
         if win not in self.reported:
             if any(src not in got for src in self.shell.inputs()):
@@ -762,10 +787,12 @@ class ClockProtocol:
     how big it is, pause / resume / speed at window boundaries, failures.
 
     ``now`` arguments are wall-clock seconds of any monotonic clock (pacing and
-    ``wall_elapsed``); the adapter sleeps, the protocol only computes. One window is open at
-    a time: :meth:`next_window` opens it, settles (:meth:`handle`) close it
-    (:class:`WindowClosed`) or fail the run (:class:`RunFinished`), and so does
-    :meth:`timed_out`.
+    ``wall_elapsed``); the adapter sleeps, the protocol only computes. :meth:`next_window`
+    opens a window; at ``max`` speed up to :data:`WINDOWS_IN_FLIGHT` windows are open at
+    once (paced: one). Settles (:meth:`handle`) close the oldest open window
+    (:class:`WindowClosed`, in order) or fail the run (:class:`RunFinished`), and so does
+    :meth:`timed_out`. ``window`` and ``tick`` are the first window not yet closed and the
+    ticks settled: between windows (nothing open) the position of the next window.
     """
 
     def __init__(self, devices: Iterable[str], run_id: str, start: float, dt: float,
@@ -782,17 +809,20 @@ class ClockProtocol:
         self.timeout = timeout
         self.window_override = window
         self.state = "starting"
-        self.window = 0  # index of the window being / next opened
-        self.tick = 0  # ticks settled so far
+        self.window = 0  # index of the oldest open window (nothing open: the next one)
+        self.tick = 0  # ticks settled so far (the oldest open window's tick0)
         self.energy: dict[str, float] = {}
         #: each device's inputs (from its describe reply): the root cause of a timeout
         self.inputs: dict[str, list[str]] = {}
-        self.open: tuple[int, int] | None = None  # (window, n) waiting for settles
+        #: open windows, oldest first: window -> n (contiguous from ``window``)
+        self.open: dict[int, int] = {}
         self.result: RunFinished | None = None
         self.wall0 = wall0
         self.anchor: tuple[float, int] = (wall0 or 0.0, 0)  # (wall time, tick) of pacing
-        self._settles: dict[str, str | None] = {}  # device -> error of the open window
-        self._reported: set[str] = set()  # devices that reported the open window
+        #: per open window: device -> error of its settle
+        self._settles: dict[int, dict[str, str | None]] = {}
+        #: per open window: devices that reported it
+        self._reported: dict[int, set[str]] = {}
 
     # ---------------------------------------------------------------- status, control
     def status(self, now: float) -> dict[str, Any]:
@@ -847,9 +877,25 @@ class ClockProtocol:
         """Pace from ``now`` on. An open window keeps the speed it was opened with: the new
         pacing starts at its end (so a window of a day at ``max`` is not paced afterwards
         as if it had run at the new speed)."""
-        self.anchor = (now, self.tick + (self.open[1] if self.open is not None else 0))
+        self.anchor = (now, self.next_tick())
 
     # ---------------------------------------------------------------- windows
+    def in_flight(self) -> int:
+        """How many windows may be open at once at the current speed."""
+        return WINDOWS_IN_FLIGHT if speed_factor(self.speed) is None else 1
+
+    def next_index(self) -> int:
+        """Index of the next window to open."""
+        return self.window + len(self.open)
+
+    def next_tick(self) -> int:
+        """First tick of the next window to open."""
+        return self.tick + sum(self.open.values())
+
+    def _tick0(self, window: int) -> int:
+        """First tick of open window ``window``."""
+        return self.tick + sum(n for w, n in self.open.items() if w < window)
+
     def pacing_delay(self, now: float) -> float:
         """Seconds to wait until simulated time ``tick`` is due in wall time (0 at ``max``)."""
         factor = speed_factor(self.speed)
@@ -861,19 +907,24 @@ class ClockProtocol:
     def next_window(self) -> Publish | RunFinished | None:
         """Open the next window (the ``homesim.clock.window`` message), or end a completed run.
 
-        None while not running (starting, paused, over) or while a window is open.
+        None while not running (starting, paused, over), while :meth:`in_flight` windows are
+        open, or when the open windows reach the end of the run.
         """
-        if self.state != "running" or self.open is not None:
+        if self.state != "running":
             return None
-        if self.tick >= self.ticks_total:
+        if not self.open and self.tick >= self.ticks_total:
             return self._end(RunFinished(True, "completed"), "finished")
+        tick0 = self.next_tick()
+        if len(self.open) >= self.in_flight() or tick0 >= self.ticks_total:
+            return None
+        win = self.next_index()
         n = min(window_ticks(self.speed, self.dt, self.window_override),
-                self.ticks_total - self.tick)
-        self.open = (self.window, n)
-        self._settles = {}
-        self._reported = set()
-        return Publish(T.WINDOW, {"run": self.run_id, "window": self.window,
-                                  "tick0": self.tick, "n": n, "dt": self.dt,
+                self.ticks_total - tick0)
+        self.open[win] = n
+        self._settles[win] = {}
+        self._reported[win] = set()
+        return Publish(T.WINDOW, {"run": self.run_id, "window": win,
+                                  "tick0": tick0, "n": n, "dt": self.dt,
                                   "start": self.start, "speed": self.speed})
 
     def handle(self, event: ClockEvent) -> list[ClockAction]:
@@ -884,8 +935,8 @@ class ClockProtocol:
             msg = event.msg
             if isinstance(msg, dict) and _is_int(msg.get("window")) and \
                     isinstance(msg.get("device"), str):
-                if self.open is not None and msg["window"] == self.open[0]:
-                    self._reported.add(msg["device"])
+                if msg["window"] in self._reported:
+                    self._reported[msg["window"]].add(msg["device"])
             else:
                 log.warning("ignored invalid report (window, device)")
             return []
@@ -909,45 +960,50 @@ class ClockProtocol:
         st = _parse(Settle, head, "settle")
         if st is None:
             return []
-        if self.open is None or st.window != self.open[0]:
+        if st.window not in self.open:
             log.debug("ignored settle of %s for window %d (not open)", st.device, st.window)
             return []
-        if st.device not in self.expected or st.device in self._settles:
+        settles = self._settles[st.window]
+        if st.device not in self.expected or st.device in settles:
             return []
-        self._settles[st.device] = st.error
-        win, n = self.open
+        settles[st.device] = st.error
         if st.error:
-            errors = {k: e for k, e in self._settles.items() if e}
+            errors = {k: e for k, e in settles.items() if e}
             text = "; ".join(f"{k}: {e}" for k, e in errors.items())
             return [self._end(RunFinished(
-                False, f"window {win} failed at {self.when(self.tick)}: {text}",
-                tuple(errors)), "failed")]
-        if all(x in self._settles for x in self.expected):
-            self.open = None
+                False, f"window {st.window} failed at {self.when(self._tick0(st.window))}: "
+                       f"{text}", tuple(errors)), "failed")]
+        closed: list[ClockAction] = []
+        # every participant settles windows in order: the oldest closes first
+        while self.open and all(x in self._settles[self.window] for x in self.expected):
+            win = self.window
+            n = self.open.pop(win)
+            del self._settles[win], self._reported[win]
             self.tick += n
             self.window += 1
-            return [WindowClosed(win, n, self.tick)]
-        return []
+            closed.append(WindowClosed(win, n, self.tick))
+        return closed
 
     def timed_out(self, window: int) -> list[ClockAction]:
         """``timeout`` seconds passed since ``window`` opened: if it is still open the run
         fails naming the root cause—silent devices whose own inputs did report—not the
         devices waiting on them."""
-        if self.open is None or self.open[0] != window:
+        if window not in self.open:
             return []
-        missing = [x for x in self.expected if x not in self._settles]
-        silent = [x for x in self.devices if x not in self._reported]
+        missing = [x for x in self.expected if x not in self._settles[window]]
+        silent = [x for x in self.devices if x not in self._reported[window]]
         root = [x for x in silent if not any(i in silent for i in self.inputs.get(x, []))]
         if root:
             others = [x for x in missing if x not in root]
             text = (f"device(s) {', '.join(root)} did not report window {window} "
-                    f"({self.when(self.tick)}) within {self.timeout:g} s"
+                    f"({self.when(self._tick0(window))}) within {self.timeout:g} s"
                     + (f"; waiting on it: {', '.join(others)}" if others else ""))
             return [self._end(RunFinished(False, text, tuple(root)), "failed")]
         culprits = [x for x in missing if x != "ledger"] or missing  # the ledger waits on them
         return [self._end(RunFinished(
             False, f"device(s) {', '.join(culprits)} did not settle window {window} "
-                   f"({self.when(self.tick)}) within {self.timeout:g} s", tuple(culprits)),
+                   f"({self.when(self._tick0(window))}) within {self.timeout:g} s",
+            tuple(culprits)),
             "failed")]
 
     def rewind(self, window: int, tick: int, energy: dict[str, float], now: float) -> None:
@@ -962,9 +1018,9 @@ class ClockProtocol:
             raise ValueError(f"cannot rewind a run that is {self.state}")
         self.window, self.tick = window, tick
         self.energy = {str(k): float(v) for k, v in energy.items()}
-        self.open = None
+        self.open = {}
         self._settles = {}
-        self._reported = set()
+        self._reported = {}
         self.anchor = (now, tick)
 
     def abort(self, message: str) -> RunFinished:
@@ -983,7 +1039,7 @@ class ClockProtocol:
 
     def _end(self, result: RunFinished, state: str) -> RunFinished:
         self.state = state
-        self.open = None
+        self.open = {}
         self.result = result
         return result
 

@@ -20,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from homesim.devices.bus import skip_unused_serializers
+from homesim.devices.bus import DEFAULT_ROUTER, lean_autobahn
 
-skip_unused_serializers()  # before autobahn (another entry point may import us first)
+lean_autobahn()  # before autobahn (another entry point may import us first)
 
 from autobahn.twisted.component import Component
 from autobahn.wamp.exception import ApplicationError
@@ -96,7 +96,7 @@ class BusSettings:
         """
         path = secret_file or os.environ.get("HOMESIM_SECRET_FILE")
         return cls(
-            router=router or os.environ.get("HOMESIM_ROUTER_URL", "rs://127.0.0.1:8081"),
+            router=router or os.environ.get("HOMESIM_ROUTER_URL", DEFAULT_ROUTER),
             realm=realm or os.environ.get("HOMESIM_REALM", "homesim"),
             authid=os.environ.get("HOMESIM_AUTHID") or authid,
             secret=read_secret(path) if path else None,
