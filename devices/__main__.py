@@ -176,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cannot restore {a.device!r} from {a.restore}: {exc}", file=sys.stderr)
             return 2
         runner.protocol.start_at(int(snap["window"]), int(snap["tick"]))
+    shell.warm()  # what window 0 would import, now, while the router may still be starting
     if not inplace.enabled():
         return serve(settings, a.device, runner.on_join)
     device, seed, kind = a.device, sim.seed, a.kind

@@ -267,6 +267,11 @@ class DeviceShell:
     def setup(self) -> None:
         """Build model objects from ``self.props``; called at start and after ``set``."""
 
+    def warm(self) -> None:
+        """Import (and build) now what the first window would otherwise pay for: called once
+        before the process joins the bus, while the router may still be starting, so that
+        window 0 does not wait on it. Default: nothing (lean kinds import nothing heavy)."""
+
     def inputs(self) -> list[str]:
         """Device ids whose reports this device needs before it can report: every enabled
         device of the descriptor's ``inputs`` kinds."""

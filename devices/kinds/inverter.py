@@ -81,6 +81,13 @@ class InverterShell(DeviceShell):
         if not hasattr(self, "totals"):
             self.totals = {"pv_ac": 0.0, "losses": 0.0}
 
+    def warm(self) -> None:
+        """With PV on its DC bus: pvlib's inverter model, imported now (~1 s)."""
+        from homesim.devices.models.inverter import pv_ac
+
+        if self.devices_of("pv"):
+            pv_ac(self.settings, np.zeros(1), None)
+
     def balance(self, window: Window, reports: dict[str, KindReport]) -> list[Flow]:
         n = window.n
         zero = np.zeros(n)

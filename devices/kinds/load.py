@@ -53,6 +53,13 @@ class LoadShell(DeviceShell):
             self.served_total = 0.0
             self.unserved_total = 0.0
 
+    def warm(self) -> None:
+        """The profile's first tick: demandlib's year of the run start is built (cached)."""
+        sim = self.home.spec.simulation
+        start = self.ctx.start
+        self.profile.energy(start, sim.dt, 0, 1, *(() if isinstance(self.profile, CsvProfile)
+                                                  else (self.ctx.tz,)))
+
     def demand(self, window: Window) -> np.ndarray:
         """Demand per tick [J] over the window."""
         p = self.props
