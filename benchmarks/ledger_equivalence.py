@@ -38,18 +38,20 @@ Examples:
     # tolerate reordered floating-point sums
     python benchmarks/ledger_equivalence.py a/ledger.sqlite b/ledger.sqlite --rtol 1e-9
 
-Reads the databases read-only with :mod:`sqlite3` (standard library only).
+Reads the databases read-only with :mod:`sqlite3` (standard library only), packets of either
+layout (one row per tick, or one row per window and flow as homesim writes them now).
 """
 
 from __future__ import annotations
 
 import argparse
+import array
 import json
 import math
 import sqlite3
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,17 +171,36 @@ def _columns(con: sqlite3.Connection, table: str) -> set[str]:
     return {row[1] for row in con.execute(f"PRAGMA table_info({table})")}
 
 
+def _window_packets(con: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
+    """``(tick, source, sink, carrier, joules)`` of every non-zero tick of a ledger that
+    stores one ``packet`` row per window and flow (``joules``: ``n`` little-endian float64)."""
+    for tick0, src, snk, car, raw in con.execute(
+            "SELECT tick0, source, sink, carrier, joules FROM packet"):
+        values = array.array("d", raw)
+        if sys.byteorder != "little":
+            values.byteswap()
+        for k, j in enumerate(values):
+            if j:
+                yield tick0 + k, src, snk, car, j
+
+
 def read_table(con: sqlite3.Connection, spec: TableSpec, where: str) -> dict[Key, Values]:
-    """Read ``spec.name`` as a map key -> values (packets summed per key with ``fsum``)."""
+    """Read ``spec.name`` as a map key -> values (packets summed per key with ``fsum``).
+    Packets are read from either layout: one row per tick (older ledgers) or one row per
+    window and flow holding the window's per-tick joules."""
     have = _columns(con, spec.name)
     if not have:
         raise LedgerError(f"{where}: table {spec.name} missing")
+    if spec.name == "packet" and "window_index" in have:
+        have = (have - {"window_index", "tick0", "n"}) | {"tick"}
     missing = [c for c in spec.key_columns + spec.value_columns if c not in have]
     if missing:
         raise LedgerError(f"{where}: table {spec.name} lacks column(s) {', '.join(missing)}")
     cols = ", ".join(spec.key_columns + spec.value_columns)
     nk = len(spec.key_columns)
-    rows = con.execute(f"SELECT {cols} FROM {spec.name}")
+    rows: Iterable[Any] = (
+        _window_packets(con) if spec.name == "packet" and "tick" not in _columns(con, "packet")
+        else con.execute(f"SELECT {cols} FROM {spec.name}"))
     if spec.aggregate:
         parts: dict[Key, list[list[float]]] = defaultdict(
             lambda: [[] for _ in spec.value_columns])

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import json
-import sqlite3
 from functools import cache
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
+from homesim.devices.bus.store import LedgerStore
 from homesim.devices.models.battery import (
     BatteryEnvelope,
     converter_terminal,
@@ -359,16 +359,13 @@ def _run(name: str, until: str = "4d", dt: float = 300.0, window: int = 96) -> t
         loop.run()
         summary = json.loads(json.dumps(loop.ledger.summary()))
         loop.close()
-        con = sqlite3.connect(db)
         ticks = int(round(pd.Timedelta(until).total_seconds() / dt))
         flows: dict[tuple[str, str], np.ndarray] = {}
-        for tick, src, snk, j in con.execute("SELECT tick, source, sink, joules FROM packet"):
-            flows.setdefault((src, snk), np.zeros(ticks))[tick] += j
-        soc: dict[str, np.ndarray] = {}
-        for tick, dev, v in con.execute(
-                "SELECT tick, device, value FROM series WHERE metric='soc'"):
-            soc.setdefault(dev, np.zeros(ticks))[tick] = v
-        con.close()
+        with LedgerStore.open(db) as store:
+            for p in store.packets():
+                flows.setdefault((p.source, p.sink), np.zeros(ticks))[p.tick] += p.joules
+            soc = {dev: store.series(dev, met, 0, ticks) for dev, met in store.series_keys()
+                   if met == "soc"}
     return home, summary, flows, soc
 
 

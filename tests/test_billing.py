@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from homesim.devices.bus.ledger import SCHEMA
+from homesim.devices.bus.store import Flow, LedgerStore, MetricTotal
 from homesim.infra.analysis.billing import BillingError, bill_run, split_per_tick, write_csv
 from homesim.schemas.manifest import Home
 
@@ -81,26 +82,24 @@ PACKETS = [
 
 def make_run(folder: Path, home: dict | None = None, packets: list | None = None,
              windows: int = 2, grid_cost_booked: float | None = None) -> Path:
-    """A run folder with a ledger.sqlite written like the ledger writes it."""
+    """A run folder with a ledger.sqlite written like the ledger writes it (through the
+    store: one window of 24 ticks per day, the first ``windows`` booked)."""
     h = Home.model_validate(home or block_home())
     folder.mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(folder / "ledger.sqlite")
-    con.executescript(SCHEMA)
-    con.execute("INSERT INTO run VALUES (?,?,?,?,?,?,?)",
-                ("run-1", h.metadata.name, "2025-01-01T00:00:00", START, DT, TICKS,
-                 h.model_dump_json()))
-    con.executemany("INSERT INTO node VALUES (?,?,?)",
-                    [(d.name, d.kind, True) for d in h.spec.devices])
-    con.executemany("INSERT INTO packet VALUES (?,?,?,?,?,?)",
-                    [(k, START + k * DT, s, t, c, kwh * KWH)
-                     for k, s, t, c, kwh in (PACKETS if packets is None else packets)])
-    con.executemany("INSERT INTO settled_window VALUES (?,?,?,?)",
-                    [(w, 24 * w, 24, 0.0) for w in range(windows)])
-    if grid_cost_booked is not None:
-        con.execute("INSERT INTO device_metric VALUES (0, 'grid', 'cost', ?, 0, 0)",
-                    (grid_cost_booked,))
-    con.commit()
-    con.close()
+    st = LedgerStore.create(folder / "ledger.sqlite")
+    st.write_run("run-1", h.metadata.name, START, DT, TICKS, h.model_dump_json(),
+                 created_at="2025-01-01T00:00:00")
+    st.write_nodes([(d.name, d.kind, True) for d in h.spec.devices])
+    for w in range(windows):
+        flows: dict[tuple[str, str, str], np.ndarray] = {}
+        for k, s, t, c, kwh in (PACKETS if packets is None else packets):
+            if 24 * w <= k < 24 * (w + 1):
+                flows.setdefault((s, t, c), np.zeros(24))[k - 24 * w] += kwh * KWH
+        cost = ([MetricTotal("grid", "cost", grid_cost_booked, 0.0, 0.0)]
+                if w == 0 and grid_cost_booked is not None else [])
+        st.book_window(w, 24 * w, 24, [Flow(*key, j) for key, j in flows.items()], [], cost,
+                       booked_at=0.0)
+    st.close()
     return folder
 
 

@@ -258,7 +258,7 @@ def test_more_packet_messages_than_announced_fail_the_window(led):
     (err,) = led.bus.settles()
     assert "more packet messages than announced for window 0: grid (1 received, 0 " \
            "announced)" in err["error"]
-    assert rows(led, "SELECT count(*) FROM packet") == [(0,)]
+    assert list(led.store.packets()) == []
 
 
 def test_unbalanced_node_fails_before_commit(led):

@@ -30,6 +30,7 @@ from homesim_loop import HomeLoop
 from numpy.testing import assert_allclose, assert_array_equal
 
 from homesim.devices.bus.protocol import T
+from homesim.devices.bus.store import LedgerStore
 from homesim.devices.models.battery import BatteryEnvelope
 from homesim.devices.models.inverter import InverterSettings, allocate
 from homesim.devices.models.pv_inverter import PvInverter, convert, dc_drawn
@@ -291,10 +292,11 @@ def _run(export_w: float | None = None, until: str = "3d", dt: float = 300.0,
                                       np.zeros(ticks))[t0:t0 + len(x)] = x
         summary = json.loads(json.dumps(loop.ledger.summary()))
         loop.close()
-        con = sqlite3.connect(db)
         flows: dict[tuple[str, str], np.ndarray] = {}
-        for tick, src, snk, j in con.execute("SELECT tick, source, sink, joules FROM packet"):
-            flows.setdefault((src, snk), np.zeros(ticks))[tick] += j
+        with LedgerStore.open(db) as store:
+            for p in store.packets():
+                flows.setdefault((p.source, p.sink), np.zeros(ticks))[p.tick] += p.joules
+        con = sqlite3.connect(db)
         totals = {(dev, m): t for dev, m, t in con.execute(
             "SELECT device, metric, SUM(total) FROM device_metric GROUP BY device, metric")}
         totals |= {(node, "losses"): t for node, t in con.execute(

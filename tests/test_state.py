@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 
 from homesim.devices.__main__ import shell_class
 from homesim.devices.bus.protocol import T
+from homesim.devices.bus.store import LedgerStore
 from homesim.devices.kinds.base import DeviceShell
 from homesim.devices.kinds.load import LoadShell
 from homesim.devices.kinds.persist import NONFINITE, decode, encode
@@ -223,7 +224,6 @@ def test_delivery_order_does_not_matter_after_a_restore():
 def test_a_restored_home_books_the_same_ledger_rows(tmp_path):
     """With the real ledger (SQLite): the rows a restored home books after the restore point
     are those the original booked there (a fork with no change, in a fresh ledger file)."""
-    import sqlite3
 
     orig = original("ev-home")
     k = orig.count // 2 + 1
@@ -236,11 +236,8 @@ def test_a_restored_home_books_the_same_ledger_rows(tmp_path):
     tick = orig.positions[k][1]
     rows = []
     for db in ("a", "b"):
-        con = sqlite3.connect(tmp_path / f"{db}.sqlite")
-        rows.append(con.execute("SELECT tick, source, sink, carrier, joules FROM packet "
-                                "WHERE tick >= ? ORDER BY tick, source, sink, carrier",
-                                (tick,)).fetchall())
-        con.close()
+        with LedgerStore.open(tmp_path / f"{db}.sqlite") as store:
+            rows.append(sorted(store.packets(tick)))
     assert rows[0] and rows[0] == rows[1]
 
 

@@ -7,6 +7,7 @@ test_ledger_postgres.py runs the same tests against a real PostgreSQL server."""
 from __future__ import annotations
 
 import csv
+import math
 import os
 import sqlite3
 import subprocess
@@ -25,6 +26,7 @@ from homesim.devices.bus.store import (
     Meter,
     MetricTotal,
     NodeBalance,
+    Series,
 )
 from homesim.schemas.manifest import Home
 from homesim.schemas.units import J_PER_KWH
@@ -150,15 +152,24 @@ def booked(at):
 
 
 def test_rows_on_disk_are_what_the_ledger_always_wrote(booked):
-    """Exact rows and insertion order (one packet row per non-zero tick; times
-    start + tick·dt; balance rows sorted by node; metrics/events as settled)."""
+    """Exact rows and insertion order (one packet row per window and flow non-zero in the
+    window, its per-tick joules as little-endian float64; balance rows sorted by node;
+    metrics/events as settled); the packets read back one per non-zero tick."""
     at, _, _ = booked
     assert at.tables() == ["device_metric", "event", "node", "node_balance", "packet", "run",
                            "series", "settled_window"]
-    # the battery's SoC per tick (the ledger's SERIES_METRICS), one row per tick
-    assert at.rows("SELECT * FROM series ORDER BY {seq}") == [
-        (k, "battery", "soc", v) for k, v in enumerate([0.75, 0.5, 0.5, 0.5, 0.5, 0.5])]
-    packets = at.rows("SELECT * FROM packet ORDER BY {seq}")
+    # the battery's SoC per tick (the ledger's SERIES_METRICS), one row per window
+    assert [(w, t0, n, d, m, np.frombuffer(bytes(v), "<f8").tolist()) for w, t0, n, d, m, v
+            in at.rows("SELECT * FROM series ORDER BY {seq}")] == [
+        (0, 0, 3, "battery", "soc", [0.75, 0.5, 0.5]), (1, 3, 3, "battery", "soc", [0.5] * 3)]
+    stored = [(w, t0, n, a, b, c, np.frombuffer(bytes(j), "<f8").tolist())
+              for w, t0, n, a, b, c, j in at.rows("SELECT * FROM packet ORDER BY {seq}")]
+    assert stored == [(w, 3 * w, 3, a, b, c, j) for w, flows in enumerate((W0_FLOWS, W1_FLOWS))
+                      for a, b, c, j in flows if any(j)]
+    with at.open() as st:
+        packets = list(st.packets())
+        assert [tuple(p) for p in st.packets(2, 4, "electricity")] == [
+            p for p in packets if 2 <= p.tick < 4 and p.carrier == "electricity"]
     expected = [(tick0 + k, START + (tick0 + k) * DT, a, b, c, j[k])
                 for tick0, flows in ((0, W0_FLOWS), (3, W1_FLOWS))
                 for a, b, c, j in flows for k in range(3) if j[k]]
@@ -320,14 +331,20 @@ def test_a_failed_window_leaves_nothing_behind(at):
     """A window that cannot be written (a negative packet) is rolled back entirely; a wrong
     shape is refused before anything is written; the next window books normally."""
     st = _store(at)
-    with pytest.raises(LedgerError, match="(?i)check"):
+    with pytest.raises(LedgerError, match="a->b .* of -1.0 J refused"):
         st.book_window(0, 0, 2, [Flow("a", "b", "electricity", np.array([1.0, -1.0]))],
                        [NodeBalance("a", 0, 1, 0, 0, -1, 1)], [MetricTotal("a", "x", 1, 0, 1)],
                        [Event(0, "a", "k")])
+    for bad in (np.nan, np.inf):
+        with pytest.raises(LedgerError, match="non-negative"):
+            st.book_window(0, 0, 2, [Flow("a", "b", "electricity", np.array([1.0, bad]))],
+                           [], [], [Event(0, "a", "k")])
+    with pytest.raises(LedgerError, match="non-finite"):
+        st.book_window(0, 0, 2, [], [], [], series=[Series("a", "soc", np.array([np.nan, 0]))])
     with pytest.raises(ValueError, match="expected 2"):
         st.book_window(0, 0, 2, [Flow("a", "b", "electricity", np.zeros(3))], [], [])
     assert st.settled_span() == (0, None, None, 0)
-    for table in ("packet", "node_balance", "device_metric", "event"):
+    for table in ("packet", "node_balance", "device_metric", "event", "series"):
         assert st.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,)
     assert st.book_window(0, 0, 2, [Flow("a", "b", "electricity", np.array([0.0, 2.5]))],
                           [], [], booked_at=12.5) == 1
@@ -346,6 +363,66 @@ def test_open_errors(tmp_path):
     with LedgerStore.open(tmp_path / "empty.sqlite") as st, pytest.raises(LedgerError,
                                                                           match="no such"):
         st.run()
+
+
+def test_a_ledger_of_the_old_layout_is_refused_not_misread(tmp_path):
+    """A ledger written before per-window arrays (one ``packet``/``series`` row per tick):
+    its per-tick reads and a writer continuing it raise a LedgerError saying to re-run;
+    what did not change (run row, windows) still reads."""
+    path = tmp_path / "ledger.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript(
+        "CREATE TABLE packet (tick BIGINT NOT NULL, sim_time DOUBLE PRECISION NOT NULL, "
+        "source TEXT NOT NULL, sink TEXT NOT NULL, carrier TEXT NOT NULL, "
+        "joules DOUBLE PRECISION NOT NULL CHECK (joules >= 0));"
+        "CREATE TABLE series (tick BIGINT NOT NULL, device TEXT NOT NULL, "
+        "metric TEXT NOT NULL, value DOUBLE PRECISION NOT NULL);"
+        "CREATE TABLE run (run_id TEXT PRIMARY KEY, home TEXT NOT NULL, created_at TEXT "
+        "NOT NULL, start_time DOUBLE PRECISION NOT NULL, dt DOUBLE PRECISION NOT NULL, "
+        "ticks BIGINT NOT NULL, manifest TEXT NOT NULL);")
+    con.execute("INSERT INTO packet VALUES (0, ?, 'grid', 'load', 'electricity', 5.0)",
+                (START,))
+    con.execute("INSERT INTO run VALUES ('r', 'unit', '', ?, ?, 1, '{}')", (START, DT))
+    con.commit()
+    con.close()
+    with pytest.raises(LedgerError, match="older homesim.*re-run"):
+        LedgerStore.create(path)
+    with LedgerStore.open(path) as st:
+        assert st.run().run_id == "r"
+        reads = [st.flow_totals, lambda: st.per_tick([Meter("electricity")], 0, 1),
+                 st.hourly_flows, lambda: st.tick_flows(0, 1), lambda: list(st.packets()),
+                 lambda: st.series("b", "soc", 0, 1), lambda: st.export_table("packet")]
+        for read in reads:
+            with pytest.raises(LedgerError, match="older homesim.*re-run"):
+                read()
+
+
+def test_reads_across_window_edges(at):
+    """Ranges that cut windows, flows zero inside a range, sums as the ledger keeps them."""
+    st = _store(at)
+    rng = np.random.default_rng(7)
+    a = rng.uniform(0, 1e4, 10)
+    a[[0, 1, 2, 7]] = 0.0  # window 0 = ticks 0-4 non-zero only at 3, 4
+    assert st.book_window(0, 0, 5, [Flow("a", "b", "electricity", a[:5])], [], []) == 2
+    assert st.book_window(1, 5, 5, [Flow("a", "b", "electricity", a[5:]),
+                                    Flow("b", "a", "electricity", np.zeros(5))], [], []) == 4
+    st.close()
+    with at.open() as ro:
+        assert ro.flow_totals(0, 3) == {}  # window 0 overlaps but is zero there
+        assert ro.flow_totals(1, 4) == {("a", "b", "electricity"): a[3]}
+        assert ro.flow_totals(4, 9)[("a", "b", "electricity")] == pytest.approx(
+            a[4:9].sum(), rel=1e-15)
+        assert ro.flow_totals()[("a", "b", "electricity")] == (
+            math.fsum(a[:5].tolist()) + math.fsum(a[5:].tolist()))
+        np.testing.assert_array_equal(ro.flow_series("a", "b", "electricity", 2, 12),
+                                      [*a[2:], 0.0, 0.0])
+        assert [(t.tick, t.joules) for t in ro.tick_flows(2, 9)] == [
+            (k, a[k]) for k in (3, 4, 5, 6, 8)]
+        assert [p.tick for p in ro.packets(4, 7)] == [4, 5, 6]
+        cols, rows = ro.export_table("packet")
+        assert cols == ["tick", "sim_time", "source", "sink", "carrier", "joules"]
+        assert [(r[0], r[1], r[5]) for r in rows] == [
+            (k, START + k * DT, a[k]) for k in range(10) if a[k]]
 
 
 def test_export_command_writes_the_table(booked, tmp_path):

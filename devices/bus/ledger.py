@@ -1,9 +1,10 @@
 """The ledger: books every joule packet and checks conservation at every node and tick.
 
 For window ``w`` the ledger waits for every device's settle and for every packet message
-the settles announce, then in one transaction stores the packets (one row per non-zero
-packet), a balance row per node and window, and publishes its own settle (the clock counts
-the ledger as a participant, so what the clock has passed is on disk).
+the settles announce, then in one transaction stores the packets (one row per flow and
+window holding its per-tick joules), a balance row per node and window, and publishes its own
+settle (the clock counts the ledger as a participant, so what the clock has passed is on
+disk; at ``max`` speed the clock opens the next window while the ledger books this one).
 
 Balance of a bounded node over every tick: ``in − out − Δstored − losses = residual``.
 Unbounded nodes (the sun, the grid, ambient) are not balanced. A residual above

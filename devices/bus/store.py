@@ -2,7 +2,7 @@
 
 A run's ledger is one SQLite file (``ledger.sqlite`` in the run folder) with standard SQL
 types that PostgreSQL accepts, or the same tables in PostgreSQL (:class:`PgLedgerStore`,
-``homesim run --ledger postgresql://…``: one schema per run, packets written with ``COPY``).
+``homesim run --ledger postgresql://…``: one schema per run).
 The ledger process writes it through :meth:`LedgerStore.create` (the run row, the nodes, then
 one transaction per settled window); the analysis code (report, bills, ``homesim export``)
 reads it through :meth:`LedgerStore.open`. Nobody else writes SQL against these tables.
@@ -12,8 +12,13 @@ Tables
 ``run``            one row: run id, home name, creation time, ``start_time`` [s since the
                    epoch], ``dt`` [s], planned ``ticks``, the resolved manifest (JSON);
 ``node``           every device and external node: ``name``, ``kind``, ``bounded``;
-``packet``         one row per non-zero packet: ``tick``, ``sim_time`` [s], ``source``,
-                   ``sink``, ``carrier``, ``joules`` [J];
+``packet``         one row per window and flow: ``window_index``, ``tick0``, ``n``,
+                   ``source``, ``sink``, ``carrier``, ``joules`` (the window's ``n``
+                   per-tick energies [J], little-endian float64, as a BLOB / bytea); a flow
+                   that is zero over a whole window has no row (a missing row means 0).
+                   ``homesim export`` and :meth:`LedgerStore.packets` expand it to one row
+                   per non-zero tick: ``tick``, ``sim_time`` [s], ``source``, ``sink``,
+                   ``carrier``, ``joules`` [J];
 ``settled_window`` one row per booked window: ``window_index``, ``tick0``, ``n``,
                    ``booked_at`` [s since the epoch, wall clock];
 ``node_balance``   per window and bounded node: ``energy_in``, ``energy_out``,
@@ -25,8 +30,16 @@ Tables
                    ``reason``, ``data`` (JSON);
 ``series``         per-tick values of the few device metrics the figures draw tick by tick
                    (the ledger's ``SERIES_METRICS``: state of charge [-], room temperature
-                   [°C], charger connected [-], energy unmet [J]): ``tick``, ``device``,
-                   ``metric``, ``value``; like packets, a missing row means 0.
+                   [°C], charger connected [-], energy unmet [J]): one row per window and
+                   series, ``window_index``, ``tick0``, ``n``, ``device``, ``metric``,
+                   ``value`` (``n`` little-endian float64); like packets, a missing row means
+                   0 (exported as ``tick``, ``device``, ``metric``, ``value`` per non-zero
+                   tick).
+
+Per-tick data is stored per window (a year at dt = 60 s is ~10⁵ rows instead of ~10⁶–10⁷):
+booking a window writes a few rows, and every read aggregates the windows' arrays in numpy
+(:meth:`LedgerStore._blocks` is the one place that reads them). A ledger written by an
+older homesim (one row per tick) is refused with a :class:`LedgerError` naming it.
 
 This module imports only the standard library, numpy and ``homesim.schemas`` (and psycopg
 when a PostgreSQL ledger is opened): no autobahn, no twisted, no other ``homesim.devices.bus``
@@ -37,6 +50,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sqlite3
 import time
@@ -57,7 +71,7 @@ __all__ = [
     "SCHEMA", "EXPORT_TABLES", "LedgerError", "LedgerStore", "PgLedgerStore",
     "DSN_ENV", "PG_POINTER", "is_postgres", "redact", "without_password", "pg_schema",
     "Run", "Node", "Flow", "NodeBalance", "MetricTotal", "Event", "SettledWindow",
-    "SettledSpan", "HourlyFlow", "TickFlow", "DeviceMetric", "Meter", "Series",
+    "SettledSpan", "HourlyFlow", "TickFlow", "Packet", "DeviceMetric", "Meter", "Series",
 ]
 
 SCHEMA = """
@@ -70,9 +84,9 @@ CREATE TABLE IF NOT EXISTS node (
     name TEXT PRIMARY KEY, kind TEXT NOT NULL, bounded BOOLEAN NOT NULL
 );
 CREATE TABLE IF NOT EXISTS packet (
-    tick BIGINT NOT NULL, sim_time DOUBLE PRECISION NOT NULL,
+    window_index BIGINT NOT NULL, tick0 BIGINT NOT NULL, n INTEGER NOT NULL,
     source TEXT NOT NULL, sink TEXT NOT NULL, carrier TEXT NOT NULL,
-    joules DOUBLE PRECISION NOT NULL CHECK (joules >= 0)
+    joules BYTEA NOT NULL
 );
 CREATE TABLE IF NOT EXISTS settled_window (
     window_index BIGINT PRIMARY KEY, tick0 BIGINT NOT NULL, n INTEGER NOT NULL,
@@ -96,16 +110,25 @@ CREATE TABLE IF NOT EXISTS event (
     kind TEXT NOT NULL, value TEXT, reason TEXT, data TEXT
 );
 CREATE TABLE IF NOT EXISTS series (
-    tick BIGINT NOT NULL, device TEXT NOT NULL, metric TEXT NOT NULL,
-    value DOUBLE PRECISION NOT NULL
+    window_index BIGINT NOT NULL, tick0 BIGINT NOT NULL, n INTEGER NOT NULL,
+    device TEXT NOT NULL, metric TEXT NOT NULL, value BYTEA NOT NULL
 );
-CREATE INDEX IF NOT EXISTS packet_tick ON packet (tick);
+CREATE INDEX IF NOT EXISTS packet_tick0 ON packet (tick0);
 """
-"""The ledger's DDL (idempotent: ``CREATE … IF NOT EXISTS``), for SQLite and PostgreSQL."""
+"""The ledger's DDL (idempotent: ``CREATE … IF NOT EXISTS``), for SQLite and PostgreSQL.
+``BYTEA`` is PostgreSQL's byte string; SQLite stores the BLOB as given (NUMERIC affinity
+leaves BLOBs alone). Per-tick arrays are ``n`` little-endian float64 (:data:`TICK_DTYPE`)."""
 
-PACKET_INDEX = "CREATE INDEX IF NOT EXISTS packet_tick ON packet (tick);"
-"""The packets' tick index: a SQLite ledger builds it when the writer closes (keeping it up
-to date while booking costs more than building it once)."""
+PACKET_INDEX = "CREATE INDEX IF NOT EXISTS packet_tick0 ON packet (tick0);"
+"""The packets' window index: a SQLite ledger builds it when the writer closes (keeping it
+up to date while booking costs more than building it once)."""
+
+TICK_DTYPE = np.dtype("<f8")
+"""How a window's per-tick values are stored: little-endian float64."""
+
+_PER_TICK = {"packet": ("source", "sink", "carrier", "joules"),
+             "series": ("device", "metric", "value")}
+"""The per-window tables: their key columns, then the column holding the array."""
 
 EXPORT_TABLES = ("packet", "node_balance", "device_metric", "series", "settled_window", "event",
                  "node", "run")
@@ -228,6 +251,19 @@ class TickFlow(NamedTuple):
     joules: float
 
 
+class Packet(NamedTuple):
+    """One non-zero packet: energy of one flow in one tick [J] (:meth:`LedgerStore.packets`;
+    the rows ``homesim export --table packet`` writes)."""
+
+    tick: int
+    sim_time: float
+    """Start of the tick [s since the epoch]."""
+    source: str
+    sink: str
+    carrier: str
+    joules: float
+
+
 class DeviceMetric(NamedTuple):
     """A ``device_metric`` row with its window's ticks ``[tick0, tick0 + n)``."""
 
@@ -334,9 +370,9 @@ class LedgerStore:
 
     The default backend is a SQLite file; a ``postgresql://`` target gives a
     :class:`PgLedgerStore` (same tables, same queries, same results). The backend seam is
-    small: connection and transactions, the placeholder style (:meth:`_sql`), the bulk writes
-    of packets and series (:meth:`_write_packets`, :meth:`_write_series`), a few SQL
-    spellings (:meth:`_total`, :meth:`_bin`, :attr:`_seq`) and :meth:`_has_table`.
+    small: connection and transactions, the placeholder style (:meth:`_sql`), the
+    insertion-order column (:attr:`_seq`), :meth:`_has_table` and :meth:`_columns`. Per-tick
+    data is read in one place, :meth:`_blocks`, and aggregated in numpy.
 
     Energies are [J], times [s since the epoch], tick lengths [s]; ticks are indices.
     """
@@ -351,6 +387,7 @@ class LedgerStore:
         self.readonly = readonly
         self._timebase: tuple[float, float] | None = None
         self._depth = 0  # nesting of transaction() blocks
+        self._layout_ok = False  # _check_layout passed
 
     # ------------------------------------------------------------ open / close
     @classmethod
@@ -369,14 +406,19 @@ class LedgerStore:
             return PgLedgerStore.connect(str(path), schema, readonly=False, create=True)
         path = Path(path)
         con = sqlite3.connect(str(path), isolation_level=None)
+        store = cls(con, path, readonly=False)
         try:
+            store._check_layout()  # an old file continued (resume): refused, left as it was
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
             con.executescript(SCHEMA.replace(PACKET_INDEX, ""))  # the index: at close
         except sqlite3.Error as exc:
             con.close()
             raise LedgerError(f"cannot create the ledger {path}: {exc}") from exc
-        return cls(con, path, readonly=False)
+        except LedgerError:
+            con.close()
+            raise
+        return store
 
     @classmethod
     def open(cls, path: Path | str, readonly: bool = True, timeout: float = 5.0,
@@ -455,42 +497,35 @@ class LedgerStore:
     def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self.db.executemany(self._sql(sql), rows)
 
-    @staticmethod
-    def _total(expr: str) -> str:
-        """Sum of ``expr`` over the group, 0.0 when there is none."""
-        return f"TOTAL({expr})"
-
-    @staticmethod
-    def _bin(col: str) -> str:
-        """``⌊col / ?⌋`` as an integer (``col`` ≥ 0)."""
-        return f"CAST({col} / ? AS INTEGER)"
-
     def _has_table(self, name: str) -> bool:
         return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                                 (name,)))
 
-    def _write_packets(self, ticks: np.ndarray, sim_time: np.ndarray,
-                       flows: list[tuple[str, str, str, np.ndarray]]) -> None:
-        """Insert the packet rows: for each flow its non-zero ticks (``ticks`` and
-        ``sim_time`` [s] of the window; joules [J] of the flow, shape (n,))."""
-        for src, snk, car, j in flows:
-            nz = np.flatnonzero(j)
-            if nz.size:  # one statement per flow: its names as literals, bound once
-                self.db.executemany(
-                    f"INSERT INTO packet VALUES (?,?,{_literal(src)},{_literal(snk)},"
-                    f"{_literal(car)},?)",
-                    zip(ticks[nz].tolist(), sim_time[nz].tolist(), j[nz].tolist(),
-                        strict=True))
+    def _columns(self, table: str) -> list[str]:
+        """Column names of ``table`` (empty when there is no such table)."""
+        return [r[1] for r in self._query(f"PRAGMA table_info({table})")]
 
-    def _write_series(self, ticks: np.ndarray,
-                      series: list[tuple[str, str, np.ndarray]]) -> None:
-        """Insert the series rows: for each series its non-zero ticks."""
-        for dev, met, v in series:
-            nz = np.flatnonzero(v)
-            if nz.size:
-                self.db.executemany(
-                    f"INSERT INTO series VALUES (?,{_literal(dev)},{_literal(met)},?)",
-                    zip(ticks[nz].tolist(), v[nz].tolist(), strict=True))
+    def _write_blocks(self, table: str, rows: list[tuple[Any, ...]]) -> None:
+        """Insert per-window rows of ``packet`` or ``series``: ``(window_index, tick0, n,
+        *key, array bytes)`` (a few rows per window: plain ``executemany``)."""
+        self._executemany(f"INSERT INTO {table} VALUES (?,?,?,{_marks(rows[0][3:])})", rows)
+
+    def _check_layout(self) -> None:
+        """Refuse a ledger whose per-tick tables have the old layout (one row per tick).
+
+        Raises
+        ------
+        LedgerError
+            If ``packet`` or ``series`` has a ``tick`` column.
+        """
+        if self._layout_ok:
+            return
+        for table in _PER_TICK:
+            if "tick" in self._columns(table):
+                raise LedgerError(
+                    f"the ledger {self.path} was written by an older homesim (one {table} row "
+                    "per tick); re-run the simulation to read it with this version")
+        self._layout_ok = True
 
     # ------------------------------------------------------------ transactions
     @contextmanager
@@ -540,9 +575,10 @@ class LedgerStore:
     def truncate_from(self, window: int, tick: int) -> None:
         """Forget everything booked from window ``window`` / tick ``tick`` on (a run resumed
         from a snapshot books it again). Call inside :meth:`transaction`."""
-        for sql, arg in (("DELETE FROM packet WHERE tick >= ?", tick),
+        self._check_layout()
+        for sql, arg in (("DELETE FROM packet WHERE window_index >= ?", window),
                          ("DELETE FROM event WHERE tick >= ?", tick),
-                         ("DELETE FROM series WHERE tick >= ?", tick),
+                         ("DELETE FROM series WHERE window_index >= ?", window),
                          ("DELETE FROM node_balance WHERE window_index >= ?", window),
                          ("DELETE FROM device_metric WHERE window_index >= ?", window),
                          ("DELETE FROM settled_window WHERE window_index >= ?", window)):
@@ -601,41 +637,52 @@ class LedgerStore:
                     series: Iterable[Series] = ()) -> int:
         """Book window ``window`` (ticks ``[tick0, tick0 + n)``) in one transaction.
 
-        Writes one ``packet`` row per non-zero tick of each flow (flows in the given order),
-        the nodes' balances [J], the devices' metric totals, the events, one ``series`` row
-        per non-zero tick of each series, then the ``settled_window`` row (``booked_at`` [s
-        since the epoch], default now): a window is settled on disk exactly when all of its
-        rows are. Returns the packet rows written.
+        Writes one ``packet`` row per flow that is non-zero in some tick (its ``n`` per-tick
+        joules [J] as one array; flows in the given order), the nodes' balances [J], the
+        devices' metric totals, the events, one ``series`` row per series non-zero in some
+        tick, then the ``settled_window`` row (``booked_at`` [s since the epoch], default
+        now): a window is settled on disk exactly when all of its rows are. Returns the
+        packets booked: the non-zero ticks of all flows.
 
         Raises
         ------
         ValueError
             If a flow or series does not have ``n`` values (nothing is written).
         LedgerError
-            If the database refuses the window (e.g. a negative packet; rolled back).
+            If a packet is negative or a value not finite (nothing is written), or the
+            database refuses the window (rolled back).
         """
-        start, dt = self._time()
-        ticks = tick0 + np.arange(n)
-        sim_time = start + ticks * dt
-        pk: list[tuple[str, str, str, np.ndarray]] = []
-        rows = 0
+        self._time()  # a run row first
+        pk: list[tuple[Any, ...]] = []
+        count = 0
         for src, snk, car, joules in flows:
-            j = np.asarray(joules, dtype=float)
+            j = np.asarray(joules, dtype=TICK_DTYPE)
             if j.shape != (n,):
                 raise ValueError(f"flow {src}->{snk} has {j.shape} values, expected {n}")
-            pk.append((src, snk, car, j))
-            rows += int(np.count_nonzero(j))
-        ser: list[tuple[str, str, np.ndarray]] = []
+            if not np.isfinite(j).all() or (j < 0).any():
+                bad = j[~np.isfinite(j) | (j < 0)][0]
+                raise LedgerError(f"window {window}: packet {src}->{snk} ({car}) of {bad} J "
+                                  "refused: packets are finite and non-negative")
+            nz = int(np.count_nonzero(j))
+            if nz:
+                pk.append((window, tick0, n, src, snk, car, j.tobytes()))
+                count += nz
+        ser: list[tuple[Any, ...]] = []
         for dev, met, values in series:
-            v = np.asarray(values, dtype=float)
+            v = np.asarray(values, dtype=TICK_DTYPE)
             if v.shape != (n,):
                 raise ValueError(f"series {dev}.{met} has {v.shape} values, expected {n}")
-            ser.append((dev, met, v))
+            if not np.isfinite(v).all():
+                raise LedgerError(f"window {window}: series {dev}.{met} has a non-finite "
+                                  "value")
+            if np.count_nonzero(v):
+                ser.append((window, tick0, n, dev, met, v.tobytes()))
         bal_rows = [(window, *b) for b in balances]
         met_rows = [(window, *m) for m in metrics]
         ev_rows = self._event_rows(events)
         with self.transaction():
-            self._write_packets(ticks, sim_time, pk)
+            if pk:
+                self._write_blocks("packet", pk)
             if bal_rows:
                 self._executemany("INSERT INTO node_balance VALUES (?,?,?,?,?,?,?,?)",
                                   bal_rows)
@@ -644,10 +691,10 @@ class LedgerStore:
             if ev_rows:
                 self._executemany("INSERT INTO event VALUES (?,?,?,?,?,?,?)", ev_rows)
             if ser:
-                self._write_series(ticks, ser)
+                self._write_blocks("series", ser)
             self._execute("INSERT INTO settled_window VALUES (?,?,?,?)",
                           (window, tick0, n, time.time() if booked_at is None else booked_at))
-        return rows
+        return count
 
     def write_events(self, events: Iterable[Event]) -> int:
         """Write events outside a window's booking (``sim_time`` [s] from the run row when
@@ -720,71 +767,137 @@ class LedgerStore:
             params.append(tick1)
         return where, params
 
+    def _blocks(self, table: str, tick0: int | None = None, tick1: int | None = None,
+                where: Sequence[str] = (), params: Sequence[Any] = ()
+                ) -> Iterator[tuple[int, tuple[str, ...], np.ndarray]]:
+        """The per-window arrays of ``packet`` or ``series`` overlapping ``[tick0, tick1)``
+        (default: all), in storage order, each clipped to the range: ``(first tick, key,
+        values)``; ``key`` is ``(source, sink, carrier)`` or ``(device, metric)``, ``values``
+        [J] or the metric's unit per tick. ``where`` are extra SQL conditions on the key
+        columns with their ``params``. The one place that reads these tables' arrays.
+
+        Raises
+        ------
+        LedgerError
+            If the ledger cannot be read or has the old layout (:meth:`_check_layout`).
+        """
+        self._check_layout()
+        *keys, col = _PER_TICK[table]
+        cond, args = list(where), list(params)
+        if tick1 is not None:
+            cond.append("tick0 < ?")
+            args.append(tick1)
+        if tick0 is not None:
+            cond.append("tick0 + n > ?")
+            args.append(tick0)
+            span = self._query("SELECT MAX(n) FROM settled_window")[0][0]
+            if span is not None:  # the index's lower bound: no window is longer
+                cond.append("tick0 > ?")
+                args.append(tick0 - int(span))
+        sql = (f"SELECT tick0, n, {', '.join(keys)}, {col} FROM {table}"  # noqa: S608
+               + (f" WHERE {' AND '.join(cond)}" if cond else "") + f" ORDER BY {self._seq}")
+        for t0, n, *key, raw in self._query(sql, args):
+            values = np.frombuffer(raw, dtype=TICK_DTYPE)
+            if values.size != n:
+                raise LedgerError(f"{table} row of window tick0={t0} holds {values.size} "
+                                  f"values, expected {n}")
+            lo = 0 if tick0 is None else max(tick0 - t0, 0)
+            hi = n if tick1 is None else min(tick1 - t0, n)
+            if hi > lo:
+                yield int(t0) + lo, tuple(key), values[lo:hi]
+
+    def packets(self, tick0: int | None = None, tick1: int | None = None,
+                carrier: str | None = None) -> Iterator[Packet]:
+        """Every non-zero packet in ``[tick0, tick1)`` (default all), one per tick and flow
+        (``joules`` [J], ``sim_time`` [s] the tick's start), window by window in booking
+        order (flows as booked, ticks ascending): the rows ``homesim export`` writes."""
+        self._check_layout()
+        start, dt = self._time()
+        where, params = ((["carrier = ?"], [carrier]) if carrier is not None else ([], []))
+        for t, (src, snk, car), v in self._blocks("packet", tick0, tick1, where, params):
+            nz = np.flatnonzero(v)
+            ticks = t + nz
+            for k, s, j in zip(ticks.tolist(), (start + ticks * dt).tolist(), v[nz].tolist(),
+                               strict=True):
+                yield Packet(k, s, src, snk, car, j)
+
     def flow_totals(self, tick0: int | None = None, tick1: int | None = None,
                     carrier: str | None = None) -> dict[tuple[str, str, str], float]:
         """Energy of each ``(source, sink, carrier)`` flow over ticks ``[tick0, tick1)``
-        (default: every booked tick) [J], sorted by key."""
-        where, params = self._tick_range(tick0, tick1)
-        if carrier is not None:
-            where.append("carrier = ?")
-            params.append(carrier)
-        cond = f" WHERE {' AND '.join(where)}" if where else ""
-        rows = self._query(f"SELECT source, sink, carrier, SUM(joules) FROM packet{cond} "
-                           "GROUP BY source, sink, carrier ORDER BY source, sink, carrier",
-                           params)
-        return {(s, k, c): float(j) for s, k, c, j in rows}
+        (default: every booked tick) [J], sorted by key; only flows with a non-zero packet
+        in the range. Summed as the ledger keeps its running totals: the exactly rounded
+        sum of each window (``math.fsum``), added window by window."""
+        where, params = ((["carrier = ?"], [carrier]) if carrier is not None else ([], []))
+        totals: dict[tuple[str, str, str], float] = {}
+        for _, key, v in self._blocks("packet", tick0, tick1, where, params):
+            if v.any():
+                k3 = (key[0], key[1], key[2])
+                totals[k3] = totals.get(k3, 0.0) + math.fsum(v.tolist())
+        return {k: totals[k] for k in sorted(totals)}
 
     def hourly_flows(self, bin_s: float = S_PER_H) -> list[HourlyFlow]:
         """Energy per flow and time bin of ``bin_s`` [s] (default an hour) over the whole run
-        [J], aggregated in SQLite (small: 8,760 bins × flows for a year); bins count from the
-        epoch (``bin = ⌊sim_time / bin_s⌋``), sorted by bin, source, sink, carrier."""
-        return [HourlyFlow(*r) for r in self._query(
-            f"SELECT {self._bin('sim_time')} AS h, source, sink, carrier, SUM(joules) "
-            "FROM packet GROUP BY h, source, sink, carrier ORDER BY h, source, sink, carrier",
-            (float(bin_s),))]
+        [J] (small: 8,760 bins × flows for a year); bins count from the epoch (``bin =
+        ⌊sim_time / bin_s⌋``), only bins with a non-zero packet, sorted by bin, source, sink,
+        carrier."""
+        self._check_layout()
+        start, dt = self._time()
+        parts: dict[tuple[str, ...], list[tuple[np.ndarray, np.ndarray]]] = {}
+        for t, key, v in self._blocks("packet"):
+            nz = np.flatnonzero(v)
+            if nz.size:
+                bins = np.floor((start + (t + nz) * dt) / float(bin_s)).astype(np.int64)
+                parts.setdefault(key, []).append((bins, v[nz]))
+        out: list[HourlyFlow] = []
+        for key, chunks in parts.items():
+            bins, inverse = np.unique(np.concatenate([b for b, _ in chunks]),
+                                      return_inverse=True)
+            sums = np.bincount(inverse, weights=np.concatenate([v for _, v in chunks]))
+            out += [HourlyFlow(b, key[0], key[1], key[2], j)
+                    for b, j in zip(bins.tolist(), sums.tolist(), strict=True)]
+        out.sort(key=lambda h: (h.bin, h.source, h.sink, h.carrier))
+        return out
 
     def tick_flows(self, tick0: int, tick1: int, carrier: str | None = None) -> list[TickFlow]:
-        """Energy of each (source, sink) flow in each tick of ``[tick0, tick1)`` [J], only
-        ``carrier`` if given, sorted by tick (then source, sink)."""
-        where, params = self._tick_range(tick0, tick1)
-        if carrier is not None:
-            where.append("carrier = ?")
-            params.append(carrier)
-        return [TickFlow(*r) for r in self._query(
-            f"SELECT tick, source, sink, SUM(joules) FROM packet WHERE {' AND '.join(where)} "
-            "GROUP BY tick, source, sink ORDER BY tick", params)]
+        """Energy of each (source, sink) flow in each tick of ``[tick0, tick1)`` [J] (ticks
+        with a non-zero packet), only ``carrier`` if given, sorted by tick, source, sink."""
+        if tick1 <= tick0:
+            return []
+        where, params = ((["carrier = ?"], [carrier]) if carrier is not None else ([], []))
+        pairs: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        for t, (src, snk, _), v in self._blocks("packet", tick0, tick1, where, params):
+            j, hit = pairs.setdefault((src, snk), (np.zeros(tick1 - tick0),
+                                                   np.zeros(tick1 - tick0, dtype=bool)))
+            j[t - tick0:t - tick0 + v.size] += v
+            hit[t - tick0:t - tick0 + v.size] |= v != 0
+        out = [TickFlow(tick0 + k, src, snk, j[k])
+               for (src, snk), (j, hit) in pairs.items() for k in np.flatnonzero(hit).tolist()]
+        out.sort(key=lambda f: (f.tick, f.source, f.sink))
+        return out
 
     def per_tick(self, meters: Sequence[Meter], tick0: int, tick1: int) -> np.ndarray:
         """Every meter per tick of ``[tick0, tick1)`` in one pass over the packets [J].
 
         Returns an array of shape ``(tick1 - tick0, len(meters))``; row ``i`` is tick
-        ``tick0 + i`` (zero where nothing flowed). One row per tick comes out of SQLite (a
-        pivot): a year at dt = 60 s is 525,600 short rows instead of millions of packets.
+        ``tick0 + i`` (zero where nothing flowed). The windows' arrays of the meters'
+        carriers are read once and added into the meters' columns.
         """
         out = np.zeros((max(tick1 - tick0, 0), len(meters)))
         live = [(i, m) for i, m in enumerate(meters) if m.sinks != () and m.sources != ()]
         if not live or tick1 <= tick0:
             return out
-        terms: list[str] = []
-        params: list[Any] = []
-        for _, m in live:
-            cond = "carrier = ?"
-            params.append(m.carrier)
-            if m.sinks is not None:
-                cond += f" AND sink IN ({_marks(m.sinks)})"
-                params += m.sinks
-            if m.sources is not None:
-                cond += f" AND source IN ({_marks(m.sources)})"
-                params += m.sources
-            terms.append(self._total(f"CASE WHEN {cond} THEN joules END"))
         carriers = sorted({m.carrier for _, m in live})
-        rows = self._query(
-            f"SELECT tick, {', '.join(terms)} FROM packet "
-            f"WHERE tick >= ? AND tick < ? AND carrier IN ({_marks(carriers)}) GROUP BY tick",
-            [*params, tick0, tick1, *carriers])
-        if rows:
-            a = np.array(rows, dtype=float)
-            out[np.ix_(a[:, 0].astype(np.int64) - tick0, [i for i, _ in live])] = a[:, 1:]
+        cols: dict[tuple[str, ...], list[int]] = {}
+        for t, key, v in self._blocks("packet", tick0, tick1,
+                                      [f"carrier IN ({_marks(carriers)})"], carriers):
+            hit = cols.get(key)
+            if hit is None:
+                src, snk, car = key
+                hit = cols[key] = [i for i, m in live if m.carrier == car
+                                   and (m.sinks is None or snk in m.sinks)
+                                   and (m.sources is None or src in m.sources)]
+            for i in hit:
+                out[t - tick0:t - tick0 + v.size, i] += v
         return out
 
     def flow_series(self, source: str | None, sink: str | None, carrier: str, tick0: int,
@@ -827,7 +940,8 @@ class LedgerStore:
         """Per-window metric totals, minima and maxima, with each window's ticks, sorted by
         ``tick0``; only ``metrics``/``devices`` if given and only windows lying entirely
         inside ``[tick0, tick1)`` if given (unit of each metric as its device books it)."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if metrics is not None:
             where.append(f"m.metric IN ({_marks(metrics)})")
             params += metrics
@@ -877,11 +991,9 @@ class LedgerStore:
         out = np.zeros(max(tick1 - tick0, 0))
         if tick1 <= tick0 or not self._has_table("series"):
             return out
-        rows = self._query("SELECT tick, value FROM series WHERE device = ? AND metric = ? "
-                           "AND tick >= ? AND tick < ?", (device, metric, tick0, tick1))
-        if rows:
-            a = np.array(rows, dtype=float)
-            out[a[:, 0].astype(np.int64) - tick0] = a[:, 1]
+        for t, _, v in self._blocks("series", tick0, tick1, ["device = ?", "metric = ?"],
+                                    [device, metric]):
+            out[t - tick0:t - tick0 + v.size] = v
         return out
 
     def events(self, device: str | None = None, kind: str | None = None,
@@ -902,7 +1014,9 @@ class LedgerStore:
 
     # ------------------------------------------------------------ export
     def export_table(self, table: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """Column names and every row of one of :data:`EXPORT_TABLES`, in storage order.
+        """Column names and every row of one of :data:`EXPORT_TABLES`, in storage order;
+        ``packet`` and ``series`` one row per non-zero tick (``tick, sim_time, source, sink,
+        carrier, joules`` and ``tick, device, metric, value``), window by window.
 
         Raises
         ------
@@ -911,6 +1025,15 @@ class LedgerStore:
         """
         if table not in EXPORT_TABLES:
             raise ValueError(f"table must be one of {', '.join(EXPORT_TABLES)}, not {table!r}")
+        if table == "packet":
+            return list(Packet._fields), [tuple(p) for p in self.packets()]
+        if table == "series":
+            rows = []
+            for t, (dev, met), v in self._blocks("series"):
+                nz = np.flatnonzero(v)
+                rows += [(k, dev, met, x) for k, x in zip((t + nz).tolist(), v[nz].tolist(),
+                                                          strict=True)]
+            return ["tick", "device", "metric", "value"], rows
         try:
             cur = self._execute(f"SELECT * FROM {table} ORDER BY {self._seq}")  # noqa: S608
             rows = list(cur.fetchall())
@@ -921,42 +1044,11 @@ class LedgerStore:
 
 # ---------------------------------------------------------------------------- PostgreSQL
 
-_PGCOPY_HEAD = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension
-_PGCOPY_TAIL = b"\xff\xff"
-
-
-def _copy_rows(n: int, fields: list[tuple[str, Any]]) -> bytes:
-    """``n`` rows in PostgreSQL's binary COPY format, built in one numpy buffer.
-
-    ``fields`` are ``(kind, value)``: ``"int8"`` (an array of n ints), ``"float8"`` (an array
-    of n floats) or ``"text"`` (one string, the same in every row).
-    """
-    layout: list[tuple[str, str]] = [("count", ">i2")]
-    for i, (kind, value) in enumerate(fields):
-        layout.append((f"len{i}", ">i4"))
-        if kind == "int8":
-            layout.append((f"f{i}", ">i8"))
-        elif kind == "float8":
-            layout.append((f"f{i}", ">f8"))
-        else:
-            layout.append((f"f{i}", f"S{len(value.encode())}"))
-    rows = np.empty(n, dtype=np.dtype(layout))
-    rows["count"] = len(fields)
-    for i, (kind, value) in enumerate(fields):
-        if kind == "text":
-            raw = value.encode()
-            rows[f"len{i}"] = len(raw)
-            rows[f"f{i}"] = raw
-        else:
-            rows[f"len{i}"] = 8
-            rows[f"f{i}"] = value
-    return rows.tobytes()
-
-
 class PgLedgerStore(LedgerStore):
     """The ledger in a PostgreSQL database (``homesim run --ledger postgresql://…``): the
-    same tables (:data:`SCHEMA`) in one schema per run (:func:`pg_schema`), packets and
-    series written with binary ``COPY`` (psycopg 3), every read of :class:`LedgerStore`.
+    same tables (:data:`SCHEMA`) in one schema per run (:func:`pg_schema`; per-tick arrays
+    as ``bytea``, a few rows per window written with ``executemany``, psycopg 3), every read
+    of :class:`LedgerStore`.
 
     The password never reaches a message: give it in the URL, in :data:`DSN_ENV` (the same
     URL with its password) or the way libpq finds it (``PGPASSWORD``, ``~/.pgpass``).
@@ -1015,7 +1107,14 @@ class PgLedgerStore(LedgerStore):
             con.close()
             raise LedgerError(f"cannot {'create' if create else 'open'} the ledger {plain} "
                               f"(schema {schema}): {str(exc).strip()}") from None
-        return cls(con, plain, readonly, schema, (psycopg.Error,))
+        store = cls(con, plain, readonly, schema, (psycopg.Error,))
+        if create:
+            try:
+                store._check_layout()  # an old schema continued (resume): refused
+            except LedgerError:
+                con.close()
+                raise
+        return store
 
     def _sql(self, sql: str) -> str:
         out = self._sqls.get(sql)
@@ -1038,17 +1137,14 @@ class PgLedgerStore(LedgerStore):
     def _index(self) -> None:
         pass  # kept up to date by the server while booking
 
-    @staticmethod
-    def _total(expr: str) -> str:
-        return f"COALESCE(SUM({expr}), 0.0)"
-
-    @staticmethod
-    def _bin(col: str) -> str:
-        return f"CAST(FLOOR({col} / ?) AS BIGINT)"
-
     def _has_table(self, name: str) -> bool:
         return bool(self._query("SELECT 1 FROM information_schema.tables WHERE "
                                 "table_schema = current_schema() AND table_name = ?", (name,)))
+
+    def _columns(self, table: str) -> list[str]:
+        return [r[0] for r in self._query(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+            "current_schema() AND table_name = ? ORDER BY ordinal_position", (table,))]
 
     @staticmethod
     def _text(value: Any) -> Any:
@@ -1061,31 +1157,3 @@ class PgLedgerStore(LedgerStore):
             text = f"{value:.15g}"
             return text + ".0" if text.lstrip("-").isdigit() else text
         return str(value)
-
-    def _copy(self, table: str, columns: str, chunks: list[bytes]) -> None:
-        with self.db.cursor() as cur, cur.copy(
-                f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as cp:
-            cp.write(b"".join([_PGCOPY_HEAD, *chunks, _PGCOPY_TAIL]))
-
-    def _write_packets(self, ticks: np.ndarray, sim_time: np.ndarray,
-                       flows: list[tuple[str, str, str, np.ndarray]]) -> None:
-        chunks = []
-        for src, snk, car, j in flows:
-            nz = np.flatnonzero(j)
-            if nz.size:
-                chunks.append(_copy_rows(nz.size, [
-                    ("int8", ticks[nz]), ("float8", sim_time[nz]), ("text", src),
-                    ("text", snk), ("text", car), ("float8", j[nz])]))
-        if chunks:
-            self._copy("packet", "tick, sim_time, source, sink, carrier, joules", chunks)
-
-    def _write_series(self, ticks: np.ndarray,
-                      series: list[tuple[str, str, np.ndarray]]) -> None:
-        chunks = []
-        for dev, met, v in series:
-            nz = np.flatnonzero(v)
-            if nz.size:
-                chunks.append(_copy_rows(nz.size, [("int8", ticks[nz]), ("text", dev),
-                                                   ("text", met), ("float8", v[nz])]))
-        if chunks:
-            self._copy("series", "tick, device, metric, value", chunks)

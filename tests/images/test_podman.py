@@ -43,12 +43,10 @@ What the test changes in the rendered objects, and why (podman 4.3 is not a kube
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
@@ -58,6 +56,7 @@ from typing import Any
 import pytest
 import yaml
 
+from homesim.devices.bus.store import LedgerStore
 from tests.conftest import missing_tool
 
 pytestmark = [pytest.mark.integration, pytest.mark.podman, pytest.mark.timeout(2400)]
@@ -304,11 +303,12 @@ def ledger(name: str, folder: Path) -> tuple[dict[str, Any], list[float],
     folder.mkdir()
     podman("cp", f"{name}:/var/lib/homesim/.", f"{folder}/")
     summary = json.loads((folder / "summary.json").read_text())
-    with contextlib.closing(sqlite3.connect(folder / "ledger.sqlite")) as db:
-        booked = [r[0] for r in db.execute(
-            "SELECT booked_at FROM settled_window ORDER BY window_index")]
-        flows = {(s, k): (n, j) for s, k, n, j in db.execute(
-            "SELECT source, sink, count(*), sum(joules) FROM packet GROUP BY source, sink")}
+    flows: dict[tuple[str, str], tuple[int, float]] = {}
+    with LedgerStore.open(folder / "ledger.sqlite") as store:  # this tree's store reads it
+        booked = [w.booked_at for w in store.settled_windows()]
+        for p in store.packets():
+            n, j = flows.get((p.source, p.sink), (0, 0.0))
+            flows[(p.source, p.sink)] = (n + 1, j + p.joules)
     return summary, booked, flows
 
 

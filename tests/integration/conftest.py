@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 import yaml
 
+from homesim.devices.bus.store import LedgerStore
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "home.yaml"
 HOMESIM = [sys.executable, "-m", "homesim.infra.cli"]
@@ -126,12 +128,10 @@ def ws_url(out: Path) -> str:
 
 
 def ledger_packets(db: Path) -> np.ndarray:
-    """All packets as a structured array sorted by (tick, source, sink, carrier)."""
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    rows = con.execute("SELECT tick, source, sink, carrier, joules FROM packet "
-                       "ORDER BY tick, source, sink, carrier").fetchall()
-    con.close()
-    return rows
+    """All packets ``(tick, source, sink, carrier, joules)`` sorted by (tick, source, sink,
+    carrier), read through the store."""
+    with LedgerStore.open(db) as store:
+        return sorted((p.tick, p.source, p.sink, p.carrier, p.joules) for p in store.packets())
 
 
 def settled_windows(db: Path) -> int:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from homesim.devices.bus.store import LedgerStore
 from tests.integration.conftest import HOMESIM, ROOT, call, running, start_run
 from tests.integration.test_access import probe
 
@@ -102,13 +102,10 @@ def test_default_run_refuses_anonymous_and_isolates_flats(tmp_path):
     assert run.returncode == 0, (stdout[-2000:], stderr[-3000:])
     summary = json.loads((out / "summary.json").read_text())
     assert summary["ledger"]["dropped_messages"].get("forged", 0) >= 1
-    con = sqlite3.connect(f"file:{out / 'ledger.sqlite'}?mode=ro", uri=True)
-    try:
-        n = con.execute("SELECT COUNT(*), MAX(joules) FROM packet WHERE source = 'grid' "
-                        "AND sink = 'ground-east-kitchen'").fetchone()[0]
-        biggest = con.execute("SELECT MAX(joules) FROM packet").fetchone()[0]
-    finally:
-        con.close()
+    with LedgerStore.open(out / "ledger.sqlite") as store:
+        packets = list(store.packets())
+    n = sum(1 for p in packets if (p.source, p.sink) == ("grid", "ground-east-kitchen"))
+    biggest = max(p.joules for p in packets)
     assert n == 0 and biggest < FORGED_J
     # every secret file is private, and no secret is in any log or in the summary
     secrets = []

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
+from collections import Counter
 
 import pytest
+
+from homesim.devices.bus.store import LedgerStore
 
 from .conftest import ROOT, homesim_run
 
@@ -57,13 +59,13 @@ def test_block_winter_month(tmp_path):
             if f["carrier"] == "electricity"}
     assert elec[("inverter", "heat-pump")] == pytest.approx(hp["electricity_kwh"], rel=1e-9)
     # packets on disk: heat between neighbours in both directions is booked per tick
-    db = sqlite3.connect(tmp_path / "jan" / "ledger.sqlite")
-    rows = dict(db.execute(
-        "SELECT carrier, COUNT(*) FROM packet GROUP BY carrier").fetchall())
+    with LedgerStore.open(tmp_path / "jan" / "ledger.sqlite") as store:
+        packets = list(store.packets())
+    rows = Counter(p.carrier for p in packets)
     assert rows.get("heat", 0) > 0 and rows.get("gas", 0) > 0 and rows.get("solar", 0) > 0
     for name in FLATS:
-        n = db.execute("SELECT COUNT(*) FROM packet WHERE source='heat-node' AND sink=? "
-                       "AND carrier='heat'", (name,)).fetchone()[0]
+        n = sum(1 for p in packets
+                if (p.source, p.sink, p.carrier) == ("heat-node", name, "heat"))
         assert n > 0, name
     html = (tmp_path / "jan" / "report.html").read_text()
     assert "Heat by period [kWh]" in html and "Room temperature per flat" in html

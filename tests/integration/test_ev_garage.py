@@ -4,10 +4,12 @@ connection never exceeds 40 kW, no flat is cut, and the cars are full by the mor
 
 from __future__ import annotations
 
-import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
+
+from homesim.devices.bus.store import LedgerStore
 
 from .conftest import homesim_run, write_manifest
 
@@ -39,11 +41,13 @@ def garage(strategy: str = "equal_share") -> dict:
     }
 
 
-def _series(db: sqlite3.Connection, source: str, sink: str, ticks: int) -> np.ndarray:
+def _series(db: Path, source: str, sink: str, ticks: int) -> np.ndarray:
+    """Per-tick energy from ``source`` to ``sink`` (all carriers) [J], read through the store."""
     out = np.zeros(ticks)
-    for tick, j in db.execute("SELECT tick, joules FROM packet WHERE source=? AND sink=?",
-                              (source, sink)):
-        out[tick] = j
+    with LedgerStore.open(db) as store:
+        for p in store.packets(0, ticks):
+            if p.source == source and p.sink == sink:
+                out[p.tick] += p.joules
     return out
 
 
@@ -60,7 +64,7 @@ def test_forty_kw_connection_two_evs(tmp_path, strategy):
         assert c["delivered_kwh"] == pytest.approx(60.0, rel=1e-9)
     assert s["energy_kwh"]["unserved"] == pytest.approx(0.0, abs=1e-9)  # no flat cut
     ticks = s["ticks"]
-    db = sqlite3.connect(tmp_path / "run" / "ledger.sqlite")
+    db = tmp_path / "run" / "ledger.sqlite"
     imp = _series(db, "grid", "inverter", ticks) / 60.0
     p1 = _series(db, "inverter", "ev-1", ticks) / 60.0
     p2 = _series(db, "inverter", "ev-2", ticks) / 60.0

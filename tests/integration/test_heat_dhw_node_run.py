@@ -7,6 +7,7 @@ import sqlite3
 
 import pytest
 
+from homesim.devices.bus.store import LedgerStore
 from homesim.schemas.units import J_PER_KWH
 
 from .conftest import ROOT, homesim_run
@@ -38,7 +39,8 @@ def test_heat_pump_heats_the_tank_in_a_real_run(tmp_path):
     assert metric("hot-water", "unmet")[0] == 0.0
     _, t_min, t_max = metric("hot-water", "temp")
     assert 40.0 <= t_min < 45.0 and t_max <= 50.0 + 1e-9
-    heat = con.execute("select sum(joules) from packet where source = 'heat-node' and "
-                       "sink = 'hot-water'").fetchone()[0]
+    with LedgerStore.open(out / "ledger.sqlite") as store:
+        heat = sum(j for (src, snk, _), j in store.flow_totals().items()
+                   if (src, snk) == ("heat-node", "hot-water"))
     assert heat > 0 and heat == pytest.approx(metric("hot-water", "heat")[0], rel=1e-12)
     assert metric("heat-pump", "t_flow")[2] == pytest.approx(55.0)  # t_set + 5 K

@@ -10,12 +10,12 @@ and the totals per flow agree to 1e-12. So what the state tests prove with the h
 from __future__ import annotations
 
 import math
-import sqlite3
 import sys
 from pathlib import Path
 
 import pytest
 
+from homesim.devices.bus.store import LedgerStore
 from homesim.schemas.manifest import load_any
 from homesim.schemas.wire import unpack
 from tests.integration.conftest import ROOT, homesim_run
@@ -25,12 +25,8 @@ from homesim_loop import HomeLoop  # noqa: E402
 
 
 def _ledger_packets(db: Path) -> dict[tuple[int, str, str, str], float]:
-    con = sqlite3.connect(db)
-    try:
-        return {(t, s, k, c): j for t, s, k, c, j in
-                con.execute("SELECT tick, source, sink, carrier, joules FROM packet")}
-    finally:
-        con.close()
+    with LedgerStore.open(db) as store:
+        return {(p.tick, p.source, p.sink, p.carrier): p.joules for p in store.packets()}
 
 
 @pytest.mark.parametrize(("example", "args"), [
@@ -57,10 +53,8 @@ def test_the_harness_books_what_a_real_run_books(tmp_path, example, args):
     different = [k for k, v in ledger.items() if mine[k] != v]
     assert not different, f"{len(different)} packets differ, e.g. {different[:3]}"
     totals = {k: v for k, v in loop.flow_totals().items() if v != 0}
-    con = sqlite3.connect(out / "ledger.sqlite")
-    booked = {(s, k, c): j for s, k, c, j in con.execute(
-        "SELECT source, sink, carrier, SUM(joules) FROM packet GROUP BY source, sink, carrier")}
-    con.close()
+    with LedgerStore.open(out / "ledger.sqlite") as store:
+        booked = store.flow_totals()
     assert totals.keys() == booked.keys()
     for key, value in booked.items():
         assert math.isclose(totals[key], value, rel_tol=1e-12), key

@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import urllib.parse
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from homesim.devices.bus.store import LedgerStore
 
 from .conftest import example, start_run, wait_for, write_manifest
 
@@ -67,14 +68,14 @@ def call(out: Path, proc: str, *args: str) -> dict[str, Any]:
 
 
 def ledger_state(db: Path) -> tuple[int, int, dict[tuple[str, str], float]]:
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-    try:
-        windows = con.execute("SELECT count(*) FROM settled_window").fetchone()[0]
-        rows = con.execute("SELECT count(*) FROM packet").fetchone()[0]
-        sums = {(s, k): v for s, k, v in con.execute(
-            "SELECT source, sink, SUM(joules) FROM packet GROUP BY source, sink")}
-    finally:
-        con.close()
+    """Windows booked, packets booked (non-zero ticks of flows), energy per (source, sink)
+    [J], read through the store in one read transaction."""
+    sums: dict[tuple[str, str], float] = {}
+    with LedgerStore.open(db, timeout=5) as store, store.transaction():
+        windows = store.settled_span().windows
+        rows = sum(1 for _ in store.packets())
+        for (s, k, _), v in store.flow_totals().items():
+            sums[(s, k)] = sums.get((s, k), 0.0) + v
     return windows, rows, sums
 
 

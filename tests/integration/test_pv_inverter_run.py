@@ -9,22 +9,27 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pvlib
 import pytest
 import yaml
 
+from homesim.devices.bus.store import LedgerStore
+
 from .conftest import HOMESIM, ROOT, homesim_run, write_manifest
 
 KWH = 3.6e6
 
 
-def _flows(db: sqlite3.Connection, source: str, sink: str, ticks: int) -> np.ndarray:
+def _flows(db: Path, source: str, sink: str, ticks: int) -> np.ndarray:
+    """Per-tick energy from ``source`` to ``sink`` (all carriers) [J], read through the store."""
     out = np.zeros(ticks)
-    for tick, j in db.execute("SELECT tick, joules FROM packet WHERE source=? AND sink=?",
-                              (source, sink)):
-        out[tick] += j
+    with LedgerStore.open(db) as store:
+        for p in store.packets(0, ticks):
+            if p.source == source and p.sink == sink:
+                out[p.tick] += p.joules
     return out
 
 
@@ -40,9 +45,10 @@ def test_a_pv_inverter_beside_the_hybrid_inverter_runs(tmp_path):
     assert cons["relative_residual"] <= 1e-9, cons
     assert cons["per_node_relative"]["string-inverter"] <= 1e-9
     ticks = days * 86400 // dt
-    db = sqlite3.connect(tmp_path / "run" / "ledger.sqlite")
-    dc = _flows(db, "pv-west", "string-inverter", ticks)
-    ac = _flows(db, "string-inverter", "inverter", ticks)
+    path = tmp_path / "run" / "ledger.sqlite"
+    db = sqlite3.connect(path)
+    dc = _flows(path, "pv-west", "string-inverter", ticks)
+    ac = _flows(path, "string-inverter", "inverter", ticks)
     assert ac.sum() > 5 * KWH
     assert ac.max() == pytest.approx(3000.0 * dt, rel=1e-12)  # clipping at the rating
     with np.errstate(all="ignore"):
@@ -56,7 +62,7 @@ def test_a_pv_inverter_beside_the_hybrid_inverter_runs(tmp_path):
                          "AND metric='clipped'").fetchone()[0]
     assert clipped > 0
     # the headline PV AC counts both inverters; PV DC counts only the arrays (no double count)
-    south = _flows(db, "pv-south", "inverter", ticks)
+    south = _flows(path, "pv-south", "inverter", ticks)
     assert s["energy_kwh"]["pv_dc"] == pytest.approx((south.sum() + dc.sum()) / KWH, rel=1e-9)
     assert ac.sum() / KWH < s["energy_kwh"]["pv_ac"] < (ac.sum() + south.sum()) / KWH
     db.close()

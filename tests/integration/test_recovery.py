@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from homesim.devices.bus.store import LedgerStore
 from tests.integration.conftest import HOMESIM, ROOT, homesim_run, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -24,12 +24,8 @@ ARGS = ["--until", "6d", "--dt", "900", "--speed", "20000x", "--snapshot-every",
 
 
 def packets(db: Path, tick0: int = 0) -> dict[tuple, float]:
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        rows = con.execute("SELECT tick, source, sink, carrier, joules FROM packet "
-                           "WHERE tick >= ?", (tick0,)).fetchall()
-    finally:
-        con.close()
+    with LedgerStore.open(db) as store:
+        rows = [(p.tick, p.source, p.sink, p.carrier, p.joules) for p in store.packets(tick0)]
     out: dict[tuple, float] = {}
     for t, s, k, c, j in rows:
         out[(t, s, k, c)] = out.get((t, s, k, c), 0.0) + j

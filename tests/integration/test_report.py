@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import sqlite3
 import subprocess
 import tempfile
 from pathlib import Path
@@ -138,16 +137,14 @@ def test_report_renders_every_figure(runs, chromium, name):
 
 
 def _consumers_received(db: Path) -> float:
-    """Electricity into every device of a consumer kind, straight from the packet table
+    """Electricity into every device of a consumer kind, straight from the ledger's packets
     [kWh] (independent of homesim.devices.bus.figures)."""
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    kinds = dict(con.execute("SELECT name, kind FROM node"))
-    consumers = [n for n, k in kinds.items() if k in REGISTRY
-                 and REGISTRY.get(k).consumer and "electricity" in REGISTRY.get(k).carriers]
-    joules = con.execute(
-        f"SELECT TOTAL(joules) FROM packet WHERE carrier = 'electricity' AND sink IN "
-        f"({','.join('?' * len(consumers))})", consumers).fetchone()[0]
-    con.close()
+    with LedgerStore.open(db) as store:
+        kinds = store.kinds()
+        consumers = {n for n, k in kinds.items() if k in REGISTRY
+                     and REGISTRY.get(k).consumer and "electricity" in REGISTRY.get(k).carriers}
+        joules = math.fsum(p.joules for p in store.packets(carrier="electricity")
+                           if p.sink in consumers)
     return joules / 3.6e6
 
 
