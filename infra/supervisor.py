@@ -10,6 +10,7 @@ Run folder: ``manifest.yaml`` (resolved), ``ledger.sqlite``, ``summary.json``, `
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
 import math
@@ -356,9 +357,18 @@ def run_home(home: Home, opts: RunOptions,
 
         recoveries = 0
         while True:
-            clock = start_all()
+            # the router first: its start-up (two processes, one after the other) is the
+            # longest; the devices import meanwhile and join as soon as it listens
+            starting = None
             if not opts.router_url and router is None:
-                router = start_router()
+                starting = concurrent.futures.ThreadPoolExecutor(1)
+                pending = starting.submit(start_router)
+            try:
+                clock = start_all()
+            finally:
+                if starting is not None:
+                    router = pending.result()  # raises RouterError as start_router does
+                    starting.shutdown()
             say("running")
             lines: queue.Queue[str | None] = queue.Queue()
 
@@ -444,9 +454,8 @@ def run_home(home: Home, opts: RunOptions,
             # earlier would kill them (Ctrl-C still stops everything)
             for p in procs:
                 if p.name == "clock":
-                    grace = time.monotonic() + 30
-                    while p.popen.poll() is None and not interrupted["flag"] and (
-                            time.monotonic() < grace or _has_children(p.popen.pid)):
+                    while p.popen.poll() is None and not interrupted["flag"] \
+                            and _has_children(p.popen.pid):
                         time.sleep(0.05)
     finally:
         _stop_all(procs)

@@ -608,8 +608,10 @@ def build_summary(led: Ledger, clock: dict[str, Any] | None) -> dict[str, Any]:
 
 def _fsum(a: np.ndarray) -> float:
     """The exactly rounded sum of ``a`` (``math.fsum``; over a list: ~2× faster than over
-    the array's numpy scalars, same result)."""
-    return math.fsum(np.asarray(a, dtype=float).tolist())
+    the array's numpy scalars, same result; an all-zero array, e.g. a device without losses,
+    is 0.0 without the list)."""
+    a = np.asarray(a, dtype=float)
+    return math.fsum(a.tolist()) if a.any() else 0.0
 
 
 def _same_flows(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
