@@ -108,7 +108,8 @@ def _device_pids(out_dir) -> dict[str, int]:
 
 def test_kill_9_of_a_device_stops_the_run_naming_it(tmp_path):
     """kill -9 of one device mid-run: the run stops naming it; the ledger is intact."""
-    m = write_manifest(tmp_path, example(dt=60, duration="60d"))
+    # a year: 60 days at max speed can be over (~2 s) before the kill lands
+    m = write_manifest(tmp_path, example(dt=60, duration="365d"))
     out = tmp_path / "run"
     run = start_run(m, out)
     try:
@@ -126,7 +127,7 @@ def test_kill_9_of_a_device_stops_the_run_naming_it(tmp_path):
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     windows = con.execute("SELECT count(*) FROM settled_window").fetchone()[0]
-    assert 2 <= windows < 60
+    assert 2 <= windows < 365
     with LedgerStore.open(db) as store:
         assert next(store.packets(), None) is not None
     time.sleep(0.5)
@@ -136,7 +137,7 @@ def test_kill_9_of_a_device_stops_the_run_naming_it(tmp_path):
 def test_silent_device_is_named_after_the_timeout(tmp_path):
     """A device that stops answering (SIGSTOP) is named in a clear error after the timeout."""
     # 8 s: the first window also imports pvlib (pv, inverter) on a loaded machine
-    m = write_manifest(tmp_path, example(dt=60, duration="60d", timeout=8))
+    m = write_manifest(tmp_path, example(dt=60, duration="365d", timeout=8))
     out = tmp_path / "run"
     run = start_run(m, out)
     pid = None
@@ -163,7 +164,7 @@ def test_silent_device_is_named_after_the_timeout(tmp_path):
 
 def test_ctrl_c_stops_everything_and_keeps_the_ledger(tmp_path):
     """SIGINT to `homesim run`: every process ends, the ledger is readable, summary incomplete."""
-    m = write_manifest(tmp_path, example(dt=60, duration="120d"))
+    m = write_manifest(tmp_path, example(dt=60, duration="365d"))  # not over before SIGINT
     out = tmp_path / "run"
     run = start_run(m, out)
     wait_for(lambda: settled_windows(out / "ledger.sqlite") >= 2, 120, "settled windows")
