@@ -105,7 +105,9 @@ def run_group(cmds: list[list[str]], interval: float = 0.2, timeout: float | Non
                     continue
                 for p in tree:
                     try:
-                        if p.pid not in names:
+                        if p.pid not in names or names[p.pid].startswith("other:"):
+                            # a child caught between fork and exec still shows its
+                            # parent's command line: name it again until it has its own
                             names[p.pid] = role(p, root.pid)
                         t = p.cpu_times()
                         m = p.memory_info().rss / 2**20

@@ -554,12 +554,16 @@ def write_prometheus_config(run_dir: Path) -> Path:
 
 
 def _stop_all(procs: list[_Proc], grace: float = 5.0) -> None:
-    """SIGTERM every live process (ledger last), SIGKILL what is left after ``grace``."""
+    """SIGTERM every live process (ledger last), SIGKILL what is left after ``grace``.
+
+    SIGCONT follows the SIGTERM (as systemd does): a stopped process (SIGSTOP, a debugger
+    detached badly) cannot act on SIGTERM until continued, and would cost the full grace."""
     order = [p for p in procs if p.name != "ledger"] + [p for p in procs if p.name == "ledger"]
     for p in order:
         if p.popen.poll() is None:
             try:
                 os.killpg(p.popen.pid, signal.SIGTERM)
+                os.killpg(p.popen.pid, signal.SIGCONT)
             except ProcessLookupError:
                 pass
     deadline = time.monotonic() + grace
