@@ -34,6 +34,10 @@ def test_default_run_refuses_anonymous_and_isolates_flats(tmp_path):
     run = start_run(ROOT / "examples" / "block.yaml", out, "--until", "2d", "--speed", "4000x")
     try:
         info = running(out)
+        # paused while the checks that need no flowing windows run: 2 days at 4000x could
+        # otherwise be over before the forgery below on a loaded machine
+        r = call(out, "homesim.clock.pause")
+        assert r.returncode == 0, r.stderr
         # anonymous: refused on both transports (no join, so no call/publish/subscribe/register)
         res = probe({"probes": [
             {"ident": {"url": url, "realm": info["realm"], "authid": "", "secret": "",
@@ -68,6 +72,8 @@ def test_default_run_refuses_anonymous_and_isolates_flats(tmp_path):
         r = call(out, "homesim.clock.pause", role="viewer")
         assert r.returncode == 1 and "wamp.error.not_authorized" in r.stderr
 
+        r = call(out, "homesim.clock.resume")
+        assert r.returncode == 0, r.stderr
         # a viewer watching packets sees numbers (arrays travel as bytes, printed as lists)
         r = wamp(out, "viewer", "sub", "homesim.packets.inverter", "--count", "1",
                  "--timeout", "30")
