@@ -136,7 +136,8 @@ def test_figures_by_hand(booked):
     assert f.load_by_kind_kwh == pytest.approx({"load": 9 * kwh, "ev_charger": 6 * kwh,
                                                 "heat_pump": 4 * kwh})
     assert f.self_consumed_kwh == pytest.approx(8.5 * kwh)
-    assert f.self_consumption == pytest.approx(8.5 / 9)
+    # the batteries gave 0.5 more than they took (2.5 vs 2): held before the span, not PV
+    assert f.self_consumption == pytest.approx((8.5 - 0.5) / 9)
     assert f.self_sufficiency == pytest.approx(8.5 / 19)
     assert (f.pv_ac_kwh, f.pv_dc_kwh, f.solar_incident_kwh) == pytest.approx(
         (9 * kwh, 10 * kwh, 20 * kwh))
@@ -234,3 +235,28 @@ def test_window_totals_add_up():
     assert (a.self_sufficiency, a.peak_import_w) == pytest.approx((b.self_sufficiency,
                                                                    b.peak_import_w))
     assert math.isclose(a.ev.throttled_kwh, b.ev.throttled_kwh)
+
+
+def test_energy_stored_before_the_span_is_not_self_consumed_pv():
+    """A what-if fork (or a run from a full battery) whose battery covers the evening load
+    with energy charged before the span: self-sufficiency counts it, self-consumption does
+    not (it stayed above 100 % before: 105 % in a fork of the web builder's home)."""
+    roles = Roles.of({d["name"]: d["kind"] for d in HOME["spec"]["devices"]})
+    # tick 0: 1 of PV to the house; tick 1: the battery gives 3 to the house, no PV, no grid
+    flows = [("pv", "inverter", EL, SCALE * np.array([1.0, 0.0])),
+             ("inverter", "house", EL, SCALE * np.array([1.0, 3.0])),
+             ("battery", "inverter", EL, SCALE * np.array([0.0, 3.0]))]
+    t = window_totals(roles, DT, 2, flows, [("inverter", "pv_ac", SCALE * np.array([1.0, 0.0]))])
+    f = headline(t, roles)
+    assert f.self_consumed_kwh == pytest.approx(4 * SCALE / J_PER_KWH)  # M: no grid at all
+    assert f.self_sufficiency == pytest.approx(1.0)
+    assert f.self_consumption == pytest.approx(1.0)  # (M − D) / P = (4 − 3) / 1, was 4 / 1
+    # the battery charged from the span's PV and gave it back: all of it counts
+    flows2 = [("pv", "inverter", EL, SCALE * np.array([4.0, 0.0])),
+              ("inverter", "house", EL, SCALE * np.array([1.0, 3.0])),
+              ("inverter", "battery", EL, SCALE * np.array([3.0, 0.0])),
+              ("battery", "inverter", EL, SCALE * np.array([0.0, 3.0])),
+              ("grid", "inverter", EL, SCALE * np.array([0.0, 0.0]))]
+    t2 = window_totals(roles, DT, 2, flows2,
+                       [("inverter", "pv_ac", SCALE * np.array([4.0, 0.0]))])
+    assert headline(t2, roles).self_consumption == pytest.approx(1.0)

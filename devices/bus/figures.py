@@ -25,10 +25,13 @@ Definitions (energies over the run [kWh], per tick ``t`` [J] inside sums)
   covered by the grid in each tick, i.e. ``∫ min(L, P + S) dt`` of Luthander et al. (2015)
   with ``S`` the battery power (discharge positive), because the AC bus balances in every
   tick (``P + S + imp = L + exp``).
-* **self-consumption** ``SC = M / P`` and **self-sufficiency** ``SS = M / L`` (Luthander, R.,
-  Widén, J., Nilsson, D., Palm, J., 2015. *Photovoltaic self-consumption in buildings: A
-  review.* Applied Energy 142, 80–94, eqs. 1–3, doi:10.1016/j.apenergy.2014.12.028). Energy
-  a battery charged from the grid and gave back later counts as grid energy.
+* **self-consumption** ``SC = min(1, max(0, M − D) / P)`` and **self-sufficiency**
+  ``SS = min(1, M / L)`` (Luthander, R., Widén, J., Nilsson, D., Palm, J., 2015.
+  *Photovoltaic self-consumption in buildings: A review.* Applied Energy 142, 80–94,
+  eqs. 1–3, doi:10.1016/j.apenergy.2014.12.028), with ``D = max(0, E_dis − E_ch)`` the
+  batteries' net discharge [AC] over the span: energy they held before it (an initial SoC,
+  or a what-if fork's snapshot) was not this span's PV, so it covers load (``SS``) but is
+  not self-consumed PV (``SC``), which would otherwise exceed 100 %.
 * **peak import** [W]: the largest tick's grid import divided by ``dt`` (tick mean power).
 * **net cost** [currency]: the grid's net cost (import cost − export revenue, the grid
   device's ``cost`` metric) plus the gas cost (the ``cost`` metric of gas converters).
@@ -492,6 +495,8 @@ def headline(totals: Totals, roles: Roles, home: Home | None = None) -> Figures:
     load = flows(None, r.consumers, ELEC)
     pv_ac = metric(r.balancers, "pv_ac")
     sc = totals.self_consumed
+    bat_ch, bat_dis = flows(None, r.batteries, ELEC), flows(r.batteries, None, ELEC)
+    sc_pv = max(0.0, sc - max(0.0, bat_dis - bat_ch))  # M − D (module docstring)
     grid_cost = metric(r.grids, "cost")
     gas_cost = metric(r.boilers, "cost")
     currency = _currency(home)
@@ -507,10 +512,10 @@ def headline(totals: Totals, roles: Roles, home: Home | None = None) -> Figures:
         unserved_kwh=kwh(metric(r.balancers, "unserved")),
         grid_import_kwh=kwh(flows(r.grids, None, ELEC)),
         grid_export_kwh=kwh(flows(None, r.grids, ELEC)),
-        battery_charge_kwh=kwh(flows(None, r.batteries, ELEC)),
-        battery_discharge_kwh=kwh(flows(r.batteries, None, ELEC)),
+        battery_charge_kwh=kwh(bat_ch),
+        battery_discharge_kwh=kwh(bat_dis),
         self_consumed_kwh=kwh(sc),
-        self_consumption=sc / pv_ac if pv_ac > 0 else None,
+        self_consumption=min(sc_pv / pv_ac, 1.0) if pv_ac > 0 else None,
         self_sufficiency=min(sc / load, 1.0) if load > 0 else None,
         peak_import_w=totals.peak_import_w, peak_load_w=totals.peak_load_w,
         grid_cost=grid_cost, gas_cost=gas_cost, net_cost=math.fsum((grid_cost, gas_cost)),

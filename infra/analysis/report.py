@@ -133,7 +133,8 @@ def _fmt_kpi(k: Kpi) -> str:
 KPI_HELP = {
     "self_sufficiency": "Share of the load not covered by the grid: M / load, M = Σ per tick of "
                         "load − net import (Luthander et al. 2015).",
-    "self_consumption": "Share of PV (AC) used on site: M / PV AC (Luthander et al. 2015).",
+    "self_consumption": "Share of PV (AC) used on site: (M − D) / PV AC, D the batteries' "
+                        "net discharge (Luthander et al. 2015).",
     "load": "Electricity every consumer received: household loads, flats, heat pumps, EV "
             "chargers (registry kinds with consumer: true).",
     "pv_ac": "PV energy after the inverter.",
