@@ -473,8 +473,11 @@ Device = Annotated[
 
 
 #: Properties that name another device of the home: ``(kind, property) → kind`` of the
-#: device named (a pv array wired to a PV inverter). Checked by :func:`topology_errors`.
-DEVICE_REFERENCES: dict[tuple[str, str], str] = {("pv", "inverter"): "pv_inverter"}
+#: device named (a pv array wired to a PV inverter), from the descriptors' ``references``.
+#: Checked by :func:`topology_errors`.
+DEVICE_REFERENCES: dict[tuple[str, str], str] = {
+    (k, prop): target for k in REGISTRY.names()
+    for prop, target in REGISTRY.get(k).references.items()}
 
 
 def _reference_errors(devices: list[Any]) -> list[tuple[str, str]]:

@@ -180,7 +180,8 @@ def generate_dashboards() -> dict[Path, str]:
 
 #: The descriptor fields the web builder reads (``GET /api/kinds``, ``registry.json``).
 KIND_API_FIELDS = ("kind", "label", "description", "role", "bounded", "carriers", "inputs",
-                   "balanced_by", "packets_from", "requires", "limits", "colour", "report")
+                   "balanced_by", "packets_from", "requires", "references", "limits", "colour",
+                   "report")
 
 
 def kinds_api(kinds: list[str] | None = None) -> dict[str, Any]:

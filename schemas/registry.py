@@ -83,6 +83,10 @@ class KindDescriptor(_Strict):
                                     "report and allocates its energy (the inverter)")
     packets_from: list[str] = Field([], description="kinds whose packets it waits for")
     requires: list[str] = Field([], description="kinds that must be enabled with it")
+    references: dict[str, str] = Field(
+        {}, description="properties naming another device of the home: property → the kind "
+                        "of the device it names (a pv's ``inverter``: a pv_inverter); a device "
+                        "that names one is balanced through it")
     limits: Limits = Limits()
     consumer: bool = Field(True, description="electricity it receives is consumption (billing)")
     colour: str = "#95a5a6"
@@ -207,7 +211,8 @@ class Registry:
     def _check(self) -> None:
         for k, d in self._kinds.items():
             refs = {"inputs": d.inputs, "packets_from": d.packets_from,
-                    "requires": d.requires, "balanced_by": [d.balanced_by or ""]}
+                    "requires": d.requires, "balanced_by": [d.balanced_by or ""],
+                    "references": list(d.references.values())}
             for field, names in refs.items():
                 bad = [x for x in names if x and x not in self._kinds]
                 if bad:

@@ -23,6 +23,37 @@ describe('the builder store', () => {
     expect(st().message?.text).toMatch(/cannot be connected/);
   });
 
+  it('writes a pv → pv_inverter connection into the pv and keeps edges and manifest in step', () => {
+    const inv = st().addDevice('inverter', { x: 0, y: 0 });
+    const pvi = st().addDevice('pv_inverter', { x: 0, y: 0 });
+    const pvi2 = st().addDevice('pv_inverter', { x: 0, y: 0 });
+    const pv = st().addDevice('pv', { x: 0, y: 0 });
+    const pvOf = () => st().model.devices.find((d) => d.id === pv)!;
+    const out = () => st().edges.filter((e) => e.source === pv).map((e) => e.target).sort();
+    expect(st().connect(pv, inv)).toBe(true);
+    expect(out()).toEqual([inv]);
+    expect(st().connect(pvi, pv)).toBe(true);                 // drawn backwards
+    expect(pvOf().properties.inverter).toBe(pvi);
+    expect(out()).toEqual([pvi]);                             // balanced through it, not the inverter
+    expect(st().connect(pv, pvi2)).toBe(true);                // rewired: one reference
+    expect(pvOf().properties.inverter).toBe(pvi2);
+    expect(out()).toEqual([pvi2]);
+    st().rename(pvi2, 'string');
+    expect(pvOf().properties.inverter).toBe('string');
+    expect(out()).toEqual(['string']);
+    st().setProperty(pv, 'inverter', pvi);                    // edited in the form
+    expect(out()).toEqual([pvi]);
+    st().disconnect(pv, pvi);
+    expect(pvOf().properties.inverter).toBeUndefined();
+    expect(out()).toEqual([inv]);
+    st().connect(pv, pvi);
+    st().remove([pvi]);
+    expect(pvOf().properties.inverter).toBeUndefined();
+    expect(out()).toEqual([inv]);
+    undo();
+    expect(pvOf().properties.inverter).toBe(pvi);
+  });
+
   it('undoes and redoes edits, deletions and connections', () => {
     const bat = st().addDevice('battery', { x: 0, y: 0 });
     st().setProperty(bat, 'capacity', 36000000);

@@ -6,7 +6,7 @@ import { create } from 'zustand';
 import { temporal } from 'zundo';
 import { BUNDLED, type Registry } from './lib/registry';
 import { busName, emptyModel, freshName, type DeviceModel, type ManifestModel } from './lib/manifest';
-import { canConnect, impliedEdges, type Relation } from './lib/rules';
+import { canConnect, impliedEdges, referenceProperty, referenceValue, type End, type Relation } from './lib/rules';
 
 export interface XY {
   x: number;
@@ -48,7 +48,38 @@ const updateDevice = (model: ManifestModel, id: string, change: (d: DeviceModel)
   devices: model.devices.map((d) => (d.id === id ? change(d) : d)),
 });
 
-const ends = (m: ManifestModel) => m.devices.map((d) => ({ name: d.id, kind: d.kind, group: d.group }));
+const end = (d: DeviceModel): End => ({ name: d.id, kind: d.kind, group: d.group, local: d.name, properties: d.properties });
+const ends = (m: ManifestModel) => m.devices.map(end);
+
+/**
+ * The edges after device `id`'s reference properties changed (registry `references`): its
+ * edges to the kinds it may name and to its balanced_by kind are those the manifest now
+ * implies (the device it names, or the balancer when it names none); other edges stay.
+ */
+function rewire(reg: Registry, model: ManifestModel, edges: Relation[], id: string): Relation[] {
+  const d = model.devices.find((x) => x.id === id);
+  const k = d && reg.get(d.kind);
+  if (!d || !k?.references || !Object.keys(k.references).length) return edges;
+  const kinds = new Set([...Object.values(k.references), k.balanced_by ?? '']);
+  const kindOf = new Map(model.devices.map((x) => [x.id, x.kind]));
+  const touched = (e: Relation) => e.source === id && kinds.has(kindOf.get(e.target) ?? '');
+  const implied = impliedEdges(reg, ends(model)).filter(touched);
+  return [...edges.filter((e) => !touched(e)), ...implied];
+}
+
+/** The reference property of `d` naming `other` (and the value it takes), if any. */
+function referenceTo(reg: Registry, d: DeviceModel, other: DeviceModel): { prop: string; value: string } | null {
+  const prop = referenceProperty(reg, end(d), end(other));
+  return prop ? { prop, value: referenceValue(end(d), end(other)) } : null;
+}
+
+/** `d` with property `name` set to `value` (removed when undefined). */
+const withProperty = (d: DeviceModel, name: string, value: unknown): DeviceModel => {
+  const properties = { ...d.properties };
+  if (value === undefined) delete properties[name];
+  else properties[name] = value;
+  return { ...d, properties };
+};
 
 export const useBuilder = create<BuilderState>()(
   temporal(
@@ -84,9 +115,24 @@ export const useBuilder = create<BuilderState>()(
         // removing a flat group removes its devices
         const flats = model.flats.filter((f) => gone.has(`flat:${f.name}`)).map((f) => f.name);
         for (const d of model.devices) if (d.group && flats.includes(d.group)) gone.add(d.id);
+        const { registry } = get();
+        // a reference to a removed device (a pv's inverter) goes with it
+        const cleared: string[] = [];
+        const devices = model.devices.filter((d) => !gone.has(d.id)).map((d) => {
+          let x = d;
+          for (const g of model.devices.filter((o) => gone.has(o.id))) {
+            const ref = referenceTo(registry, x, g);
+            if (ref && x.properties[ref.prop] === ref.value) x = withProperty(x, ref.prop, undefined);
+          }
+          if (x !== d) cleared.push(d.id);
+          return x;
+        });
+        const m2: ManifestModel = { ...model, flats: model.flats.filter((f) => !flats.includes(f.name)), devices };
+        let e2 = edges.filter((e) => !gone.has(e.source) && !gone.has(e.target));
+        for (const id of cleared) e2 = rewire(registry, m2, e2, id);
         set({
-          model: { ...model, flats: model.flats.filter((f) => !flats.includes(f.name)), devices: model.devices.filter((d) => !gone.has(d.id)) },
-          edges: edges.filter((e) => !gone.has(e.source) && !gone.has(e.target)),
+          model: m2,
+          edges: e2,
           selected: selected && gone.has(selected) ? null : selected,
         });
       },
@@ -105,24 +151,46 @@ export const useBuilder = create<BuilderState>()(
           set({ message: { text: v.reason, kind: 'error' } });
           return false;
         }
-        set({ edges: [...edges, { source: v.source, target: v.target, why: v.why }], message: { text: `connected ${v.source} → ${v.target}: ${v.why}`, kind: 'info' } });
+        const message = { text: `connected ${v.source} → ${v.target}: ${v.why}`, kind: 'info' as const };
+        const src = v.source === a ? da : db;
+        const dst = v.source === a ? db : da;
+        const ref = referenceTo(registry, src, dst);
+        const k = registry.get(src.kind);
+        if (ref || (k?.references && k.balanced_by === dst.kind)) {
+          // a reference is written into the manifest (a pv's inverter); connecting a device
+          // that names one to its balancer clears it
+          const next = ref ? withProperty(src, ref.prop, ref.value)
+            : Object.keys(k!.references!).reduce((x, p) => withProperty(x, p, undefined), src);
+          const m2 = updateDevice(model, src.id, () => next);
+          set({ model: m2, edges: rewire(registry, m2, edges, src.id), message });
+          return true;
+        }
+        set({ edges: [...edges, { source: v.source, target: v.target, why: v.why }], message });
         return true;
       },
 
-      disconnect: (source, target) => set({ edges: get().edges.filter((e) => !(e.source === source && e.target === target)) }),
+      disconnect: (source, target) => {
+        const { model, edges, registry } = get();
+        const ds = model.devices.find((d) => d.id === source);
+        const dt = model.devices.find((d) => d.id === target);
+        const ref = ds && dt ? referenceTo(registry, ds, dt) : null;
+        if (ds && ref && ds.properties[ref.prop] !== undefined) {
+          // the reference goes: the device is balanced by its balancer again
+          const m2 = updateDevice(model, ds.id, (d) => withProperty(d, ref.prop, undefined));
+          set({ model: m2, edges: rewire(registry, m2, edges, ds.id) });
+          return;
+        }
+        set({ edges: edges.filter((e) => !(e.source === source && e.target === target)) });
+      },
 
       select: (selected) => set({ selected }),
 
       setProperty: (id, name, value) => {
-        const { model } = get();
-        set({
-          model: updateDevice(model, id, (d) => {
-            const properties = { ...d.properties };
-            if (value === undefined) delete properties[name];
-            else properties[name] = value;
-            return { ...d, properties };
-          }),
-        });
+        const { model, edges, registry } = get();
+        const m2 = updateDevice(model, id, (d) => withProperty(d, name, value));
+        const kind = model.devices.find((d) => d.id === id)?.kind ?? '';
+        const isRef = name in (registry.get(kind)?.references ?? {});
+        set(isRef ? { model: m2, edges: rewire(registry, m2, edges, id) } : { model: m2 });
       },
 
       setField: (id, field, value) => {
@@ -148,8 +216,15 @@ export const useBuilder = create<BuilderState>()(
         }
         const ren = (x: string) => (x === id ? nid : x);
         const { [id]: pos, ...rest } = positions;
+        const { registry } = get();
+        // references to it (a pv's inverter) follow the new name
+        const follow = (x: DeviceModel): DeviceModel => {
+          const ref = x.id !== id ? referenceTo(registry, x, d) : null;
+          if (!ref || x.properties[ref.prop] !== ref.value) return x;
+          return withProperty(x, ref.prop, referenceValue(end(x), end({ ...d, name, id: nid })));
+        };
         set({
-          model: { ...model, devices: model.devices.map((x) => (x.id === id ? { ...x, name, id: nid } : x)) },
+          model: { ...model, devices: model.devices.map((x) => (x.id === id ? { ...x, name, id: nid } : follow(x))) },
           edges: edges.map((e) => ({ ...e, source: ren(e.source), target: ren(e.target) })),
           positions: pos ? { ...rest, [nid]: pos } : positions,
           selected: selected === id ? nid : selected,

@@ -49,6 +49,8 @@ export interface Kind {
   balanced_by: string | null;
   packets_from: string[];
   requires: string[];
+  /** Properties that name another device of the home: property → the kind it names. */
+  references?: Record<string, string>;
   limits: KindLimits;
   colour: string;
   report: unknown;

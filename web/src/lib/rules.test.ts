@@ -37,4 +37,30 @@ describe('connection rules from the registry', () => {
     }
     expect(edges).not.toContain('battery>pv-south');
   });
+  it('draws a reference only to the device it names, in place of the balancer (pv → pv_inverter)', () => {
+    const m = importYaml(readFileSync(resolve(__dirname, '..', '..', '..', 'examples', 'pv-inverter.yaml'), 'utf8'));
+    const two = [...m.devices.map((d) => ({ name: d.id, kind: d.kind, local: d.name, properties: d.properties })),
+      { name: 'second-inverter', kind: 'pv_inverter', properties: {} }];
+    const edges = impliedEdges(BUNDLED, two).map((e) => `${e.source}>${e.target}`);
+    expect(edges).toContain('pv-west>string-inverter');
+    expect(edges).toContain('pv-south>inverter');
+    expect(edges).toContain('string-inverter>inverter');
+    for (const e of ['pv-west>inverter', 'pv-west>second-inverter', 'pv-south>string-inverter', 'pv-south>second-inverter']) {
+      expect(edges).not.toContain(e);
+    }
+  });
+  it('resolves a reference inside a flat by the local name, else to the building', () => {
+    const d = (name: string, kind: string, group?: string, properties: Record<string, unknown> = {}) =>
+      ({ name: group ? `${group}-${name}` : name, local: name, kind, group, properties });
+    const devices = [d('inverter', 'inverter'), d('pvi', 'pv_inverter'), d('pvi', 'pv_inverter', 'a'),
+      d('roof', 'pv', 'a', { inverter: 'pvi' }), d('roof', 'pv', 'b', { inverter: 'pvi' })];
+    const edges = impliedEdges(BUNDLED, devices).map((e) => `${e.source}>${e.target}`);
+    expect(edges).toContain('a-roof>a-pvi');      // its flat's own pvi
+    expect(edges).toContain('b-roof>pvi');        // flat b has none: the building's
+    expect(edges).not.toContain('a-roof>pvi');
+    expect(edges).not.toContain('a-roof>inverter');
+  });
+  it('allows connecting any pv to any pv_inverter (the connection sets the reference)', () => {
+    expect(canConnect(BUNDLED, dev('pv'), dev('pv_inverter'))).toMatchObject({ ok: true, source: 'pv', target: 'pv_inverter', why: expect.stringMatching(/its inverter/) });
+  });
 });
