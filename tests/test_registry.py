@@ -56,6 +56,10 @@ def test_a_descriptor_naming_an_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="inputs names unknown kind.*wether"):
         reg.register(bad)
     assert "toaster" not in reg
+    bad = KindDescriptor(kind="toaster", label="Toaster", description="d", role="sink",
+                         shell="x.y:Z", references={"socket": "sockett"})
+    with pytest.raises(ValueError, match="references names unknown kind.*sockett"):
+        reg.register(bad)
     with pytest.raises(ValueError, match="already registered"):
         reg.register(REGISTRY.get("pv"))
 
