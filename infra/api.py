@@ -146,8 +146,11 @@ class Run:
     # ------------------------------------------------------------ the folder
     @property
     def db(self) -> Path:
-        """The ledger file (``ledger.sqlite``)."""
-        return self.path / "ledger.sqlite"
+        """The ledger's path (``ledger.sqlite``; for a run booked in PostgreSQL, the same path
+        whose ``ledger.pg.json`` beside it names the server)."""
+        from homesim.devices.bus.store import LEDGER_FILE
+
+        return self.path / LEDGER_FILE
 
     def _store(self) -> LedgerStore:
         from homesim.devices.bus.store import LedgerStore
@@ -256,11 +259,13 @@ def open_run(path: str | Path) -> Run:
     Raises
     ------
     FileNotFoundError
-        If ``path`` holds no ``ledger.sqlite``.
+        If ``path`` holds no ledger (neither ``ledger.sqlite`` nor ``ledger.pg.json``).
     """
+    from homesim.devices.bus.store import LEDGER_FILE, run_ledger
+
     p = Path(path)
-    if not (p / "ledger.sqlite").is_file():
-        raise FileNotFoundError(f"no ledger at {p / 'ledger.sqlite'}: not a run folder")
+    if run_ledger(p) is None:
+        raise FileNotFoundError(f"no ledger at {p / LEDGER_FILE}: not a run folder")
     r = Run(p)
     s = r.summary_dict
     if s:

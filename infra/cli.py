@@ -230,9 +230,11 @@ def execute_run(home: Any, opts: Any, *, quiet: bool = False, json_out: bool = F
                       f"run folder: {res.run_dir}")
         raise typer.Exit(0)
     err.print(f"[red]✗ run failed:[/red] {res.message}")
-    pg = res.run_dir / "ledger.pg.json"  # a PostgreSQL ledger: where it is (no password)
+    from homesim.devices.bus.store import LEDGER_FILE, PG_POINTER
+
+    pg = res.run_dir / PG_POINTER  # a PostgreSQL ledger: where it is (no password)
     err.print("ledger of the settled windows: "
-              f"{pg if pg.exists() else res.run_dir / 'ledger.sqlite'}")
+              f"{pg if pg.exists() else res.run_dir / LEDGER_FILE}")
     raise typer.Exit(1)
 
 
@@ -316,9 +318,10 @@ def export(
     """
     from homesim.devices.bus.store import (
         EXPORT_TABLES,
-        PG_POINTER,
+        LEDGER_FILE,
         LedgerError,
         LedgerStore,
+        run_ledger,
     )
     from homesim.infra.analysis import export as ex
 
@@ -329,10 +332,10 @@ def export(
         err.print(f"[red]--table must be {', '.join(EXPORT_TABLES[:-1])} or "
                   f"{EXPORT_TABLES[-1]}, not {escape(repr(table))}[/red]")
         raise typer.Exit(2)
-    db = run_dir / "ledger.sqlite"
-    if not db.is_file() and not (run_dir / PG_POINTER).is_file():  # SQLite or PostgreSQL
-        err.print(f"[red]no ledger at {escape(str(db))}[/red] (give a run folder of "
-                  "homesim run)")
+    db = run_ledger(run_dir)  # SQLite or PostgreSQL
+    if db is None:
+        err.print(f"[red]no ledger at {escape(str(run_dir / LEDGER_FILE))}[/red] (give a run "
+                  "folder of homesim run)")
         raise typer.Exit(2)
     try:
         with LedgerStore.open(db) as store:
@@ -391,10 +394,11 @@ def report(
 def _day_outside_run(run_dir: Path, day: Any) -> str | None:
     """Why ``day`` (a local date) is no day of the run in ``run_dir``, or None (also when the
     run cannot be read: the report says why)."""
+    from homesim.devices.bus.store import LEDGER_FILE
     from homesim.infra.analysis.export import run_days
 
     try:
-        first, last, tz = run_days(run_dir / "ledger.sqlite")
+        first, last, tz = run_days(run_dir / LEDGER_FILE)
     except Exception:  # noqa: BLE001 - the report explains a missing or unreadable ledger
         return None
     if first <= day <= last:

@@ -365,6 +365,17 @@ def test_open_errors(tmp_path):
         st.run()
 
 
+def test_run_ledger_finds_a_sqlite_or_a_postgresql_ledger_of_a_run_folder(tmp_path):
+    from homesim.devices.bus.store import LEDGER_FILE, PG_POINTER, run_ledger
+
+    assert run_ledger(tmp_path) is None and run_ledger(tmp_path / "nowhere") is None
+    (tmp_path / PG_POINTER).write_text('{"dsn": "postgresql://u@h/db", "schema": "s"}')
+    assert run_ledger(tmp_path) == tmp_path / LEDGER_FILE  # LedgerStore.open follows it
+    (tmp_path / PG_POINTER).unlink()
+    (tmp_path / LEDGER_FILE).write_bytes(b"")
+    assert run_ledger(tmp_path) == tmp_path / LEDGER_FILE
+
+
 def test_a_ledger_of_the_old_layout_is_refused_not_misread(tmp_path):
     """A ledger written before per-window arrays (one ``packet``/``series`` row per tick):
     its per-tick reads and a writer continuing it raise a LedgerError saying to re-run;

@@ -69,7 +69,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEMA", "EXPORT_TABLES", "LedgerError", "LedgerStore", "PgLedgerStore",
-    "DSN_ENV", "PG_POINTER", "is_postgres", "redact", "without_password", "pg_schema",
+    "DSN_ENV", "PG_POINTER", "LEDGER_FILE", "run_ledger", "is_postgres", "redact",
+    "without_password", "pg_schema",
     "Run", "Node", "Flow", "NodeBalance", "MetricTotal", "Event", "SettledWindow",
     "SettledSpan", "HourlyFlow", "TickFlow", "Packet", "DeviceMetric", "Meter", "Series",
 ]
@@ -319,6 +320,20 @@ PG_POINTER = "ledger.pg.json"
 """The file in a run folder naming its PostgreSQL ledger: ``{"dsn", "schema"}``, the DSN
 without its password (readers find the password the way libpq does, or in
 ``HOMESIM_LEDGER_DSN``)."""
+
+LEDGER_FILE = "ledger.sqlite"
+"""A run folder's ledger: this SQLite file, or (a run booked in PostgreSQL) the same path
+with :data:`PG_POINTER` beside it, which :meth:`LedgerStore.open` follows."""
+
+
+def run_ledger(run_dir: Path | str) -> Path | None:
+    """The ledger path of run folder ``run_dir`` for :meth:`LedgerStore.open`: its
+    :data:`LEDGER_FILE` when that file or the folder's :data:`PG_POINTER` exists, else None
+    (not a run folder, or the run never started). The one place that knows where a run's
+    ledger is; readers (report, bill, compare, export, the Python API) ask here."""
+    p = Path(run_dir) / LEDGER_FILE
+    return p if p.is_file() or p.with_name(PG_POINTER).is_file() else None
+
 
 DSN_ENV = "HOMESIM_LEDGER_DSN"
 """Environment variable holding a PostgreSQL ledger's DSN, password included: how the

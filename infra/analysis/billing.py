@@ -69,7 +69,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from homesim.devices.bus.figures import Roles
-from homesim.devices.bus.store import LedgerError, LedgerStore, Meter
+from homesim.devices.bus.store import LEDGER_FILE, LedgerError, LedgerStore, Meter, run_ledger
 from homesim.schemas.manifest import Home
 from homesim.schemas.units import J_PER_KWH
 
@@ -150,9 +150,10 @@ def _connect(run_dir: Path) -> LedgerStore:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise BillingError(f"no run folder at {run_dir}")
-    db = run_dir / "ledger.sqlite"
-    if not db.exists():
-        raise BillingError(f"no ledger at {db} (not a run folder, or the run never started)")
+    db = run_ledger(run_dir)
+    if db is None:
+        raise BillingError(f"no ledger at {run_dir / LEDGER_FILE} (not a run folder, or the "
+                           "run never started)")
     try:
         return LedgerStore.open(db)
     except LedgerError as exc:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from homesim.devices.bus.figures import Kpi
-from homesim.devices.bus.store import LedgerError, LedgerStore
+from homesim.devices.bus.store import LEDGER_FILE, LedgerError, LedgerStore, run_ledger
 from homesim.infra.analysis.rundata import (
     FlowBins,
     Period,
@@ -224,9 +224,9 @@ def compare_runs(run_dirs: Sequence[Path | str]) -> Comparison:
     stores: list[LedgerStore] = []
     try:
         for d in dirs:
-            db = d / "ledger.sqlite"
-            if not db.exists():
-                raise CompareError(f"no ledger at {db} (not a run folder?)")
+            db = run_ledger(d)
+            if db is None:
+                raise CompareError(f"no ledger at {d / LEDGER_FILE} (not a run folder?)")
             try:
                 stores.append(LedgerStore.open(db))
                 infos.append(load_info(stores[-1], d))

@@ -197,3 +197,17 @@ def test_a_run_booked_in_postgresql_has_the_sqlite_runs_summary(pg, tmp_path, mo
                          text=True, timeout=600, env=env)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     assert (runs["pg"] / "report.html").stat().st_size > 10_000
+    # so do bill, compare and the Python API (they once looked for ledger.sqlite only)
+    for cmd in (["bill", str(runs["pg"])], ["bill", str(runs["sqlite"])],
+                ["compare", str(runs["sqlite"]), str(runs["pg"]), "--html",
+                 str(tmp_path / "compare.html")]):
+        res = subprocess.run([*HOMESIM, *cmd], capture_output=True, text=True, timeout=600,
+                             env=env)
+        assert res.returncode == 0, (cmd, res.stdout[-2000:] + res.stderr[-3000:])
+    bills = {k: (v / "bills.csv").read_text() for k, v in runs.items()}
+    assert bills["pg"] == bills["sqlite"]
+    from homesim.infra.api import open_run
+
+    a, b = open_run(runs["sqlite"]).flows(), open_run(runs["pg"]).flows()
+    assert len(b) == len(a) > 0
+    assert b["kwh"].sum() == pytest.approx(a["kwh"].sum(), rel=1e-12)
