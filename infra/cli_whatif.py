@@ -97,6 +97,12 @@ def fork(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
     no_report: Annotated[bool, typer.Option("--no-report", help="Skip report.html")] = False,
+    ledger: Annotated[str | None, typer.Option(
+        "--ledger", show_default=False,
+        help="Where the fork books: postgresql://user@host:port/db (its own schema) or "
+             "sqlite (FORK_DIR/ledger.sqlite). Default: where the original booked (its "
+             "PostgreSQL server, the password from HOMESIM_LEDGER_DSN, PGPASSWORD or "
+             "~/.pgpass)")] = None,
 ) -> None:
     """Run a home's future from a snapshot of a run, with settings changed.
 
@@ -112,11 +118,15 @@ def fork(
         read_snapshot,
         snapshot_at_or_before,
     )
+    from homesim.devices.bus.store import is_postgres, run_ledger_dsn
     from homesim.infra.cli import execute_run
     from homesim.infra.supervisor import RunOptions
     from homesim.infra.whatif import SetError, fork_home, parse_set
     from homesim.schemas.manifest import ManifestError
 
+    if ledger is not None and ledger != "sqlite" and not is_postgres(ledger):
+        raise _fail("--ledger takes a postgresql:// URL or sqlite")
+    dsn = run_ledger_dsn(run_dir) if ledger is None else None if ledger == "sqlite" else ledger
     folder = run_dir / "snapshots"
     if not list_snapshots(folder):
         raise _fail(f"{run_dir} has no snapshots (run it with --snapshot-every N)")
@@ -151,7 +161,7 @@ def fork(
         {"origin": str(run_dir.resolve()), "snapshot": str(snap_path.resolve()),
          "window": snap["window"], "tick": snap["tick"], "sim_time": snap["sim_time"],
          "set": list(set_ or [])}, indent=2))
-    opts = RunOptions(speed=speed, out=out, restore=snap_path, snapshot_every=10)
+    opts = RunOptions(speed=speed, out=out, restore=snap_path, snapshot_every=10, ledger=dsn)
     execute_run(home, opts, quiet=quiet, json_out=json_out, no_report=no_report)
 
 

@@ -30,7 +30,13 @@ from typing import Any
 import yaml
 
 from homesim.devices.bus.snapshot import latest_snapshot, read_snapshot
-from homesim.devices.bus.store import DSN_ENV, PG_POINTER, pg_schema, without_password
+from homesim.devices.bus.store import (
+    DSN_ENV,
+    PG_POINTER,
+    pg_schema,
+    run_ledger_dsn,
+    without_password,
+)
 from homesim.infra.credentials import read_home_key, write_run_secrets
 from homesim.infra.router.access import access_plan, new_home_key
 from homesim.schemas.manifest import Home, Location, parse_duration
@@ -264,11 +270,8 @@ def run_home(home: Home, opts: RunOptions,
         (run_dir / stale).unlink(missing_ok=True)
     ledger_dsn = opts.ledger
     pointer = run_dir / PG_POINTER
-    if ledger_dsn is None and resuming and pointer.exists():  # it goes on in PostgreSQL
-        ledger_dsn = json.loads(pointer.read_text())["dsn"]  # password: env or libpq's
-        full = os.environ.get(DSN_ENV) or ""
-        if full and without_password(full)[0] == ledger_dsn:
-            ledger_dsn = full
+    if ledger_dsn is None and resuming:  # it goes on in PostgreSQL if it booked there
+        ledger_dsn = run_ledger_dsn(run_dir)
     if ledger_dsn:  # where readers (report, export) find it: the URL without its password
         pointer.touch(mode=0o600)
         pointer.write_text(json.dumps({"dsn": without_password(ledger_dsn)[0],

@@ -227,7 +227,10 @@ class Clock:
         fork_id = f"fork-{self.protocol.window:07d}-{self.forks}"
         out = Path(self.snapshot_dir).parent / "forks" / fork_id
         cmd = [*self.fork_command, "fork", str(Path(self.snapshot_dir).parent), "--snapshot",
-               str(snap), "--out", str(out), "--json", "-q", "--no-report", "--speed", "max"]
+               str(snap), "--out", str(out), "--json", "-q", "--no-report", "--speed", "max",
+               # the clock holds no database credentials (least privilege): a live fork of
+               # a run booked in PostgreSQL books into FORK_DIR/ledger.sqlite
+               "--ledger", "sqlite"]
         for x in sets:
             cmd += ["--set", x]
         if until:

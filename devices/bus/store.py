@@ -69,7 +69,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEMA", "EXPORT_TABLES", "LedgerError", "LedgerStore", "PgLedgerStore",
-    "DSN_ENV", "PG_POINTER", "LEDGER_FILE", "run_ledger", "is_postgres", "redact",
+    "DSN_ENV", "PG_POINTER", "LEDGER_FILE", "run_ledger", "run_ledger_dsn", "is_postgres",
+    "redact",
     "without_password", "pg_schema",
     "Run", "Node", "Flow", "NodeBalance", "MetricTotal", "Event", "SettledWindow",
     "SettledSpan", "HourlyFlow", "TickFlow", "Packet", "DeviceMetric", "Meter", "Series",
@@ -333,6 +334,20 @@ def run_ledger(run_dir: Path | str) -> Path | None:
     ledger is; readers (report, bill, compare, export, the Python API) ask here."""
     p = Path(run_dir) / LEDGER_FILE
     return p if p.is_file() or p.with_name(PG_POINTER).is_file() else None
+
+
+def run_ledger_dsn(run_dir: Path | str) -> str | None:
+    """The PostgreSQL URL a run folder's :data:`PG_POINTER` names, or None (a SQLite run).
+
+    The pointer holds no password: when :data:`DSN_ENV` holds the same URL with one, that is
+    returned; else libpq finds it (``PGPASSWORD``, ``~/.pgpass``). Used to go on booking
+    where a run booked (``homesim resume``, ``homesim fork``)."""
+    pointer = Path(run_dir) / PG_POINTER
+    if not pointer.is_file():
+        return None
+    dsn = str(json.loads(pointer.read_text())["dsn"])
+    full = os.environ.get(DSN_ENV) or ""
+    return full if full and without_password(full)[0] == dsn else dsn
 
 
 DSN_ENV = "HOMESIM_LEDGER_DSN"

@@ -153,7 +153,9 @@ def test_a_run_booked_in_postgresql_has_the_sqlite_runs_summary(pg, tmp_path, mo
                  {**{k: v for k, v in env.items() if k != DSN_ENV}, "PGPASSWORD": pg.password})):
             out = tmp_path / name
             res = subprocess.run([*HOMESIM, "run", str(manifest), "--out", str(out), "--json",
-                                  "-q", "--no-report", *extra], capture_output=True,
+                                  "-q", "--no-report", "--window", "8",
+                                  "--snapshot-every", "4", *extra],
+                                 capture_output=True,
                                  text=True, timeout=600, env=run_env)
             assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
             assert pg.password not in res.stdout + res.stderr
@@ -211,3 +213,21 @@ def test_a_run_booked_in_postgresql_has_the_sqlite_runs_summary(pg, tmp_path, mo
     a, b = open_run(runs["sqlite"]).flows(), open_run(runs["pg"]).flows()
     assert len(b) == len(a) > 0
     assert b["kwh"].sum() == pytest.approx(a["kwh"].sum(), rel=1e-12)
+
+    # a fork books where the original booked (its own schema), or where --ledger says
+    forks = {}
+    for name, extra in (("pg", []), ("sqlite", ["--ledger", "sqlite"])):
+        forks[name] = tmp_path / f"fork-{name}"
+        res = subprocess.run([*HOMESIM, "fork", str(runs["pg"]), "--out", str(forks[name]),
+                              "--json", "-q", "--no-report", *extra], capture_output=True,
+                             text=True, timeout=600, env=env)
+        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+        assert pg.password not in res.stdout + res.stderr
+    assert (forks["pg"] / PG_POINTER).exists() and not (forks["pg"] / "ledger.sqlite").exists()
+    fork_pointer = json.loads((forks["pg"] / PG_POINTER).read_text())
+    assert fork_pointer["schema"] != pointer["schema"]
+    assert (forks["sqlite"] / "ledger.sqlite").exists()
+    assert not (forks["sqlite"] / PG_POINTER).exists()
+    fs = {k: json.loads((v / "summary.json").read_text()) for k, v in forks.items()}
+    assert fs["pg"]["energy_kwh"] == fs["sqlite"]["energy_kwh"]
+    assert fs["pg"]["complete"] and fs["pg"]["ticks"] > 0
