@@ -18,6 +18,8 @@ describe('the builder store', () => {
     const bat = st().addDevice('battery', { x: 0, y: 0 });
     expect(st().connect(inv, pv)).toBe(true);
     expect(st().edges).toMatchObject([{ source: 'pv', target: 'inverter' }]);
+    expect(st().connect(bat, inv)).toBe(true);                // a kind without references
+    expect(st().edges).toMatchObject([{ source: 'pv', target: 'inverter' }, { source: 'battery', target: 'inverter' }]);
     expect(st().connect(pv, bat)).toBe(false);
     expect(st().message?.kind).toBe('error');
     expect(st().message?.text).toMatch(/cannot be connected/);

@@ -156,11 +156,12 @@ export const useBuilder = create<BuilderState>()(
         const dst = v.source === a ? db : da;
         const ref = referenceTo(registry, src, dst);
         const k = registry.get(src.kind);
-        if (ref || (k?.references && k.balanced_by === dst.kind)) {
+        const refs = Object.keys(k?.references ?? {});
+        if (ref || (refs.length > 0 && k?.balanced_by === dst.kind)) {
           // a reference is written into the manifest (a pv's inverter); connecting a device
           // that names one to its balancer clears it
           const next = ref ? withProperty(src, ref.prop, ref.value)
-            : Object.keys(k!.references!).reduce((x, p) => withProperty(x, p, undefined), src);
+            : refs.reduce((x, p) => withProperty(x, p, undefined), src);
           const m2 = updateDevice(model, src.id, () => next);
           set({ model: m2, edges: rewire(registry, m2, edges, src.id), message });
           return true;
