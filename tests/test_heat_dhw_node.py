@@ -118,6 +118,29 @@ def test_a_tank_in_its_band_waits_and_the_boiler_heats_it_alone() -> None:
     assert_allclose(d.boiler_gas, gas, rtol=1e-12)
 
 
+def test_the_broker_prices_hot_water_at_the_hot_water_cop() -> None:
+    """economic: electricity 0.30/kWh, gas 0.11/kWh. The rooms' heat costs 0.30/3.2 = 0.094
+    from the heat pump, under gas (0.11/eta); the tank's costs 0.30/2.2 = 0.136 at the hot-water
+    flow, above gas, so the boiler heats the water while the heat pump heats the rooms. At
+    0.20/kWh the heat pump's hot water (0.091) is the cheaper: it goes first for the tank."""
+    n = 4
+    boiler = Boiler(p_th_max=40000.0)  # the tank's need in one tick (8.8 MJ) fits
+
+    def run(price: float):
+        return dispatch(_inputs(n), DispatchPlant(
+            heat_pumps=[_offer(n)], boiler=boiler, t_return=np.full(n, 30.0),
+            strategy="economic", price_el=np.full(n, price), gas_price=0.11,
+            dhw=[_cold_tank(n)]))
+
+    d = run(0.30)
+    assert d.choice[0].source == "heat_pump"  # the rooms
+    assert d.dhw_heat[0, 0] > 0 and d.boiler_dhw[0] == pytest.approx(d.dhw_heat[0, 0])
+    assert d.hp_dhw[0, 0] == 0.0 and d.hp_heat[0].sum() > 0
+    d = run(0.20)  # the heat pump first (its full hot-water output), the boiler the rest
+    assert d.hp_dhw[0, 0] == 1.0
+    assert d.boiler_dhw[0] == pytest.approx(d.dhw_heat[0, 0] - 6000.0 * 0.9 * DT)
+
+
 def test_heat_pump_only_without_output_leaves_the_tank_cold() -> None:
     n = 3
     off = HeatPumpOffer(np.zeros(n), np.zeros(n), p_th_max_dhw=np.zeros(n),

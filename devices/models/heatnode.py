@@ -35,7 +35,9 @@ One tick
    * ``boiler_only``: the boiler, then the buffer;
    * ``economic`` (the broker, :func:`broker_choice`): every tick, PV surplus → heat pump
      at full power into the buffer; otherwise the cheaper marginal heat (electricity price /
-     COP against gas price / boiler efficiency) first, then the other sources.
+     COP against gas price / boiler efficiency) first, then the other sources. Hot water is
+     priced on its own, at the heat pumps' hot-water COP (``cop_dhw``, lower: a hotter
+     flow), so gas can win for the tank while the heat pump heats the rooms.
 
 4. If ``N`` is not covered, every flat gets the same fraction of its demand and the zones
    are solved again with that heat fixed (the shortfall is ``unmet``).
@@ -146,6 +148,21 @@ def broker_choice(pv_surplus: float, hp_available: bool, price_el: float, cop: f
                             f"heat pump {cost_hp:.4f} <= gas {cost_gas:.4f} per kWh of heat")
     return BrokerChoice("boiler", cost_hp, cost_gas,
                         f"gas {cost_gas:.4f} < heat pump {cost_hp:.4f} per kWh of heat")
+
+
+def _dhw_order(heat_pumps: Sequence[HeatPumpOffer], cap_dhw: np.ndarray, k: int,
+               pv_surplus: float, price_el: float, gas_price: float | None,
+               boiler_eta: float) -> tuple[str, ...]:
+    """The economic broker's order of use for hot water in tick ``k``: :func:`broker_choice`
+    at the COP of the heat pump that can give the most hot water (``cop_dhw``, its hot-water
+    flow temperature) instead of its space-heating COP."""
+    n_hp = len(heat_pumps)
+    best = int(np.argmax(cap_dhw)) if n_hp else 0
+    cop = float(heat_pumps[best].mode(False, True)[1][k]) if n_hp else 0.0
+    choice = broker_choice(pv_surplus=pv_surplus, hp_available=bool(cap_dhw.sum() > 0.0),
+                           price_el=price_el, cop=cop, gas_price=gas_price,
+                           boiler_eta=boiler_eta)
+    return BROKER_ORDER[choice.source][0]
 
 
 @dataclass(frozen=True)
@@ -583,6 +600,7 @@ def dispatch(inputs: DispatchInputs, plant: DispatchPlant | None = None) -> Heat
                 gas_price=gas_price if boiler is not None else None, boiler_eta=eta)
             out.choice.append(choice)
             order, to_buffer = BROKER_ORDER[choice.source]
+        order_dhw: tuple[str, ...] | None = None if strategy == "economic" else order
         # hot water first (DHW priority): a tank whose thermostat asks for heat (below
         # t_set - hysteresis until t_set) takes what brings it to t_set at the tick end from
         # the heat pumps (at the hot-water flow temperature) and the boiler, in the
@@ -597,7 +615,11 @@ def dispatch(inputs: DispatchInputs, plant: DispatchPlant | None = None) -> Heat
             if not on_dhw[t]:
                 continue
             want = dhw_need(d.tank, e_dhw[t], float(d.wanted[k]), dt)
-            for src in order:
+            if order_dhw is None:  # the broker prices hot water at the hot-water COP
+                order_dhw = _dhw_order(heat_pumps, hp_cap_dhw, k, float(surplus[k]),
+                                       float(p_el[k]), gas_price if boiler is not None
+                                       else None, eta)
+            for src in order_dhw:
                 if src == "hp":
                     for h in range(n_hp):
                         x = min(want, max(hp_cap_dhw[h] - hp_dhw_q[h], 0.0))
