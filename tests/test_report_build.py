@@ -100,7 +100,9 @@ def run_dir(tmp_path: Path) -> Path:
     led.store.write_events([Event(0, "node", "heat_source", "heat_pump", "pv_surplus",
                                   {"cost_hp": 0.0}),
                             Event(2, "node", "heat_source", "boiler", "cheaper",
-                                  {"cost_hp": 0.3, "cost_gas": 0.12})])
+                                  {"cost_hp": 0.3, "cost_gas": 0.12}),
+                            Event(1, "node", "dhw_source", "boiler", "gas cheaper at "
+                                  "the hot-water COP", {"cost_hp": 0.14, "cost_gas": 0.12})])
     led.close()
     return tmp_path
 
@@ -117,6 +119,8 @@ def test_report_of_a_hand_made_ledger(run_dir):
     broker = rep.figures["broker"]
     assert list(broker.data[0].y) == ["heat_pump", "boiler", "boiler"]
     assert broker.data[0].x[0] == "2025-01-01 00:00:00"      # local (UTC) wall time
+    assert broker.data[1].name == "node (hot water)" and list(broker.data[1].y) == [
+        "boiler", "boiler"]
     energy = rep.figures["energy"]
     assert [b["label"] for b in energy.layout.updatemenus[0].buttons] == ["hour", "day",
                                                                           "week", "month"]

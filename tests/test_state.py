@@ -54,8 +54,9 @@ SETTINGS = settings(max_examples=6, deadline=None, derandomize=True, database=No
 @cache
 def home_of(name: str, until: str) -> Home:
     """An example home, shortened and at dt = 900 s (``block-economic``: the block with the
-    heat node's economic broker, whose last choice is state, and gas cheap enough that the
-    broker switches between the heat pump and the boiler)."""
+    heat node's economic broker, whose last choices are state, gas cheap enough that the
+    broker switches between the heat pump and the boiler, and the flats' tanks heated by the
+    node, so that the broker prices hot water too)."""
     home = load_any(ROOT / "examples" / f"{name.removesuffix('-economic')}.yaml")
     if name.endswith("-economic"):
         data = home.model_dump(mode="json")
@@ -64,6 +65,8 @@ def home_of(name: str, until: str) -> Home:
                 d["properties"]["strategy"] = "economic"
             if d["kind"] == "boiler":
                 d["properties"]["gas_price"] = 0.06
+            if d["kind"] == "dhw_tank":
+                d["properties"]["heated_by"] = "heat_node"
         home = Home.model_validate(data)
     return prepare_home(home, RunOptions(until=until, dt=DT))
 

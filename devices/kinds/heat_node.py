@@ -56,13 +56,15 @@ class HeatNodeShell(DeviceShell):
     ``node → tank``."""
 
     kind = "heat_node"
-    persist = ("meters", "totals", "last_choice", "choice_ticks")
+    persist = ("meters", "totals", "last_choice", "choice_ticks", "last_dhw_choice")
     meters: dict[str, float]  # heat delivered to each flat so far [J]
     totals: dict[str, float]  # unmet heat, distribution losses, heat to hot water so far [J]
     #: the broker's last heat source ("" before the first choice): an event is published
     #: when it changes, so it decides what the next window publishes
     last_choice: str
     choice_ticks: dict[str, int]  # ticks per heat source chosen by the broker
+    #: the broker's last source for hot water ("" before the first): ``dhw_source`` events
+    last_dhw_choice: str
 
     def setup(self) -> None:
         self.flats = self.devices_of("flat")
@@ -93,6 +95,8 @@ class HeatNodeShell(DeviceShell):
             self.totals = {"unmet": 0.0, "distribution_loss": 0.0, "dhw": 0.0}
             self.last_choice = ""
             self.choice_ticks = {}
+        if not hasattr(self, "last_dhw_choice"):  # also a snapshot from before it existed
+            self.last_dhw_choice = ""
 
     def inputs(self) -> list[str]:
         """The registry's inputs without the hot-water tanks heated by their own element."""
@@ -228,6 +232,14 @@ class HeatNodeShell(DeviceShell):
                 events.append({"tick": window.tick0 + k, "kind": "heat_source",
                                "value": c.source, "reason": c.reason, "data": data})
                 self.last_choice = c.source
+        for k, c in d.choice_dhw:  # the broker's hot-water decisions, when they change
+            if c.source != self.last_dhw_choice:
+                data = {x: v for x, v in (("cost_hp", c.cost_hp), ("cost_gas", c.cost_gas))
+                        if np.isfinite(v)}
+                events.append({"tick": window.tick0 + k, "kind": "dhw_source",
+                               "value": c.source, "reason": c.reason, "data": data})
+                self.last_dhw_choice = c.source
+        events.sort(key=lambda e: e["tick"])
         metrics = {"demand": d.demand.sum(axis=1), "unmet": d.unmet,
                    "heat": d.heat.sum(axis=1), "source": src, "dhw": d.dhw_heat.sum(axis=1)}
         self.totals["dhw"] += float(d.dhw_heat.sum())

@@ -150,19 +150,18 @@ def broker_choice(pv_surplus: float, hp_available: bool, price_el: float, cop: f
                         f"gas {cost_gas:.4f} < heat pump {cost_hp:.4f} per kWh of heat")
 
 
-def _dhw_order(heat_pumps: Sequence[HeatPumpOffer], cap_dhw: np.ndarray, k: int,
-               pv_surplus: float, price_el: float, gas_price: float | None,
-               boiler_eta: float) -> tuple[str, ...]:
-    """The economic broker's order of use for hot water in tick ``k``: :func:`broker_choice`
-    at the COP of the heat pump that can give the most hot water (``cop_dhw``, its hot-water
+def _dhw_choice(heat_pumps: Sequence[HeatPumpOffer], cap_dhw: np.ndarray, k: int,
+                pv_surplus: float, price_el: float, gas_price: float | None,
+                boiler_eta: float) -> BrokerChoice:
+    """The economic broker's choice for hot water in tick ``k``: :func:`broker_choice` at
+    the COP of the heat pump that can give the most hot water (``cop_dhw``, its hot-water
     flow temperature) instead of its space-heating COP."""
     n_hp = len(heat_pumps)
     best = int(np.argmax(cap_dhw)) if n_hp else 0
     cop = float(heat_pumps[best].mode(False, True)[1][k]) if n_hp else 0.0
-    choice = broker_choice(pv_surplus=pv_surplus, hp_available=bool(cap_dhw.sum() > 0.0),
-                           price_el=price_el, cop=cop, gas_price=gas_price,
-                           boiler_eta=boiler_eta)
-    return BROKER_ORDER[choice.source][0]
+    return broker_choice(pv_surplus=pv_surplus, hp_available=bool(cap_dhw.sum() > 0.0),
+                         price_el=price_el, cop=cop, gas_price=gas_price,
+                         boiler_eta=boiler_eta)
 
 
 @dataclass(frozen=True)
@@ -441,6 +440,9 @@ class HeatDispatch:
     shading: np.ndarray         # (n, N) shading reduction factor of the blinds [-]
     source: list[str] = field(default_factory=list)  # main source of each tick
     choice: list[BrokerChoice] = field(default_factory=list)  # economic strategy only
+    #: the broker's choice for hot water, ``(tick, choice)`` for each tick in which a tank
+    #: asked for heat (economic strategy only; priced at the hot-water COP)
+    choice_dhw: list[tuple[int, BrokerChoice]] = field(default_factory=list)
     # hot water (T tanks heated by the node): heat to each tank (n, T), energy above the
     # cold water (n, T) and temperature [°C] (n, T) at each tick end, 1.0 where a heat pump
     # ran at the hot-water temperature (n, H), the boiler's heat to the tanks (n,)
@@ -616,9 +618,11 @@ def dispatch(inputs: DispatchInputs, plant: DispatchPlant | None = None) -> Heat
                 continue
             want = dhw_need(d.tank, e_dhw[t], float(d.wanted[k]), dt)
             if order_dhw is None:  # the broker prices hot water at the hot-water COP
-                order_dhw = _dhw_order(heat_pumps, hp_cap_dhw, k, float(surplus[k]),
-                                       float(p_el[k]), gas_price if boiler is not None
-                                       else None, eta)
+                c_dhw = _dhw_choice(heat_pumps, hp_cap_dhw, k, float(surplus[k]),
+                                    float(p_el[k]), gas_price if boiler is not None else None,
+                                    eta)
+                out.choice_dhw.append((k, c_dhw))
+                order_dhw = BROKER_ORDER[c_dhw.source][0]
             for src in order_dhw:
                 if src == "hp":
                     for h in range(n_hp):

@@ -22,7 +22,8 @@ year, for a home or a block; PNGs of its key figures.
 * **EV**: charging sessions (arrival, departure, energy, unmet), energy per day per charger,
   unmet and throttled energy.
 * **Heat**: room temperature per flat (hourly heatmap), heat by source per period, the heat
-  node's decisions over time (its ``heat_source`` events), the buffer's state of charge,
+  node's decisions over time (its ``heat_source`` and, for hot water, ``dhw_source``
+  events), the buffer's state of charge,
   per-flat table.
 * **Bills** (a block): each flat's electricity, heat and shared cost.
 
@@ -615,10 +616,12 @@ def _heat(bins: FlowBins, info: RunInfo) -> Any | None:
 def _broker(store: LedgerStore, info: RunInfo) -> Any | None:
     go = _go()
     fig = go.Figure()
-    for node in info.roles.heat_nodes:
-        evs = store.events(device=node, kind="heat_source")
+    for node, kind in ((n, k) for n in info.roles.heat_nodes
+                       for k in ("heat_source", "dhw_source")):
+        evs = store.events(device=node, kind=kind)
         if not evs:
             continue
+        name = node if kind == "heat_source" else f"{node} (hot water)"
         t = [info.start + e.tick * info.dt for e in evs] + [info.end]
         y = [str(e.value or "none") for e in evs]
         y.append(y[-1])
@@ -629,13 +632,14 @@ def _broker(store: LedgerStore, info: RunInfo) -> Any | None:
             text.append(html.escape(f"{e.reason or ''} {extra}".strip()))
         text.append("end of run")
         fig.add_trace(go.Scatter(x=local_naive(t, info.tz), y=y, mode="lines+markers",
-                                 line_shape="hv", name=node, text=text,
-                                 hovertemplate="%{x}: %{y}<br>%{text}<extra>" + node
-                                               + "</extra>"))
+                                 line_shape="hv", name=name, text=text,
+                                 hovertemplate="%{x}: %{y}<br>%{text}<extra>"
+                                               + html.escape(name) + "</extra>"))
     if not fig.data:
         return None
     fig.update_layout(title={"text": "The heat node's decisions over time (heat source "
-                                     "chosen; hover: reason and costs)"},
+                                     "chosen for the rooms and for hot water; hover: "
+                                     "reason and costs)"},
                       xaxis=_axis_time(info), yaxis={"type": "category"},
                       height=320)
     return fig
