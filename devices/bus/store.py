@@ -70,8 +70,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SCHEMA", "EXPORT_TABLES", "LedgerError", "LedgerStore", "PgLedgerStore",
     "DSN_ENV", "PG_POINTER", "LEDGER_FILE", "run_ledger", "run_ledger_dsn", "is_postgres",
-    "redact",
-    "without_password", "pg_schema",
+    "redact", "without_password", "pg_schema",
     "Run", "Node", "Flow", "NodeBalance", "MetricTotal", "Event", "SettledWindow",
     "SettledSpan", "HourlyFlow", "TickFlow", "Packet", "DeviceMetric", "Meter", "Series",
 ]

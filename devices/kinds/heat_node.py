@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import fields
 from typing import Any
 
@@ -21,6 +22,7 @@ from homesim.devices.models.buffer import Buffer
 from homesim.devices.models.comfort import OccupantResponse
 from homesim.devices.models.dhw import DhwTank
 from homesim.devices.models.heatnode import (
+    BrokerChoice,
     DhwDemand,
     DispatchInputs,
     DispatchPlant,
@@ -223,23 +225,14 @@ class HeatNodeShell(DeviceShell):
         self.totals["distribution_loss"] += float(d.distribution_loss.sum())
         src = np.array([{"heat_pump": 1.0, "boiler": 2.0, "buffer": 3.0}.get(s, 0.0)
                         for s in d.source])
-        events = []
-        for k, c in enumerate(d.choice):  # the broker's decisions, when they change
+        for c in d.choice:
             self.choice_ticks[c.source] = self.choice_ticks.get(c.source, 0) + 1
-            if c.source != self.last_choice:
-                data = {x: v for x, v in (("cost_hp", c.cost_hp), ("cost_gas", c.cost_gas))
-                        if np.isfinite(v)}
-                events.append({"tick": window.tick0 + k, "kind": "heat_source",
-                               "value": c.source, "reason": c.reason, "data": data})
-                self.last_choice = c.source
-        for k, c in d.choice_dhw:  # the broker's hot-water decisions, when they change
-            if c.source != self.last_dhw_choice:
-                data = {x: v for x, v in (("cost_hp", c.cost_hp), ("cost_gas", c.cost_gas))
-                        if np.isfinite(v)}
-                events.append({"tick": window.tick0 + k, "kind": "dhw_source",
-                               "value": c.source, "reason": c.reason, "data": data})
-                self.last_dhw_choice = c.source
-        events.sort(key=lambda e: e["tick"])
+        # the broker's decisions for the rooms and for hot water, when they change
+        rooms, self.last_choice = choice_events(enumerate(d.choice), self.last_choice,
+                                                "heat_source", window.tick0)
+        water, self.last_dhw_choice = choice_events(d.choice_dhw, self.last_dhw_choice,
+                                                    "dhw_source", window.tick0)
+        events = sorted(rooms + water, key=lambda e: e["tick"])
         metrics = {"demand": d.demand.sum(axis=1), "unmet": d.unmet,
                    "heat": d.heat.sum(axis=1), "source": src, "dhw": d.dhw_heat.sum(axis=1)}
         self.totals["dhw"] += float(d.dhw_heat.sum())
@@ -249,6 +242,22 @@ class HeatNodeShell(DeviceShell):
         return {"heat_meters": dict(self.meters), **self.totals,
                 "strategy": self.props.strategy, "heat_source": self.last_choice or None,
                 "broker_ticks": dict(self.choice_ticks)}
+
+
+def choice_events(choices: Iterable[tuple[int, BrokerChoice]], last: str, kind: str,
+                  tick0: int) -> tuple[list[dict[str, Any]], str]:
+    """Events (``kind``: ``heat_source`` or ``dhw_source``) for the broker's choices
+    ``(tick in window, choice)`` whose source differs from the one before (``last`` before
+    the first), and the last source."""
+    events = []
+    for k, c in choices:
+        if c.source != last:
+            data = {x: v for x, v in (("cost_hp", c.cost_hp), ("cost_gas", c.cost_gas))
+                    if np.isfinite(v)}
+            events.append({"tick": tick0 + k, "kind": kind, "value": c.source,
+                           "reason": c.reason, "data": data})
+            last = c.source
+    return events, last
 
 
 def occupants(r: FlatReport) -> OccupantResponse:

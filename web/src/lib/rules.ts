@@ -174,6 +174,7 @@ export function impliedEdges(reg: Registry, devices: End[]): Relation[] {
   }
   return out;
 }
+
 function secondaryPackets(reg: Registry, a: End, b: End): string | null {
   const ka = reg.get(a.kind);
   const kb = reg.get(b.kind);
